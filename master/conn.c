@@ -1,0 +1,499 @@
+/*
+ * conn.c: client connections. Accepts, reads the HTTP upgrade request,
+ * answers plain HTTP (health, 404, 426...) or switches to WebSocket, and
+ * passes text messages to rpc.c. A connection is never freed inside its
+ * own callback: conn_close marks it, and the reaper frees it at the end of
+ * the loop turn (Redis's freeClientAsync).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "master/conn.h"
+#include "master/handshake.h"
+#include "master/log.h"
+#include "master/master.h"
+#include "master/pool.h"
+#include "master/rpc.h"
+#include "master/ws.h"
+
+#define CONN_HANDSHAKE_TIMEOUT_S 10
+#define CONN_CLOSE_TIMEOUT_S 5
+#define CONN_ACCEPT_RETRY_MS 100
+
+static struct {
+	struct evconnlistener *listener;
+	struct event *accept_retry;
+	struct event *reaper;
+	TAILQ_HEAD(, conn) live;
+	TAILQ_HEAD(, conn) dead;
+	unsigned count;
+	uint64_t next_id;
+	uint8_t rand[4096];           /* random bytes for UUIDs, refilled in bulk */
+	size_t rand_left;
+} conns;
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
+unsigned
+conn_count(void)
+{
+	return conns.count;
+}
+
+/* A version 4 (random) UUID, RFC 4122. */
+static void
+conn_uuid(char out[37])
+{
+	uint8_t b[16];
+
+	if (conns.rand_left < sizeof(b)) {
+		if (getrandom(conns.rand, sizeof(conns.rand), 0) !=
+		    (ssize_t)sizeof(conns.rand))
+			evutil_secure_rng_get_bytes(conns.rand, sizeof(conns.rand));
+		conns.rand_left = sizeof(conns.rand);
+	}
+	conns.rand_left -= sizeof(b);
+	memcpy(b, conns.rand + conns.rand_left, sizeof(b));
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+	    b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* ---- freeing ---------------------------------------------------------------- */
+
+static void
+conn_free(struct conn *c)
+{
+	if (c->c_hs != NULL) {
+		handshake_free(c->c_hs);
+		free(c->c_hs);
+	}
+	if (c->c_ws != NULL)
+		ws_free(c->c_ws);
+	if (c->c_timer != NULL)
+		event_free(c->c_timer);
+	if (c->c_bev != NULL)
+		bufferevent_free(c->c_bev);
+	free(c->c_hnames); /* one allocation holds names, values and strings */
+	free(c);
+}
+
+static void
+conn_reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&conns.dead)) != NULL) {
+		TAILQ_REMOVE(&conns.dead, c, c_link);
+		conn_free(c);
+	}
+}
+
+/* Leave the live list now; freed at the end of this loop turn. */
+static void
+conn_kill(struct conn *c, const char *why)
+{
+	if (c->c_dead)
+		return;
+	c->c_dead = true;
+	event_del(c->c_timer);
+	if (c->c_state != CONN_CLOSING) {
+		c->c_state = CONN_CLOSING;
+		rpc_conn_closed(c);
+		pool_conn_closed(c);
+	}
+	log_debug("conn %llu: closed: %s", (unsigned long long)c->c_id, why);
+	TAILQ_REMOVE(&conns.live, c, c_link);
+	TAILQ_INSERT_TAIL(&conns.dead, c, c_link);
+	conns.count--;
+	srv.stats.conns_open = conns.count;
+	bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
+	event_active(conns.reaper, EV_TIMEOUT, 0);
+}
+
+static void
+conn_drained_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_kill(c, "flushed");
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	conn_kill(c, c->c_state == CONN_HTTP ? "handshake timeout" : "close timeout");
+}
+
+void
+conn_close(struct conn *c, uint16_t code, const char *why)
+{
+	struct timeval tv = { CONN_CLOSE_TIMEOUT_S, 0 };
+
+	if (c->c_state == CONN_CLOSING)
+		return;
+	if (c->c_ws != NULL && code != 0 && !ws_closing(c->c_ws))
+		ws_close(c->c_ws, code, why);
+	c->c_state = CONN_CLOSING;
+	rpc_conn_closed(c);
+	pool_conn_closed(c);
+	/* Stop reading; write what is queued, then free. */
+	bufferevent_disable(c->c_bev, EV_READ);
+	bufferevent_setcb(c->c_bev, NULL, conn_drained_cb, conn_event_cb, c);
+	bufferevent_enable(c->c_bev, EV_WRITE);
+	event_add(c->c_timer, &tv);
+	conn_drained_cb(c->c_bev, c);
+}
+
+void
+conn_close_all(uint16_t code)
+{
+	struct conn *c, *tmp;
+
+	for (c = TAILQ_FIRST(&conns.live); c != NULL; c = tmp) {
+		tmp = TAILQ_NEXT(c, c_link);
+		conn_close(c, code, "server shutting down");
+	}
+}
+
+/* ---- WebSocket ---------------------------------------------------------------- */
+
+static void
+conn_ws_text_cb(void *arg, const char *data, size_t len)
+{
+	struct conn *c = arg;
+
+	if (c->c_state == CONN_WS)
+		rpc_on_message(c, data, len);
+}
+
+static int
+conn_ws_send_cb(void *arg, const void *data, size_t len)
+{
+	struct conn *c = arg;
+
+	srv.stats.bytes_out += len;
+	return bufferevent_write(c->c_bev, data, len);
+}
+
+static void
+conn_ws_closed_cb(void *arg, uint16_t code)
+{
+	struct conn *c = arg;
+
+	log_debug("conn %llu: websocket closed (%u)", (unsigned long long)c->c_id, code);
+	conn_close(c, 0, NULL);
+}
+
+static const struct ws_callbacks conn_ws_callbacks = {
+	.on_text = conn_ws_text_cb,
+	.send = conn_ws_send_cb,
+	.on_closed = conn_ws_closed_cb,
+	.on_pong = NULL,
+};
+
+void
+conn_send_text(struct conn *c, const char *data, size_t len)
+{
+	if (c->c_state == CONN_WS)
+		ws_send_text(c->c_ws, data, len);
+}
+
+static void
+conn_ws_read(struct conn *c, struct evbuffer *in)
+{
+	struct evbuffer_iovec v[8];
+	int n;
+
+	while (c->c_state == CONN_WS && evbuffer_get_length(in) > 0) {
+		n = evbuffer_peek(in, -1, NULL, v, 8);
+		if (n > 8)
+			n = 8;
+		for (int i = 0; i < n; i++) {
+			srv.stats.bytes_in += v[i].iov_len;
+			if (ws_feed(c->c_ws, v[i].iov_base, v[i].iov_len) != 0 ||
+			    c->c_state != CONN_WS) {
+				evbuffer_drain(in, evbuffer_get_length(in));
+				return;
+			}
+		}
+		for (int i = 0; i < n; i++)
+			evbuffer_drain(in, v[i].iov_len);
+	}
+}
+
+/* ---- HTTP ------------------------------------------------------------------------ */
+
+/* Keep the upgrade request's headers for the workers (whoami, middlewares). */
+static int
+conn_keep_headers(struct conn *c, const struct handshake *hs)
+{
+	size_t n = hs->hs_nheaders, bytes = 2 * n * sizeof(char *);
+	char *p;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += strlen(hs->hs_names[i]) + strlen(hs->hs_values[i]) + 2;
+	if ((c->c_hnames = malloc(bytes ? bytes : 1)) == NULL)
+		return -1;
+	c->c_hvalues = c->c_hnames + n;
+	p = (char *)(c->c_hvalues + n);
+	for (size_t i = 0; i < n; i++) {
+		size_t ln = strlen(hs->hs_names[i]) + 1, lv = strlen(hs->hs_values[i]) + 1;
+		c->c_hnames[i] = memcpy(p, hs->hs_names[i], ln);
+		p += ln;
+		c->c_hvalues[i] = memcpy(p, hs->hs_values[i], lv);
+		p += lv;
+	}
+	c->c_nheaders = n;
+	return 0;
+}
+
+static void
+conn_http_answer(struct conn *c, int status)
+{
+	char buf[1024], path[256];
+	int n = -1;
+
+	if (status == 200 || status == 503) {
+		/* /healthz: ready when at least one worker is. */
+		bool ok = pool_nready() > 0 && !srv.stopping;
+		status = ok ? 200 : 503;
+		n = handshake_plain_response(status, "text/plain",
+		    ok ? "ok\n" : "no worker ready\n", ok ? 3 : 16, buf, sizeof(buf));
+	} else if (c->c_hs != NULL) {
+		n = handshake_response(c->c_hs, status, buf, sizeof(buf));
+	}
+	if (n < 0)
+		n = handshake_plain_response(status, "text/plain", "", 0, buf, sizeof(buf));
+	if (n > 0)
+		bufferevent_write(c->c_bev, buf, (size_t)n);
+	(void)path;
+	conn_close(c, 0, NULL);
+}
+
+static void
+conn_http_read(struct conn *c, struct evbuffer *in)
+{
+	struct handshake *hs = c->c_hs;
+	char buf[1024], path[256];
+	size_t len, used;
+	unsigned char *data;
+	int status, n;
+
+	len = evbuffer_get_length(in);
+	if (len > HANDSHAKE_MAX_BYTES)
+		len = HANDSHAKE_MAX_BYTES;
+	data = evbuffer_pullup(in, (ev_ssize_t)len);
+	used = handshake_feed(hs, (const char *)data, len);
+	evbuffer_drain(in, used);
+	srv.stats.bytes_in += used;
+	if (hs->hs_state == HANDSHAKE_MORE) {
+		if (hs->hs_bytes >= HANDSHAKE_MAX_BYTES)
+			conn_http_answer(c, 431);
+		return;
+	}
+	if (hs->hs_state == HANDSHAKE_ERROR) {
+		conn_http_answer(c, hs->hs_error_status ? hs->hs_error_status : 400);
+		return;
+	}
+	handshake_path(hs, path, sizeof(path));
+	if (strcmp(path, "/healthz") == 0 &&
+	    handshake_header(hs, "upgrade") == NULL) {
+		conn_http_answer(c, 200);
+		return;
+	}
+	status = handshake_decide(hs, srv.cfg.ws_path);
+	if (status != 101) {
+		conn_http_answer(c, status);
+		return;
+	}
+	if ((n = handshake_response(hs, 101, buf, sizeof(buf))) < 0 ||
+	    conn_keep_headers(c, hs) != 0 ||
+	    (c->c_ws = ws_new(&conn_ws_callbacks, c, srv.cfg.max_message)) == NULL) {
+		conn_http_answer(c, 503);
+		return;
+	}
+	bufferevent_write(c->c_bev, buf, (size_t)n);
+	handshake_free(hs);
+	free(hs);
+	c->c_hs = NULL;
+	event_del(c->c_timer);
+	c->c_state = CONN_WS;
+	log_debug("conn %llu: websocket open from %s", (unsigned long long)c->c_id, c->c_ip);
+	/* A client may send its first frame right behind the request. */
+	conn_ws_read(c, in);
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (c->c_state == CONN_HTTP)
+		conn_http_read(c, in);
+	else if (c->c_state == CONN_WS)
+		conn_ws_read(c, in);
+	else
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_kill(c, (what & BEV_EVENT_EOF) ? "peer closed" : "socket error");
+}
+
+/* ---- accepting -------------------------------------------------------------------- */
+
+static void
+conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct timeval tv = { CONN_HANDSHAKE_TIMEOUT_S, 0 };
+	struct conn *c;
+	int one = 1;
+
+	if (srv.stopping) {
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto fail;
+	if ((c->c_hs = malloc(sizeof(*c->c_hs))) == NULL)
+		goto fail;
+	handshake_init(c->c_hs);
+	c->c_id = ++conns.next_id;
+	conn_uuid(c->c_uuid);
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->c_ip, sizeof(c->c_ip));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->c_ip, sizeof(c->c_ip));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c->c_bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		goto fail;
+	fd = -1;
+	if ((c->c_timer = evtimer_new(srv.base, conn_timer_cb, c)) == NULL)
+		goto fail;
+	bufferevent_setcb(c->c_bev, conn_read_cb, NULL, conn_event_cb, c);
+	bufferevent_enable(c->c_bev, EV_READ);
+	event_add(c->c_timer, &tv);
+	TAILQ_INSERT_TAIL(&conns.live, c, c_link);
+	conns.count++;
+	srv.stats.conns_accepted++;
+	srv.stats.conns_open = conns.count;
+	return;
+fail:
+	log_error("cannot accept a connection: out of memory");
+	if (fd >= 0)
+		evutil_closesocket(fd);
+	if (c != NULL)
+		conn_free(c);
+}
+
+static void
+conn_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (!srv.stopping && conns.listener != NULL)
+		evconnlistener_enable(conns.listener);
+}
+
+static void
+conn_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct timeval tv = { 0, CONN_ACCEPT_RETRY_MS * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* Out of descriptors: pause accepting instead of spinning. */
+	log_warn("accept: %s; pausing %d ms", evutil_socket_error_to_string(err),
+	    CONN_ACCEPT_RETRY_MS);
+	evconnlistener_disable(l);
+	event_add(conns.accept_retry, &tv);
+}
+
+int
+conn_listen(void)
+{
+	struct evutil_addrinfo hints, *ai = NULL;
+	char port[16];
+	int rv;
+
+	TAILQ_INIT(&conns.live);
+	TAILQ_INIT(&conns.dead);
+	conns.reaper = event_new(srv.base, -1, 0, conn_reaper_cb, NULL);
+	conns.accept_retry = evtimer_new(srv.base, conn_accept_retry_cb, NULL);
+	if (conns.reaper == NULL || conns.accept_retry == NULL)
+		return -1;
+	event_priority_set(conns.reaper, 2);
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", srv.cfg.listen_port);
+	if ((rv = evutil_getaddrinfo(srv.cfg.listen_host, port, &hints, &ai)) != 0) {
+		log_error("cannot resolve %s: %s", srv.cfg.listen_host,
+		    evutil_gai_strerror(rv));
+		return -1;
+	}
+	conns.listener = evconnlistener_new_bind(srv.base, conn_accept_cb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, ai->ai_addr, (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (conns.listener == NULL) {
+		log_error("cannot listen on %s:%d: %s", srv.cfg.listen_host,
+		    srv.cfg.listen_port, strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(conns.listener, conn_accept_error_cb);
+	return 0;
+}
+
+void
+conn_stop_listening(void)
+{
+	if (conns.listener != NULL) {
+		evconnlistener_free(conns.listener);
+		conns.listener = NULL;
+	}
+}
+
+void
+conn_fini(void)
+{
+	struct conn *c;
+
+	conn_stop_listening();
+	while ((c = TAILQ_FIRST(&conns.live)) != NULL) {
+		conn_kill(c, "exit");
+	}
+	conn_reaper_cb(-1, 0, NULL);
+	if (conns.reaper)
+		event_free(conns.reaper);
+	if (conns.accept_retry)
+		event_free(conns.accept_retry);
+}

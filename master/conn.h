@@ -1,0 +1,56 @@
+/*
+ * conn.h: one client connection: the HTTP request that opens it, then the
+ * WebSocket. Owns the bufferevent; frees itself only after the loop turn
+ * in which it was closed (never inside its own callback).
+ */
+#ifndef MASTER_CONN_H
+#define MASTER_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/util.h>
+
+struct call;
+
+enum conn_state {
+	CONN_HTTP = 0,   /* reading the upgrade request */
+	CONN_WS,         /* WebSocket open */
+	CONN_CLOSING,    /* flushing the last bytes, then freed */
+};
+
+struct conn {
+	uint64_t c_id;
+	struct bufferevent *c_bev;
+	enum conn_state c_state;
+	struct handshake *c_hs;        /* CONN_HTTP only */
+	struct ws *c_ws;               /* CONN_WS */
+	struct call *c_calls;          /* in flight, by client id (uthash hh_conn) */
+	unsigned c_inflight;
+	bool c_dead;                   /* on the reaper's list */
+	struct event *c_timer;         /* handshake / close deadline */
+	char c_uuid[37];
+	char c_ip[46];
+	size_t c_nheaders;
+	char **c_hnames;               /* upgrade request headers, lower-case */
+	char **c_hvalues;
+	TAILQ_ENTRY(conn) c_link;
+};
+
+int conn_listen(void);
+void conn_stop_listening(void);
+/* Close every connection with code (1001 when shutting down). */
+void conn_close_all(uint16_t code);
+/* Free every connection; after the loop has stopped. */
+void conn_fini(void);
+unsigned conn_count(void);
+
+/* Send one text message to the client, if the WebSocket is open. */
+void conn_send_text(struct conn *c, const char *data, size_t len);
+/* Close: send a close frame with code (0: none), flush, then free. */
+void conn_close(struct conn *c, uint16_t code, const char *why);
+
+#endif /* MASTER_CONN_H */

@@ -1,0 +1,58 @@
+/*
+ * log.c: structured log lines on stderr, one write each so lines from the
+ * master and its workers never interleave mid-line.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "master/log.h"
+
+int log_level = LOG_INFO;
+
+static const char *const log_names[] = { "error", "warn", "info", "debug" };
+
+int
+log_level_parse(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcasecmp(s, log_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void
+log_msg(int level, const char *fmt, ...)
+{
+	char line[2048];
+	struct timeval tv;
+	struct tm tm;
+	va_list ap;
+	int n, m;
+
+	if (level > log_level)
+		return;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = snprintf(line, sizeof(line),
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s master[%d]: ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
+	    log_names[level < 0 ? 0 : level > 3 ? 3 : level], (int)getpid());
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+}

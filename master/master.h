@@ -1,0 +1,64 @@
+/*
+ * master.h: the master's settings and global server state. One libevent
+ * loop owns everything here; nothing is touched from another thread
+ * except through pool.c's notification pipe.
+ */
+#ifndef MASTER_MASTER_H
+#define MASTER_MASTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#define MASTER_MAX_WORKER_LISTEN 8
+
+/* Effective settings: defaults in options.c, then the command line. */
+struct settings {
+	char *listen_host;
+	int listen_port;
+	int workers;               /* local workers to keep running */
+	char *worker_listen[MASTER_MAX_WORKER_LISTEN]; /* extra join addresses */
+	size_t nworker_listen;
+	char *ws_path;
+	size_t max_message;        /* bytes of one client message (close 1009) */
+	unsigned max_inflight;     /* calls in flight per connection (429) */
+	char *module_path;
+	char *worker_path;
+	uint64_t call_timeout_ms;  /* requests and notifications; 0: none */
+	size_t worker_memory;      /* RLIMIT_AS of workers, 0: unlimited */
+	unsigned worker_threads;
+	int log_level;
+};
+
+/*
+ * Counters, listed once (memcached's X-macro idea): the struct and the
+ * log summary are generated from this list.
+ */
+#define MASTER_STATS(X) \
+	X(conns_accepted) X(conns_open) X(calls_total) X(calls_failed) \
+	X(worker_starts) X(worker_deaths) X(bytes_in) X(bytes_out)
+
+struct master_stats {
+#define X(n) uint64_t n;
+	MASTER_STATS(X)
+#undef X
+};
+
+struct server {
+	struct event_base *base;
+	struct settings cfg;
+	struct master_stats stats;
+	char hostname[256];
+	char rundir[256];          /* private dir for ipc:// sockets */
+	bool stopping;
+};
+
+extern struct server srv;
+
+/* options.c */
+int options_parse(struct settings *cfg, int argc, char **argv);
+void options_free(struct settings *cfg);
+
+#endif /* MASTER_MASTER_H */

@@ -1,0 +1,239 @@
+/*
+ * options.c: the master's command line (GNU style) and its defaults.
+ * Defaults serve the demo module safely on 127.0.0.1.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "master/log.h"
+#include "master/master.h"
+
+static void
+options_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: wspool-master [OPTION]... [MODULE.so]\n"
+"Serve the routes of MODULE.so (default: the demo module) to WebSocket\n"
+"clients speaking the alien-rpc protocol, running handlers in workers.\n"
+"\n"
+"  -l, --listen HOST:PORT     where clients connect (default 127.0.0.1:8080)\n"
+"  -w, --workers N            local worker processes (default: CPUs)\n"
+"      --worker-listen ADDR   also accept hand-started workers at this nng\n"
+"                             address (tcp://HOST:PORT or ipc://PATH); repeatable\n"
+"      --worker-path PATH     the wspool-worker program to run\n"
+"      --worker-threads N     handler threads per worker (default 4)\n"
+"      --worker-memory BYTES  memory limit per worker (K, M, G suffixes)\n"
+"      --ws-path PATH         the WebSocket endpoint (default /ws)\n"
+"      --max-message BYTES    largest client message (default 1M)\n"
+"      --max-inflight N       calls in flight per connection (default 1024)\n"
+"      --call-timeout SECS    deadline of requests and notifications\n"
+"                             (default 30, 0 for none)\n"
+"      --log-level LEVEL      error, warn, info or debug (default info)\n"
+"  -h, --help                 show this help and exit\n"
+"  -V, --version              show the version and exit\n");
+}
+
+/* Parse a size with an optional K/M/G suffix. */
+static int
+options_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || s[0] == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end != '\0')
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+static int
+options_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+options_listen(struct settings *cfg, const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned long port;
+	size_t hostlen;
+
+	if (colon == NULL || options_uint(colon + 1, 65535, &port) != 0)
+		return -1;
+	hostlen = (size_t)(colon - s);
+	if (hostlen >= 2 && s[0] == '[' && s[hostlen - 1] == ']') {
+		s++;
+		hostlen -= 2;
+	}
+	free(cfg->listen_host);
+	cfg->listen_host = strndup(s, hostlen);
+	cfg->listen_port = (int)port;
+	return cfg->listen_host ? 0 : -1;
+}
+
+static void
+options_set(char **field, const char *value)
+{
+	free(*field);
+	*field = strdup(value);
+}
+
+int
+options_parse(struct settings *cfg, int argc, char **argv)
+{
+	enum { O_WORKER_LISTEN = 256, O_WORKER_PATH, O_WORKER_THREADS,
+	    O_WORKER_MEMORY, O_WS_PATH, O_MAX_MESSAGE, O_MAX_INFLIGHT,
+	    O_CALL_TIMEOUT, O_LOG_LEVEL };
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "worker-listen", required_argument, NULL, O_WORKER_LISTEN },
+		{ "worker-path", required_argument, NULL, O_WORKER_PATH },
+		{ "worker-threads", required_argument, NULL, O_WORKER_THREADS },
+		{ "worker-memory", required_argument, NULL, O_WORKER_MEMORY },
+		{ "ws-path", required_argument, NULL, O_WS_PATH },
+		{ "max-message", required_argument, NULL, O_MAX_MESSAGE },
+		{ "max-inflight", required_argument, NULL, O_MAX_INFLIGHT },
+		{ "call-timeout", required_argument, NULL, O_CALL_TIMEOUT },
+		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	long ncpu;
+	double secs;
+	char *end;
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->listen_host = strdup("127.0.0.1");
+	cfg->listen_port = 8080;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cfg->workers = ncpu > 0 ? (int)ncpu : 1;
+	cfg->ws_path = strdup("/ws");
+	cfg->max_message = 1024 * 1024;
+	cfg->max_inflight = 1024;
+	cfg->call_timeout_ms = 30000;
+	cfg->worker_threads = 4;
+	cfg->log_level = LOG_INFO;
+
+	while ((c = getopt_long(argc, argv, "l:w:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (options_listen(cfg, optarg) != 0)
+				goto bad_value;
+			break;
+		case 'w':
+			if (options_uint(optarg, 1024, &v) != 0)
+				goto bad_value;
+			cfg->workers = (int)v;
+			break;
+		case O_WORKER_LISTEN:
+			if (cfg->nworker_listen == MASTER_MAX_WORKER_LISTEN)
+				goto bad_value;
+			if (strncmp(optarg, "tcp://", 6) != 0 &&
+			    strncmp(optarg, "ipc://", 6) != 0)
+				goto bad_value;
+			cfg->worker_listen[cfg->nworker_listen++] = strdup(optarg);
+			break;
+		case O_WORKER_PATH:
+			options_set(&cfg->worker_path, optarg);
+			break;
+		case O_WORKER_THREADS:
+			if (options_uint(optarg, 1024, &v) != 0 || v == 0)
+				goto bad_value;
+			cfg->worker_threads = (unsigned)v;
+			break;
+		case O_WORKER_MEMORY:
+			if (options_size(optarg, &cfg->worker_memory) != 0)
+				goto bad_value;
+			break;
+		case O_WS_PATH:
+			if (optarg[0] != '/')
+				goto bad_value;
+			options_set(&cfg->ws_path, optarg);
+			break;
+		case O_MAX_MESSAGE:
+			if (options_size(optarg, &cfg->max_message) != 0 ||
+			    cfg->max_message < 64 ||
+			    cfg->max_message > 64u * 1024 * 1024)
+				goto bad_value;
+			break;
+		case O_MAX_INFLIGHT:
+			if (options_uint(optarg, 1u << 20, &v) != 0 || v == 0)
+				goto bad_value;
+			cfg->max_inflight = (unsigned)v;
+			break;
+		case O_CALL_TIMEOUT:
+			secs = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(secs >= 0) ||
+			    secs > 86400.0 * 365)
+				goto bad_value;
+			cfg->call_timeout_ms = (uint64_t)(secs * 1000.0);
+			break;
+		case O_LOG_LEVEL:
+			if ((cfg->log_level = log_level_parse(optarg)) < 0)
+				goto bad_value;
+			break;
+		case 'h':
+			options_usage(stdout);
+			exit(0);
+		case 'V':
+			printf("wspool-master (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			exit(0);
+		default:
+			options_usage(stderr);
+			return -1;
+		}
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr, "wspool-master: one module at most\n");
+		return -1;
+	}
+	if (optind < argc)
+		cfg->module_path = strdup(argv[optind]);
+	return 0;
+
+bad_value:
+	fprintf(stderr, "wspool-master: invalid value for %s: %s\n",
+	    argv[optind - 1], optarg);
+	return -1;
+}
+
+void
+options_free(struct settings *cfg)
+{
+	free(cfg->listen_host);
+	free(cfg->ws_path);
+	free(cfg->module_path);
+	free(cfg->worker_path);
+	for (size_t i = 0; i < cfg->nworker_listen; i++)
+		free(cfg->worker_listen[i]);
+	memset(cfg, 0, sizeof(*cfg));
+}

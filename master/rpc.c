@@ -1,0 +1,429 @@
+/*
+ * rpc.c: the wire protocol (../shared/spec/wire-protocol.md) on the master
+ * side: client messages in, calls out to workers, worker replies back to
+ * clients as JSON. See rpc.h for the life of a call.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <msgpack.h>
+#include <uthash.h>
+
+#include <wspool.h>
+
+#include "master/conn.h"
+#include "master/json.h"
+#include "master/log.h"
+#include "master/master.h"
+#include "master/pool.h"
+#include "master/rpc.h"
+#include "proto/proto.h"
+
+static struct {
+	struct call *calls;          /* by k_id */
+	uint64_t next_id;
+	msgpack_sbuffer params;      /* scratch: the params of the message at hand */
+	msgpack_sbuffer out;         /* scratch: the JSON being written */
+	msgpack_zone zone;           /* scratch: unpacked worker values */
+} rpc;
+
+void
+rpc_init(void)
+{
+	rpc.next_id = 1;
+	msgpack_sbuffer_init(&rpc.params);
+	msgpack_sbuffer_init(&rpc.out);
+	msgpack_zone_init(&rpc.zone, 4096);
+}
+
+void
+rpc_fini(void)
+{
+	msgpack_sbuffer_destroy(&rpc.params);
+	msgpack_sbuffer_destroy(&rpc.out);
+	msgpack_zone_destroy(&rpc.zone);
+}
+
+/* ---- writing answers ------------------------------------------------------ */
+
+static void
+rpc_out_reset(void)
+{
+	rpc.out.size = 0;
+}
+
+#define RPC_PUT(s) json_put_raw(&rpc.out, s, sizeof(s) - 1)
+
+static void
+rpc_put_id(const char *id, size_t id_len)
+{
+	RPC_PUT("{\"id\":");
+	if (id != NULL)
+		json_put_raw(&rpc.out, id, id_len);
+	else
+		RPC_PUT("null");
+}
+
+/* Append a packed msgpack value as JSON; -1 if it is not one valid value. */
+static int
+rpc_put_value(const struct proto_bytes *b)
+{
+	msgpack_object obj;
+	int rv;
+
+	rv = proto_unpack_value(b, &rpc.zone, &obj);
+	if (rv == 0)
+		rv = json_from_msgpack(&rpc.out, &obj);
+	msgpack_zone_clear(&rpc.zone);
+	return rv;
+}
+
+static void
+rpc_put_error_head(const char *id, size_t id_len, int code, const char *msg,
+    size_t msg_len)
+{
+	char num[16];
+
+	rpc_put_id(id, id_len);
+	RPC_PUT(",\"error\":{\"code\":");
+	json_put_raw(&rpc.out, num, (size_t)snprintf(num, sizeof(num), "%d", code));
+	RPC_PUT(",\"message\":");
+	json_put_string(&rpc.out, msg, msg_len);
+}
+
+static void
+rpc_send_error(struct conn *c, const char *id, size_t id_len, int code,
+    const char *msg)
+{
+	rpc_out_reset();
+	rpc_put_error_head(id, id_len, code, msg, strlen(msg));
+	RPC_PUT("}}");
+	conn_send_text(c, rpc.out.data, rpc.out.size);
+}
+
+/* An error whose data is a reason (502, 504). */
+static void
+rpc_send_reason_error(struct conn *c, const struct call *call, int code,
+    const char *msg, const struct wspool_reason *reason)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct proto_bytes b;
+
+	rpc_out_reset();
+	rpc_put_error_head(call->k_client_id, call->k_client_id_len, code, msg,
+	    strlen(msg));
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (proto_pack_reason(&pk, reason) == 0) {
+		b.ptr = sb.data;
+		b.len = sb.size;
+		RPC_PUT(",\"data\":");
+		rpc_put_value(&b);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	RPC_PUT("}}");
+	conn_send_text(c, rpc.out.data, rpc.out.size);
+}
+
+/* ---- the call table ------------------------------------------------------- */
+
+static void
+rpc_detach(struct call *call)
+{
+	struct conn *c = call->k_conn;
+
+	if (c == NULL)
+		return;
+	HASH_DELETE(hh_conn, c->c_calls, call);
+	c->c_inflight--;
+	call->k_conn = NULL;
+}
+
+static void
+rpc_call_free(struct call *call)
+{
+	rpc_detach(call);
+	if (call->k_worker != NULL)
+		pool_call_done(call->k_worker, call);
+	if (call->k_deadline != NULL)
+		event_free(call->k_deadline);
+	HASH_DEL(rpc.calls, call);
+	free(call);
+}
+
+static void
+rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *call = arg;
+	struct worker *w = call->k_worker;
+	struct wspool_reason reason;
+	char why[64];
+
+	memset(&reason, 0, sizeof(reason));
+	reason.kind = WSPOOL_REASON_TIMEOUT;
+	reason.status = -1;
+	if (call->k_conn != NULL)
+		rpc_send_reason_error(call->k_conn, call, 504, "Gateway Timeout", &reason);
+	rpc_detach(call);
+	srv.stats.calls_failed++;
+	/* A hung handler cannot be interrupted: stop its worker. */
+	snprintf(why, sizeof(why), "call %llu (%s) passed its deadline",
+	    (unsigned long long)call->k_id, call->k_route);
+	if (w != NULL)
+		pool_kill(w, why); /* may free call */
+}
+
+/* ---- client messages ------------------------------------------------------ */
+
+static void
+rpc_cancel(struct conn *c, const struct jreq *req)
+{
+	msgpack_unpacked u;
+	struct call *call;
+	struct wspool_reason reason;
+	char target[JREQ_ID_JSON_MAX + 1];
+	const char *key = NULL;
+	size_t key_len = 0;
+	int n;
+
+	/* The target is params[0], else the message's own id. */
+	msgpack_unpacked_init(&u);
+	if (req->nparams > 0 &&
+	    msgpack_unpack_next(&u, rpc.params.data, rpc.params.size, NULL) ==
+	    MSGPACK_UNPACK_SUCCESS &&
+	    u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size > 0 &&
+	    (n = jreq_id_from_msgpack(&u.data.via.array.ptr[0], target)) > 0) {
+		key = target;
+		key_len = (size_t)n;
+	} else if (req->has_id) {
+		key = req->id_json;
+		key_len = req->id_len;
+	}
+	msgpack_unpacked_destroy(&u);
+	if (key == NULL)
+		return;
+	HASH_FIND(hh_conn, c->c_calls, key, key_len, call);
+	if (call == NULL)
+		return; /* unknown or finished: ignored */
+	rpc_detach(call);
+	memset(&reason, 0, sizeof(reason));
+	reason.kind = WSPOOL_REASON_CANCELLED;
+	reason.status = -1;
+	if (call->k_worker != NULL)
+		pool_send_cancel(call->k_worker, call->k_id, &reason);
+}
+
+void
+rpc_on_message(struct conn *c, const char *data, size_t len)
+{
+	struct jreq req;
+	enum jreq_status st;
+	const struct route *r;
+	struct worker *w;
+	struct call *call;
+	const char *id;
+	size_t id_len;
+	uint64_t timeout_ms;
+
+	st = jreq_parse(&req, data, len, &rpc.params);
+	id = req.has_id ? req.id_json : NULL;
+	id_len = req.has_id ? req.id_len : 0;
+	switch (st) {
+	case JREQ_OK:
+		break;
+	case JREQ_BAD_PARAMS:
+	case JREQ_TOO_DEEP:
+		rpc_send_error(c, id, id_len, 400, req.error);
+		return;
+	default:
+		rpc_send_error(c, NULL, 0, 400, req.error);
+		return;
+	}
+
+	if (req.method[0] == '.') {
+		if (strcmp(req.method, ".ping") == 0) {
+			conn_send_text(c, "{\"pong\":true}", 13);
+			return;
+		}
+		if (strcmp(req.method, ".cancel") == 0) {
+			rpc_cancel(c, &req);
+			return;
+		}
+	}
+	r = req.method_too_long ? NULL : pool_route(req.method, req.method_len);
+	if (r == NULL) {
+		if (id != NULL)
+			rpc_send_error(c, id, id_len, 404, "Not Found");
+		return;
+	}
+	if (id != NULL) {
+		HASH_FIND(hh_conn, c->c_calls, id, id_len, call);
+		if (call != NULL) {
+			rpc_send_error(c, id, id_len, 400, "Duplicate id: a call with this id is in flight");
+			return;
+		}
+		if (c->c_inflight >= srv.cfg.max_inflight) {
+			rpc_send_error(c, id, id_len, 429, "Too Many Requests");
+			return;
+		}
+	}
+	if ((w = pool_pick()) == NULL) {
+		if (id != NULL)
+			rpc_send_error(c, id, id_len, 503, "Service Unavailable: no worker ready");
+		return;
+	}
+	if ((call = calloc(1, sizeof(*call) + id_len + 1)) == NULL) {
+		if (id != NULL)
+			rpc_send_error(c, id, id_len, 503, "Service Unavailable: out of memory");
+		return;
+	}
+	call->k_id = rpc.next_id++;
+	call->k_route = r->r_name;
+	call->k_pattern = r->r_pattern;
+	HASH_ADD(hh, rpc.calls, k_id, sizeof(call->k_id), call);
+	if (id != NULL) {
+		memcpy(call->k_client_id, id, id_len);
+		call->k_client_id_len = id_len;
+		call->k_conn = c;
+		HASH_ADD_KEYPTR(hh_conn, c->c_calls, call->k_client_id, id_len, call);
+		c->c_inflight++;
+	} else {
+		call->k_flags |= CALL_NOTIFY;
+	}
+	timeout_ms = r->r_timeout_ms;
+	if (timeout_ms == 0 && r->r_pattern != WSPOOL_SUBSCRIPTION)
+		timeout_ms = srv.cfg.call_timeout_ms;
+	if (timeout_ms > 0) {
+		struct timeval tv = { (time_t)(timeout_ms / 1000),
+		    (suseconds_t)(timeout_ms % 1000) * 1000 };
+		if ((call->k_deadline = evtimer_new(srv.base, rpc_deadline_cb, call)) != NULL)
+			evtimer_add(call->k_deadline, &tv);
+	}
+	srv.stats.calls_total++;
+	if (pool_send_call(w, call, c, rpc.params.data, rpc.params.size) != 0) {
+		if (id != NULL)
+			rpc_send_error(c, id, id_len, 503, "Service Unavailable");
+		rpc_call_free(call);
+	}
+}
+
+void
+rpc_conn_closed(struct conn *c)
+{
+	struct call *call, *tmp;
+	struct wspool_reason reason;
+
+	memset(&reason, 0, sizeof(reason));
+	reason.kind = WSPOOL_REASON_DISCONNECTED;
+	reason.status = -1;
+	HASH_ITER(hh_conn, c->c_calls, call, tmp) {
+		rpc_detach(call);
+		if (call->k_worker != NULL)
+			pool_send_cancel(call->k_worker, call->k_id, &reason);
+	}
+}
+
+/* ---- worker replies --------------------------------------------------------- */
+
+void
+rpc_on_reply(struct worker *w, const struct proto_msg *m)
+{
+	struct call *call;
+	struct conn *c;
+	char num[16];
+	bool terminal = true;
+
+	HASH_FIND(hh, rpc.calls, &m->id, sizeof(m->id), call);
+	if (call == NULL || call->k_worker != w) {
+		log_debug("worker %d: reply for unknown call %llu", (int)pool_worker_pid(w),
+		    (unsigned long long)m->id);
+		return;
+	}
+	c = call->k_conn;
+	rpc_out_reset();
+	switch (m->type) {
+	case PROTO_RESULT:
+		if (c == NULL)
+			break;
+		rpc_put_id(call->k_client_id, call->k_client_id_len);
+		RPC_PUT(",\"result\":");
+		if (rpc_put_value(&m->value) != 0) {
+			rpc_send_error(c, call->k_client_id, call->k_client_id_len,
+			    500, "Internal Server Error: invalid result");
+			c = NULL;
+			break;
+		}
+		RPC_PUT("}");
+		break;
+	case PROTO_CHUNK:
+		terminal = false;
+		if (c == NULL)
+			break;
+		rpc_put_id(call->k_client_id, call->k_client_id_len);
+		if (m->has_value) {
+			RPC_PUT(",\"result\":");
+			if (rpc_put_value(&m->value) != 0) {
+				rpc_out_reset();
+				rpc_put_id(call->k_client_id, call->k_client_id_len);
+			}
+		}
+		RPC_PUT("}");
+		break;
+	case PROTO_END:
+		if (c == NULL)
+			break;
+		rpc_put_id(call->k_client_id, call->k_client_id_len);
+		if (call->k_pattern == WSPOOL_SUBSCRIPTION)
+			RPC_PUT(",\"close\":true}");
+		else
+			RPC_PUT(",\"result\":null}");
+		break;
+	case PROTO_ERROR:
+		srv.stats.calls_failed++;
+		if (c == NULL)
+			break;
+		rpc_put_error_head(call->k_client_id, call->k_client_id_len,
+		    (int)m->num, m->str.ptr, m->str.len);
+		(void)num;
+		if (m->has_value) {
+			size_t mark = rpc.out.size;
+			RPC_PUT(",\"data\":");
+			if (rpc_put_value(&m->value) != 0)
+				rpc.out.size = mark;
+		}
+		RPC_PUT("}}");
+		break;
+	default:
+		return;
+	}
+	if (c != NULL)
+		conn_send_text(c, rpc.out.data, rpc.out.size);
+	if (terminal)
+		rpc_call_free(call);
+}
+
+void
+rpc_worker_gone(struct worker *w, struct call_list *calls,
+    const struct wspool_reason *reason)
+{
+	struct call *call;
+	const char *msg = reason->kind == WSPOOL_REASON_LOST ? "Bad Gateway: worker lost" :
+	    reason->kind == WSPOOL_REASON_SHUTDOWN ? "Service Unavailable: shutting down" :
+	    "Bad Gateway: worker crashed";
+	int code = reason->kind == WSPOOL_REASON_SHUTDOWN ? 503 : 502;
+
+	while ((call = TAILQ_FIRST(calls)) != NULL) {
+		TAILQ_REMOVE(calls, call, k_wlink);
+		call->k_worker = NULL;
+		if (call->k_conn != NULL) {
+			rpc_send_reason_error(call->k_conn, call, code, msg, reason);
+			srv.stats.calls_failed++;
+		}
+		rpc_call_free(call);
+	}
+}

@@ -1,0 +1,65 @@
+/*
+ * rpc.h: calls, the wire protocol's logic. Reads client messages, answers
+ * what the master answers itself (.ping, errors, 404), forwards calls to
+ * workers and turns their replies into client messages.
+ *
+ * Design notes: the life of a call.
+ * - A call exists from the accepted client message until its worker's
+ *   terminal reply (RESULT, ERROR, END) or the worker's death, whichever
+ *   comes first; it is on exactly one worker's list for all that time.
+ * - It is attached to its connection (c_calls, by client id) while the
+ *   client may still get answers. .cancel, a closed connection or a passed
+ *   deadline detach it: nothing more goes to the client for that id, and
+ *   the worker is told (CANCEL with the reason), but the call lives on
+ *   until the worker's terminal reply so the worker's accounting stays
+ *   exact and late replies are recognised and dropped.
+ * - Every call ends exactly once: rpc_call_end frees it.
+ */
+#ifndef MASTER_RPC_H
+#define MASTER_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <uthash.h>
+
+struct conn;
+struct worker;
+struct proto_msg;
+struct wspool_reason;
+
+struct call {
+	uint64_t k_id;               /* the master's call id, sent to the worker */
+	struct conn *k_conn;         /* NULL once detached */
+	struct worker *k_worker;
+	struct event *k_deadline;    /* NULL: no deadline */
+	const char *k_route;         /* the route's name (the pool's table owns it) */
+	int k_pattern;
+	unsigned k_flags;
+#define CALL_NOTIFY 0x1              /* notification: never answered */
+	UT_hash_handle hh;           /* srv calls, by k_id */
+	UT_hash_handle hh_conn;      /* conn's c_calls, by client id */
+	TAILQ_ENTRY(call) k_wlink;   /* worker's list */
+	size_t k_client_id_len;
+	char k_client_id[];          /* the id as canonical JSON text */
+};
+
+TAILQ_HEAD(call_list, call);
+
+void rpc_init(void);
+void rpc_fini(void);
+
+/* A complete text message from a client. */
+void rpc_on_message(struct conn *c, const char *data, size_t len);
+/* The connection is going away: detach and cancel its calls. */
+void rpc_conn_closed(struct conn *c);
+
+/* A reply envelope from worker w (RESULT, CHUNK, END, ERROR). */
+void rpc_on_reply(struct worker *w, const struct proto_msg *m);
+/* Worker w is gone: every call on it ends with reason. */
+void rpc_worker_gone(struct worker *w, struct call_list *calls,
+    const struct wspool_reason *reason);
+
+#endif /* MASTER_RPC_H */

@@ -1,0 +1,65 @@
+/*
+ * ws.h: RFC 6455 framing for one server-side WebSocket connection, on top
+ * of wslay's event API. Bytes in: ws_feed(); bytes out: the send callback
+ * (the connection's output buffer, never blocking). Handles fragmentation,
+ * ping/pong, the close handshake with status codes, UTF-8 validation of
+ * text messages (1007), unmasked client frames, reserved bits, bad opcodes
+ * and over-long control frames (1002), oversized messages (1009) and
+ * binary messages (1003).
+ *
+ * Invariant: the send callback always takes all bytes, so wslay's own
+ * queue is empty after every call here; ws_send_text() can therefore
+ * write data frames straight to the output without passing through wslay.
+ */
+#ifndef MASTER_WS_H
+#define MASTER_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ws;
+
+struct ws_callbacks {
+	/* A complete, valid UTF-8 text message. data is valid during the call. */
+	void (*on_text)(void *arg, const char *data, size_t len);
+	/* Write bytes to the peer; must take all of them. Returns 0 or -1. */
+	int (*send)(void *arg, const void *data, size_t len);
+	/*
+	 * The WebSocket is finished: the close handshake completed, or a
+	 * protocol error was answered with a close frame (code says which), or
+	 * the peer's bytes cannot be processed further. After this, the
+	 * connection should flush its output and close the socket. Called once.
+	 */
+	void (*on_closed)(void *arg, uint16_t code);
+	/* Optional: a pong arrived (for keep-alive bookkeeping). */
+	void (*on_pong)(void *arg);
+};
+
+struct ws *ws_new(const struct ws_callbacks *cb, void *arg, size_t max_msg);
+void ws_free(struct ws *ws);
+
+/*
+ * Process bytes from the peer. Calls on_text for each complete message and
+ * on_closed at the end. Returns 0, or -1 when the connection is finished
+ * (on_closed has been called; further bytes are ignored).
+ */
+int ws_feed(struct ws *ws, const void *data, size_t len);
+
+/* Send one text message (one frame). Returns 0 or -1 (closing/closed). */
+int ws_send_text(struct ws *ws, const void *data, size_t len);
+
+/* Send a ping with an optional payload (at most 125 bytes). */
+int ws_send_ping(struct ws *ws, const void *data, size_t len);
+
+/*
+ * Start the close handshake with code (e.g. 1000, 1001) and a reason
+ * (at most 123 bytes). on_closed follows when the peer answers, or the
+ * caller closes the socket after its own deadline.
+ */
+int ws_close(struct ws *ws, uint16_t code, const char *reason);
+
+/* True once a close frame has been sent (no more data may be sent). */
+bool ws_closing(const struct ws *ws);
+
+#endif /* MASTER_WS_H */
