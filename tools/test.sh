@@ -1,0 +1,37 @@
+#!/bin/sh
+# test.sh: install what is needed, build, and run the whole test suite:
+# make check, make distcheck, the suite again under ASan+UBSan, and the
+# unit tests under valgrind.
+set -eu
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc)
+sh tools/deps.sh
+autoreconf -fi
+
+echo "== build and make check"
+rm -rf _build && mkdir _build && cd _build
+../configure -q
+make -j"$jobs" -s
+make -j"$jobs" check || { cat test-suite.log; exit 1; }
+
+echo "== unit tests under valgrind"
+for t in tests/unit/check_*; do
+	case "$t" in *.o|*.log|*.trs) continue ;; esac
+	[ -x "$t" ] || continue
+	CK_FORK=no ./libtool --mode=execute valgrind -q --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 "$t" >/dev/null
+	echo "valgrind clean: $t"
+done
+
+echo "== make distcheck"
+make -s distcheck DISTCHECK_CONFIGURE_FLAGS=-q >distcheck.log 2>&1 ||
+	{ tail -100 distcheck.log; exit 1; }
+tail -4 distcheck.log
+
+echo "== ASan+UBSan build and make check"
+cd "$top" && rm -rf _build-asan && mkdir _build-asan && cd _build-asan
+../configure -q --enable-sanitizers
+make -j"$jobs" -s
+make -j"$jobs" check || { cat test-suite.log; exit 1; }
+echo "all test suites passed"
