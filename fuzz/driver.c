@@ -14,7 +14,7 @@
 
 #include "fuzz/driver.h"
 
-#define MAX_INPUT (256 * 1024)
+#define FUZZ_MAX_INPUT (256 * 1024)
 
 struct input {
 	uint8_t *data;
@@ -48,11 +48,11 @@ add_file(const char *path)
 		fprintf(stderr, "fuzz: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	if ((buf = malloc(MAX_INPUT)) == NULL) {
+	if ((buf = malloc(FUZZ_MAX_INPUT)) == NULL) {
 		fclose(f);
 		return -1;
 	}
-	n = fread(buf, 1, MAX_INPUT, f);
+	n = fread(buf, 1, FUZZ_MAX_INPUT, f);
 	fclose(f);
 	if ((grown = realloc(inputs, (ninputs + 1) * sizeof(*inputs))) == NULL) {
 		free(buf);
@@ -70,7 +70,7 @@ add_dir(const char *dir)
 {
 	DIR *d;
 	struct dirent *de;
-	char path[4096];
+	char path[8192];
 
 	if ((d = opendir(dir)) == NULL)
 		return;
@@ -166,13 +166,13 @@ main(int argc, char **argv)
 		LLVMFuzzerTestOneInput(inputs[k].data, inputs[k].len);
 	LLVMFuzzerTestOneInput((const uint8_t *)"", 0);
 
-	if ((buf = malloc(MAX_INPUT)) == NULL)
+	if ((buf = malloc(FUZZ_MAX_INPUT)) == NULL)
 		return 1;
 	for (i = 0; i < iterations && ninputs > 0; i++) {
 		const struct input *seed = &inputs[rng() % ninputs];
 		size_t len = seed->len;
 		memcpy(buf, seed->data, len);
-		len = mutate(buf, len, MAX_INPUT);
+		len = mutate(buf, len, FUZZ_MAX_INPUT);
 		LLVMFuzzerTestOneInput(buf, len);
 	}
 	printf("fuzz: %zu seeds, %ld mutations, no crash\n", ninputs,
