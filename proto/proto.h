@@ -67,8 +67,8 @@ struct proto_bytes {
  * One decoded envelope. Every pointer borrows from the buffer given to
  * proto_reader_init and from the reader's msgpack zone: valid until the
  * next proto_reader_next() or proto_reader_fini(). Fields a type does not
- * carry are zero. For optional bin values, has_value says whether it was
- * present (bin) or nil.
+ * carry are zero; fields it carries are never NULL, even when empty. For
+ * optional bin values, has_value says whether it was present (bin) or nil.
  */
 struct proto_msg {
 	enum proto_type type;
@@ -87,6 +87,9 @@ struct proto_msg {
 	struct proto_bytes value2; /* CLEANUP: reason */
 	const msgpack_object *obj; /* CONN_OPEN: headers (map); READY: routes (array) */
 	const msgpack_object *obj2; /* READY: cleanups (array of str) */
+	/* obj and obj2 are checked (str <= PROTO_MAX_STR, route = [str,
+	 * pattern <= INT_MAX, timeout_ms <= UINT32_MAX]); an empty str inside
+	 * them may have a NULL ptr (msgpack-c's way). */
 };
 
 /* ---- Reading ---------------------------------------------------------------- */
@@ -95,13 +98,15 @@ struct proto_reader {
 	const char *buf;
 	size_t len;
 	size_t off;
-	msgpack_unpacked unpacked;
+	msgpack_unpacked unpacked; /* zone: one for the whole message, cleared
+	                              between envelopes; data: the envelope */
 	const char *error;      /* why the last call failed, static string */
 };
 
 /*
- * Start reading one nng message body. Checks the version. Returns 0, or -1
- * with r->error set (the reader still needs proto_reader_fini).
+ * Start reading one nng message body. Checks the version, and that at
+ * least one envelope follows it. Returns 0, or -1 with r->error set (the
+ * reader still needs proto_reader_fini).
  */
 int proto_reader_init(struct proto_reader *r, const void *buf, size_t len);
 
@@ -118,7 +123,9 @@ void proto_reader_fini(struct proto_reader *r);
 
 /*
  * Validate that a bin value holds exactly one msgpack value, and unpack it
- * into *out using zone (caller's). Returns 0 or -1.
+ * into *out using zone (caller's; its str and bin borrow from b). Returns
+ * 0, or -1 (*out nil) for no value, two values, a truncated or invalid
+ * one, or one nested deeper than msgpack-c allows (32 levels).
  */
 int proto_unpack_value(const struct proto_bytes *b, msgpack_zone *zone,
     msgpack_object *out);
