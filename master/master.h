@@ -38,7 +38,8 @@ struct settings {
  */
 #define MASTER_STATS(X) \
 	X(conns_accepted) X(conns_open) X(calls_total) X(calls_failed) \
-	X(worker_starts) X(worker_deaths) X(bytes_in) X(bytes_out)
+	X(worker_starts) X(worker_deaths) X(bytes_in) X(bytes_out) \
+	X(cleanups_pending) X(cleanups_run) X(cleanups_retried) X(cleanups_dropped)
 
 struct master_stats {
 #define X(n) uint64_t n;

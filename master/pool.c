@@ -46,6 +46,7 @@
 #include <wspool.h>
 
 #include "master/conn.h"
+#include "master/journal.h"
 #include "master/log.h"
 #include "master/master.h"
 #include "master/pool.h"
@@ -94,6 +95,7 @@ struct worker {
 	bool w_flush_queued;
 	bool w_send_blocked;
 	bool w_bad;                    /* spoke garbage: to be dropped */
+	bool w_killed;                 /* we sent the SIGKILL */
 	unsigned w_inflight;
 	struct call_list w_calls;
 	struct wconn *w_conns;
@@ -358,6 +360,29 @@ pool_worker_pid(const struct worker *w)
 	return w->w_pid;
 }
 
+struct worker *
+pool_ready_next(struct worker *prev)
+{
+	struct worker *w = prev ? prev->hh.next : pool.workers;
+
+	while (w != NULL && w->w_state != W_READY)
+		w = w->hh.next;
+	return w;
+}
+
+int
+pool_send_cleanup(struct worker *w, uint64_t cleanup_id, const char *route,
+    const char *name, const void *arg, size_t arg_len, const void *reason,
+    size_t reason_len)
+{
+	struct proto_writer *pw;
+
+	if (w->w_state != W_READY || (pw = pool_writer(w)) == NULL)
+		return -1;
+	return proto_put_cleanup(pw, cleanup_id, route, name, arg, arg_len,
+	    reason, reason_len);
+}
+
 const struct route *
 pool_route(const char *name, size_t len)
 {
@@ -414,6 +439,7 @@ pool_on_ready(struct worker *w, const struct proto_msg *m)
 	}
 	log_info("worker %d ready (host %s, %s)", (int)w->w_pid, w->w_host,
 	    w->w_child ? "local" : "joined");
+	journal_dispatch();
 	return 0;
 
 mismatch:
@@ -456,16 +482,18 @@ pool_dispatch(struct worker *w, nng_msg *msg)
 				rpc_on_reply(w, &m);
 			break;
 		case PROTO_DEFER: {
+			/* Journal first, then acknowledge: when wspool_defer
+			 * returns, the master holds the cleanup. */
 			struct proto_writer *pw = pool_writer(w);
-			if (pw == NULL || proto_put_defer_ack(pw, m.id, m.seq) != 0)
+			if (pw == NULL || journal_defer(w, m.id, m.seq,
+			    rpc_route_of(m.id), m.str.ptr, m.str.len, m.value.ptr,
+			    m.value.len) != 0 ||
+			    proto_put_defer_ack(pw, m.id, m.seq) != 0)
 				rv = -1;
 			break;
 		}
 		case PROTO_CLEANUP_DONE:
-			if (!m.flags)
-				log_warn("worker %d: cleanup of call %llu failed: %.*s",
-				    (int)w->w_pid, (unsigned long long)m.id,
-				    (int)m.str.len, m.str.ptr);
+			journal_done(w, m.id, m.seq, m.flags != 0, m.str.ptr, m.str.len);
 			break;
 		case PROTO_LOG:
 			log_msg((int)m.num, "worker %d: %.*s", (int)w->w_pid,
@@ -577,6 +605,11 @@ pool_worker_free(struct worker *w, const struct wspool_reason *why)
 	w->w_inflight = 0;
 	if (!TAILQ_EMPTY(&calls))
 		rpc_worker_gone(w, &calls, why);
+	/* An outside SIGKILL (an operator, the OOM killer) says nothing about
+	 * the cleanup that was running; any other death counts against it. */
+	journal_worker_gone(w, why, !(why->signal != NULL &&
+	    strcmp(why->signal, "SIGKILL") == 0 && !w->w_killed) &&
+	    why->kind != WSPOOL_REASON_SHUTDOWN);
 	if (w->w_child != NULL)
 		w->w_child->ch_worker = NULL;
 	event_free(w->w_timer);
@@ -613,6 +646,7 @@ pool_kill(struct worker *w, const char *why)
 {
 	if (w->w_child != NULL) {
 		log_warn("worker %d: killed: %s", (int)w->w_pid, why);
+		w->w_killed = true;
 		kill(w->w_child->ch_pid, SIGKILL);
 		pool_worker_lost(w, why);
 		return;

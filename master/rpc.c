@@ -16,6 +16,7 @@
 #include <wspool.h>
 
 #include "master/conn.h"
+#include "master/journal.h"
 #include "master/json.h"
 #include "master/log.h"
 #include "master/master.h"
@@ -46,6 +47,23 @@ rpc_fini(void)
 	msgpack_sbuffer_destroy(&rpc.params);
 	msgpack_sbuffer_destroy(&rpc.out);
 	msgpack_zone_destroy(&rpc.zone);
+}
+
+const char *
+rpc_route_of(uint64_t call_id)
+{
+	struct call *call;
+
+	HASH_FIND(hh, rpc.calls, &call_id, sizeof(call_id), call);
+	return call != NULL ? call->k_route : "?";
+}
+
+static void
+rpc_reason(struct wspool_reason *r, enum wspool_reason_kind kind)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->status = -1;
 }
 
 /* ---- writing answers ------------------------------------------------------ */
@@ -164,9 +182,8 @@ rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct wspool_reason reason;
 	char why[64];
 
-	memset(&reason, 0, sizeof(reason));
-	reason.kind = WSPOOL_REASON_TIMEOUT;
-	reason.status = -1;
+	rpc_reason(&reason, WSPOOL_REASON_TIMEOUT);
+	journal_call_ended(call->k_id, &reason, false);
 	if (call->k_conn != NULL)
 		rpc_send_reason_error(call->k_conn, call, 504, "Gateway Timeout", &reason);
 	rpc_detach(call);
@@ -211,9 +228,8 @@ rpc_cancel(struct conn *c, const struct jreq *req)
 	if (call == NULL)
 		return; /* unknown or finished: ignored */
 	rpc_detach(call);
-	memset(&reason, 0, sizeof(reason));
-	reason.kind = WSPOOL_REASON_CANCELLED;
-	reason.status = -1;
+	rpc_reason(&reason, WSPOOL_REASON_CANCELLED);
+	journal_call_ended(call->k_id, &reason, false);
 	if (call->k_worker != NULL)
 		pool_send_cancel(call->k_worker, call->k_id, &reason);
 }
@@ -318,11 +334,10 @@ rpc_conn_closed(struct conn *c)
 	struct call *call, *tmp;
 	struct wspool_reason reason;
 
-	memset(&reason, 0, sizeof(reason));
-	reason.kind = WSPOOL_REASON_DISCONNECTED;
-	reason.status = -1;
+	rpc_reason(&reason, WSPOOL_REASON_DISCONNECTED);
 	HASH_ITER(hh_conn, c->c_calls, call, tmp) {
 		rpc_detach(call);
+		journal_call_ended(call->k_id, &reason, false);
 		if (call->k_worker != NULL)
 			pool_send_cancel(call->k_worker, call->k_id, &reason);
 	}
@@ -403,8 +418,20 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 	}
 	if (c != NULL)
 		conn_send_text(c, rpc.out.data, rpc.out.size);
-	if (terminal)
+	if (terminal) {
+		struct wspool_reason reason;
+		char msg[256];
+
+		rpc_reason(&reason, m->type == PROTO_ERROR ? WSPOOL_REASON_ERROR :
+		    WSPOOL_REASON_NONE);
+		if (m->type == PROTO_ERROR) {
+			reason.code = (int)m->num;
+			snprintf(msg, sizeof(msg), "%.*s", (int)m->str.len, m->str.ptr);
+			reason.message = msg;
+		}
+		journal_call_ended(call->k_id, &reason, true);
 		rpc_call_free(call);
+	}
 }
 
 void

@@ -56,6 +56,9 @@ void rpc_on_message(struct conn *c, const char *data, size_t len);
 /* The connection is going away: detach and cancel its calls. */
 void rpc_conn_closed(struct conn *c);
 
+/* The route of a call in flight, or "?" when it has ended. */
+const char *rpc_route_of(uint64_t call_id);
+
 /* A reply envelope from worker w (RESULT, CHUNK, END, ERROR). */
 void rpc_on_reply(struct worker *w, const struct proto_msg *m);
 /* Worker w is gone: every call on it ends with reason. */

@@ -1,0 +1,339 @@
+/*
+ * journal.c: deferred cleanups not yet reported done, by call and by
+ * worker, and the hand-over of a dead worker's cleanups to live ones.
+ * The design notes are in journal.h.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <msgpack.h>
+#include <uthash.h>
+
+#include <wspool.h>
+
+#include "master/journal.h"
+#include "master/log.h"
+#include "master/master.h"
+#include "master/pool.h"
+#include "proto/proto.h"
+
+enum jentry_state {
+	JE_PENDING = 0,  /* with the worker that ran its call */
+	JE_QUEUED,       /* orphaned, waiting for a worker */
+	JE_HANDOVER,     /* sent to a worker with PROTO_CLEANUP */
+};
+
+struct jkey {
+	uint64_t call_id;
+	uint64_t seq;
+};
+
+struct jcall {
+	uint64_t jc_call_id;
+	char *jc_route;
+	bool jc_terminal;           /* the worker sent the call's terminal reply */
+	char *jc_reason;            /* packed end reason, NULL until known */
+	size_t jc_reason_len;
+	TAILQ_HEAD(, jentry) jc_entries; /* registration order */
+	UT_hash_handle hh;
+};
+
+struct jentry {
+	uint64_t je_id;
+	struct jkey je_key;
+	struct jcall *je_call;
+	char *je_name;
+	char *je_arg;
+	size_t je_arg_len;
+	struct worker *je_worker;
+	enum jentry_state je_state;
+	unsigned je_attempts;
+	UT_hash_handle hh;          /* by je_key */
+	UT_hash_handle hh_id;       /* by je_id */
+	TAILQ_ENTRY(jentry) je_clink;
+	TAILQ_ENTRY(jentry) je_qlink; /* queue or hand-over list */
+};
+
+TAILQ_HEAD(jentry_list, jentry);
+
+static struct {
+	struct jcall *calls;
+	struct jentry *by_key;
+	struct jentry *by_id;
+	struct jentry_list queue;     /* orphans, oldest first */
+	struct jentry_list handover;  /* running elsewhere */
+	uint64_t next_id;
+	size_t count;
+} journal;
+
+void
+journal_init(void)
+{
+	TAILQ_INIT(&journal.queue);
+	TAILQ_INIT(&journal.handover);
+	journal.next_id = 1;
+}
+
+size_t
+journal_pending(void)
+{
+	return journal.count;
+}
+
+static struct jcall *
+journal_call(uint64_t call_id)
+{
+	struct jcall *jc;
+
+	HASH_FIND(hh, journal.calls, &call_id, sizeof(call_id), jc);
+	return jc;
+}
+
+static void
+journal_entry_free(struct jentry *e)
+{
+	struct jcall *jc = e->je_call;
+
+	if (e->je_state != JE_PENDING)
+		TAILQ_REMOVE(e->je_state == JE_QUEUED ? &journal.queue :
+		    &journal.handover, e, je_qlink);
+	TAILQ_REMOVE(&jc->jc_entries, e, je_clink);
+	HASH_DEL(journal.by_key, e);
+	HASH_DELETE(hh_id, journal.by_id, e);
+	free(e->je_name);
+	free(e->je_arg);
+	free(e);
+	journal.count--;
+	srv.stats.cleanups_pending = journal.count;
+	if (TAILQ_EMPTY(&jc->jc_entries)) {
+		HASH_DEL(journal.calls, jc);
+		free(jc->jc_route);
+		free(jc->jc_reason);
+		free(jc);
+	}
+}
+
+int
+journal_defer(struct worker *w, uint64_t call_id, uint64_t seq,
+    const char *route, const char *name, size_t name_len,
+    const void *arg, size_t arg_len)
+{
+	struct jcall *jc;
+	struct jentry *e;
+	bool new_call = false;
+
+	if ((jc = journal_call(call_id)) == NULL) {
+		if ((jc = calloc(1, sizeof(*jc))) == NULL)
+			return -1;
+		if ((jc->jc_route = strdup(route)) == NULL) {
+			free(jc);
+			return -1;
+		}
+		jc->jc_call_id = call_id;
+		TAILQ_INIT(&jc->jc_entries);
+		HASH_ADD(hh, journal.calls, jc_call_id, sizeof(jc->jc_call_id), jc);
+		new_call = true;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->je_name = strndup(name, name_len)) == NULL ||
+	    (e->je_arg = malloc(arg_len ? arg_len : 1)) == NULL)
+		goto fail;
+	memcpy(e->je_arg, arg, arg_len);
+	e->je_arg_len = arg_len;
+	e->je_id = journal.next_id++;
+	e->je_key.call_id = call_id;
+	e->je_key.seq = seq;
+	e->je_call = jc;
+	e->je_worker = w;
+	e->je_state = JE_PENDING;
+	TAILQ_INSERT_TAIL(&jc->jc_entries, e, je_clink);
+	HASH_ADD(hh, journal.by_key, je_key, sizeof(e->je_key), e);
+	HASH_ADD(hh_id, journal.by_id, je_id, sizeof(e->je_id), e);
+	journal.count++;
+	srv.stats.cleanups_pending = journal.count;
+	return 0;
+fail:
+	if (e != NULL) {
+		free(e->je_name);
+		free(e);
+	}
+	if (new_call) {
+		HASH_DEL(journal.calls, jc);
+		free(jc->jc_route);
+		free(jc);
+	}
+	return -1;
+}
+
+void
+journal_done(struct worker *w, uint64_t id, uint64_t seq, bool ok,
+    const char *msg, size_t msg_len)
+{
+	struct jentry *e;
+	struct jkey key = { id, seq };
+
+	if (seq > 0)
+		HASH_FIND(hh, journal.by_key, &key, sizeof(key), e);
+	else
+		HASH_FIND(hh_id, journal.by_id, &id, sizeof(id), e);
+	if (e == NULL || e->je_worker != w ||
+	    e->je_state != (seq > 0 ? JE_PENDING : JE_HANDOVER))
+		return; /* already done elsewhere: at least once */
+	srv.stats.cleanups_run++;
+	if (!ok)
+		log_warn("cleanup %s of call %llu (route %s) failed: %.*s",
+		    e->je_name, (unsigned long long)e->je_key.call_id,
+		    e->je_call->jc_route, (int)msg_len, msg);
+	journal_entry_free(e);
+	if (seq == 0)
+		journal_dispatch();
+}
+
+static int
+journal_pack_reason(const struct wspool_reason *r, char **out, size_t *len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (proto_pack_reason(&pk, r) != 0) {
+		msgpack_sbuffer_destroy(&sb);
+		return -1;
+	}
+	*out = sb.data;   /* the sbuffer's malloc'd data is ours now */
+	*len = sb.size;
+	return 0;
+}
+
+void
+journal_call_ended(uint64_t call_id, const struct wspool_reason *reason,
+    bool terminal)
+{
+	struct jcall *jc = journal_call(call_id);
+
+	if (jc == NULL)
+		return;
+	if (terminal)
+		jc->jc_terminal = true;
+	if (jc->jc_reason == NULL)
+		journal_pack_reason(reason, &jc->jc_reason, &jc->jc_reason_len);
+}
+
+/* Count a death against e; false when e has had enough and was dropped. */
+static bool
+journal_attempt(struct jentry *e, const struct wspool_reason *crash)
+{
+	if (++e->je_attempts < JOURNAL_MAX_ATTEMPTS)
+		return true;
+	log_error("cleanup %s of call %llu (route %s) crashed its worker %u "
+	    "times (last: %s): dropped", e->je_name,
+	    (unsigned long long)e->je_key.call_id, e->je_call->jc_route,
+	    e->je_attempts, crash->signal ? crash->signal : "exit");
+	srv.stats.cleanups_dropped++;
+	journal_entry_free(e);
+	return false;
+}
+
+void
+journal_worker_gone(struct worker *w, const struct wspool_reason *crash,
+    bool counts)
+{
+	struct jentry *e, *next;
+	struct jcall *jc, *jtmp;
+	struct jentry_list orphans;
+
+	TAILQ_INIT(&orphans);
+	/* Hand-overs it was running: exactly one each, so exact blame. */
+	for (e = TAILQ_FIRST(&journal.handover); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, je_qlink);
+		if (e->je_worker != w)
+			continue;
+		TAILQ_REMOVE(&journal.handover, e, je_qlink);
+		e->je_state = JE_PENDING;
+		if (counts && !journal_attempt(e, crash))
+			continue;
+		e->je_state = JE_QUEUED;
+		e->je_worker = NULL;
+		TAILQ_INSERT_TAIL(&orphans, e, je_qlink);
+	}
+	/* Its calls' own cleanups, in registration order. */
+	HASH_ITER(hh, journal.calls, jc, jtmp) {
+		bool first = true, dropped_call = false;
+
+		for (e = TAILQ_FIRST(&jc->jc_entries); e != NULL; e = next) {
+			next = TAILQ_NEXT(e, je_clink);
+			if (e->je_worker != w || e->je_state != JE_PENDING)
+				continue;
+			if (jc->jc_reason == NULL)
+				journal_pack_reason(crash, &jc->jc_reason,
+				    &jc->jc_reason_len);
+			/* Cleanups run in order once the call ended: the first
+			 * pending one is the one that was running. */
+			if (first && jc->jc_terminal && counts) {
+				first = false;
+				if (TAILQ_NEXT(e, je_clink) == NULL &&
+				    TAILQ_FIRST(&jc->jc_entries) == e)
+					dropped_call = true; /* jc freed with e */
+				if (!journal_attempt(e, crash)) {
+					if (dropped_call)
+						break;
+					continue;
+				}
+			}
+			first = false;
+			e->je_state = JE_QUEUED;
+			e->je_worker = NULL;
+			TAILQ_INSERT_TAIL(&orphans, e, je_qlink);
+		}
+	}
+	if (!TAILQ_EMPTY(&orphans)) {
+		log_info("%s cleanups of a dead worker to hand over",
+		    TAILQ_FIRST(&orphans) == TAILQ_LAST(&orphans, jentry_list) ? "one" : "several");
+		srv.stats.cleanups_retried++;
+	}
+	TAILQ_CONCAT(&journal.queue, &orphans, je_qlink);
+	journal_dispatch();
+}
+
+void
+journal_dispatch(void)
+{
+	struct worker *w = NULL;
+	struct jentry *e, *h;
+	struct jcall *jc;
+
+	while (!TAILQ_EMPTY(&journal.queue) && (w = pool_ready_next(w)) != NULL) {
+		TAILQ_FOREACH(h, &journal.handover, je_qlink)
+			if (h->je_worker == w)
+				break;
+		if (h != NULL)
+			continue; /* one hand-over at a time per worker */
+		e = TAILQ_FIRST(&journal.queue);
+		jc = e->je_call;
+		if (pool_send_cleanup(w, e->je_id, jc->jc_route, e->je_name,
+		    e->je_arg, e->je_arg_len, jc->jc_reason, jc->jc_reason_len) != 0)
+			continue;
+		TAILQ_REMOVE(&journal.queue, e, je_qlink);
+		e->je_state = JE_HANDOVER;
+		e->je_worker = w;
+		TAILQ_INSERT_TAIL(&journal.handover, e, je_qlink);
+	}
+}
+
+void
+journal_fini(void)
+{
+	struct jentry *e, *tmp;
+
+	HASH_ITER(hh, journal.by_key, e, tmp) {
+		if (journal.count > 0)
+			log_warn("cleanup %s of call %llu (route %s) never ran",
+			    e->je_name, (unsigned long long)e->je_key.call_id,
+			    e->je_call->jc_route);
+		journal_entry_free(e);
+	}
+}
