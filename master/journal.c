@@ -180,8 +180,12 @@ journal_done(struct worker *w, uint64_t id, uint64_t seq, bool ok,
 	else
 		HASH_FIND(hh_id, journal.by_id, &id, sizeof(id), e);
 	if (e == NULL || e->je_worker != w ||
-	    e->je_state != (seq > 0 ? JE_PENDING : JE_HANDOVER))
+	    e->je_state != (seq > 0 ? JE_PENDING : JE_HANDOVER)) {
+		log_debug("cleanup done for %llu/%llu from worker %d: not pending there",
+		    (unsigned long long)id, (unsigned long long)seq,
+		    (int)pool_worker_pid(w));
 		return; /* already done elsewhere: at least once */
+	}
 	srv.stats.cleanups_run++;
 	if (!ok)
 		log_warn("cleanup %s of call %llu (route %s) failed: %.*s",
@@ -245,6 +249,7 @@ journal_worker_gone(struct worker *w, const struct wspool_reason *crash,
 	struct jentry *e, *next;
 	struct jcall *jc, *jtmp;
 	struct jentry_list orphans;
+	size_t n = 0;
 
 	TAILQ_INIT(&orphans);
 	/* Hand-overs it was running: exactly one each, so exact blame. */
@@ -290,10 +295,12 @@ journal_worker_gone(struct worker *w, const struct wspool_reason *crash,
 			TAILQ_INSERT_TAIL(&orphans, e, je_qlink);
 		}
 	}
-	if (!TAILQ_EMPTY(&orphans)) {
-		log_info("%s cleanups of a dead worker to hand over",
-		    TAILQ_FIRST(&orphans) == TAILQ_LAST(&orphans, jentry_list) ? "one" : "several");
-		srv.stats.cleanups_retried++;
+	TAILQ_FOREACH(e, &orphans, je_qlink)
+		n++;
+	if (n > 0) {
+		log_info("worker %d died with %zu cleanups not done: handing them over",
+		    (int)pool_worker_pid(w), n);
+		srv.stats.cleanups_retried += n;
 	}
 	TAILQ_CONCAT(&journal.queue, &orphans, je_qlink);
 	journal_dispatch();
@@ -317,6 +324,9 @@ journal_dispatch(void)
 		if (pool_send_cleanup(w, e->je_id, jc->jc_route, e->je_name,
 		    e->je_arg, e->je_arg_len, jc->jc_reason, jc->jc_reason_len) != 0)
 			continue;
+		log_debug("cleanup %s of call %llu handed to worker %d",
+		    e->je_name, (unsigned long long)e->je_key.call_id,
+		    (int)pool_worker_pid(w));
 		TAILQ_REMOVE(&journal.queue, e, je_qlink);
 		e->je_state = JE_HANDOVER;
 		e->je_worker = w;

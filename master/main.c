@@ -16,6 +16,7 @@
 #include <nng/nng.h>
 
 #include "master/conn.h"
+#include "master/journal.h"
 #include "master/log.h"
 #include "master/master.h"
 #include "master/pool.h"
@@ -93,6 +94,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	rpc_init();
+	journal_init();
 	if (conn_listen() != 0 || pool_start() != 0)
 		goto out_stop;
 	sigterm = evsignal_new(srv.base, SIGTERM, main_signal_cb, NULL);
@@ -114,6 +116,7 @@ out_stop:
 	srv.stopping = true;
 	conn_fini();
 	pool_stop();
+	journal_fini();
 	rpc_fini();
 	if (sigterm)
 		event_free(sigterm);
