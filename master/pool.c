@@ -383,6 +383,12 @@ pool_send_cleanup(struct worker *w, uint64_t cleanup_id, const char *route,
 	    reason, reason_len);
 }
 
+bool
+pool_routes_known(void)
+{
+	return pool.routes != NULL;
+}
+
 const struct route *
 pool_route(const char *name, size_t len)
 {

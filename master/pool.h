@@ -36,6 +36,8 @@ int pool_start(void);
 void pool_stop(void);
 
 const struct route *pool_route(const char *name, size_t len);
+/* Whether a worker has told the route table yet. */
+bool pool_routes_known(void);
 
 /* The ready worker with the fewest calls in flight, or NULL (503). */
 struct worker *pool_pick(void);

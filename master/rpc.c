@@ -254,6 +254,11 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		break;
 	case JREQ_BAD_PARAMS:
 	case JREQ_TOO_DEEP:
+		/* .ping is answered whatever params it carries. */
+		if (strcmp(req.method, ".ping") == 0) {
+			conn_send_text(c, "{\"pong\":true}", 13);
+			return;
+		}
 		rpc_send_error(c, id, id_len, 400, req.error);
 		return;
 	default:
@@ -270,6 +275,12 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 			rpc_cancel(c, &req);
 			return;
 		}
+	}
+	if (!pool_routes_known()) {
+		/* No worker has joined yet: the route table is unknown. */
+		if (id != NULL)
+			rpc_send_error(c, id, id_len, 503, "Service Unavailable: no worker ready");
+		return;
 	}
 	r = req.method_too_long ? NULL : pool_route(req.method, req.method_len);
 	if (r == NULL) {
