@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <wspool.h>
 
 #include <event2/event.h>
 #include <nng/nng.h>
@@ -22,38 +25,99 @@
 #include "master/pool.h"
 #include "master/rpc.h"
 
-#define MAIN_STOP_FLUSH_MS 2000
+#define MAIN_TICK_MS 50
+#define MAIN_CLEANUP_MAX_MS 15000  /* after the grace: cleanups may run this long */
+#define MAIN_CLOSE_MAX_MS 2000     /* close frames may take this long to flush */
 
 struct server srv;
 
-static struct event *main_stop_timer;
-static int main_stop_ticks;
+/*
+ * Graceful shutdown, in phases, driven by a tick:
+ * DRAIN    no new connections or calls; calls in flight may finish until
+ *          the grace period ends, then the rest are cancelled (shutdown);
+ * CLEANUP  every call has ended and every journaled cleanup has run (or
+ *          a hard deadline passed);
+ * CLOSE    WebSockets close with 1001 and flush; then the loop ends and
+ *          the workers are stopped.
+ * A second signal ends the grace period at once; cleanups still run.
+ */
+static struct {
+	enum { MAIN_RUNNING, MAIN_DRAIN, MAIN_CLEANUP, MAIN_CLOSE } phase;
+	struct event *tick;
+	uint64_t phase_end_ms;
+} stop;
+
+static uint64_t
+main_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void
-main_stop_tick_cb(evutil_socket_t fd, short what, void *arg)
+main_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeval tv = { 0, 50 * 1000 };
+	struct timeval tv = { 0, MAIN_TICK_MS * 1000 };
+	struct wspool_reason why;
+	uint64_t now = main_now_ms();
 
-	/* Wait for close frames to be flushed, with a deadline. */
-	if (conn_count() == 0 || ++main_stop_ticks * 50 >= MAIN_STOP_FLUSH_MS) {
+	switch (stop.phase) {
+	case MAIN_RUNNING:
+		return;
+	case MAIN_DRAIN:
+		if (rpc_count() > 0 && now < stop.phase_end_ms)
+			break;
+		if (rpc_count() > 0) {
+			log_info("grace period over: cancelling %u calls", rpc_count());
+			memset(&why, 0, sizeof(why));
+			why.kind = WSPOOL_REASON_SHUTDOWN;
+			why.status = -1;
+			rpc_cancel_all(&why);
+		}
+		stop.phase = MAIN_CLEANUP;
+		stop.phase_end_ms = now + MAIN_CLEANUP_MAX_MS;
+		/* fall through */
+	case MAIN_CLEANUP:
+		if ((rpc_count() > 0 || journal_pending() > 0) &&
+		    now < stop.phase_end_ms)
+			break;
+		if (journal_pending() > 0)
+			log_error("shutdown: %zu cleanups did not run in time",
+			    journal_pending());
+		conn_close_all(1001);
+		stop.phase = MAIN_CLOSE;
+		stop.phase_end_ms = now + MAIN_CLOSE_MAX_MS;
+		/* fall through */
+	case MAIN_CLOSE:
+		if (conn_count() > 0 && now < stop.phase_end_ms)
+			break;
 		event_base_loopbreak(srv.base);
 		return;
 	}
-	event_add(main_stop_timer, &tv);
+	event_add(stop.tick, &tv);
 }
 
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	if (srv.stopping) {
-		event_base_loopbreak(srv.base);
+	const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+
+	if (stop.phase == MAIN_DRAIN) {
+		log_info("%s again: ending the grace period now", name);
+		stop.phase_end_ms = 0;
 		return;
 	}
-	log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (stop.phase != MAIN_RUNNING)
+		return;
+	log_info("%s: shutting down (%u calls in flight, grace %llu ms)", name,
+	    rpc_count(), (unsigned long long)srv.cfg.grace_ms);
 	srv.stopping = true;
 	conn_stop_listening();
-	conn_close_all(1001);
-	main_stop_tick_cb(-1, 0, NULL);
+	stop.phase = MAIN_DRAIN;
+	stop.phase_end_ms = main_now_ms() + srv.cfg.grace_ms;
+	main_tick_cb(-1, 0, NULL);
 }
 
 static int
@@ -99,8 +163,8 @@ main(int argc, char **argv)
 		goto out_stop;
 	sigterm = evsignal_new(srv.base, SIGTERM, main_signal_cb, NULL);
 	sigint = evsignal_new(srv.base, SIGINT, main_signal_cb, NULL);
-	main_stop_timer = evtimer_new(srv.base, main_stop_tick_cb, NULL);
-	if (sigterm == NULL || sigint == NULL || main_stop_timer == NULL)
+	stop.tick = evtimer_new(srv.base, main_tick_cb, NULL);
+	if (sigterm == NULL || sigint == NULL || stop.tick == NULL)
 		goto out_stop;
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
@@ -114,6 +178,7 @@ main(int argc, char **argv)
 
 out_stop:
 	srv.stopping = true;
+	srv.exiting = true;
 	conn_fini();
 	pool_stop();
 	journal_fini();
@@ -122,8 +187,8 @@ out_stop:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
-	if (main_stop_timer)
-		event_free(main_stop_timer);
+	if (stop.tick)
+		event_free(stop.tick);
 	rmdir(srv.rundir);
 out:
 	if (srv.base)

@@ -27,6 +27,7 @@ struct settings {
 	char *module_path;
 	char *worker_path;
 	uint64_t call_timeout_ms;  /* requests and notifications; 0: none */
+	uint64_t grace_ms;         /* shutdown: calls in flight may finish */
 	size_t worker_memory;      /* RLIMIT_AS of workers, 0: unlimited */
 	unsigned worker_threads;
 	int log_level;
@@ -53,7 +54,8 @@ struct server {
 	struct master_stats stats;
 	char hostname[256];
 	char rundir[256];          /* private dir for ipc:// sockets */
-	bool stopping;
+	bool stopping;             /* SIGTERM: no new connections or calls */
+	bool exiting;              /* last phase: workers are being stopped */
 };
 
 extern struct server srv;

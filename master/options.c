@@ -35,6 +35,8 @@ options_usage(FILE *f)
 "      --max-inflight N       calls in flight per connection (default 1024)\n"
 "      --call-timeout SECS    deadline of requests and notifications\n"
 "                             (default 30, 0 for none)\n"
+"      --grace SECS           on SIGTERM, how long calls in flight may\n"
+"                             finish before they are cancelled (default 10)\n"
 "      --log-level LEVEL      error, warn, info or debug (default info)\n"
 "  -h, --help                 show this help and exit\n"
 "  -V, --version              show the version and exit\n");
@@ -108,7 +110,7 @@ options_parse(struct settings *cfg, int argc, char **argv)
 {
 	enum { O_WORKER_LISTEN = 256, O_WORKER_PATH, O_WORKER_THREADS,
 	    O_WORKER_MEMORY, O_WS_PATH, O_MAX_MESSAGE, O_MAX_INFLIGHT,
-	    O_CALL_TIMEOUT, O_LOG_LEVEL };
+	    O_CALL_TIMEOUT, O_LOG_LEVEL, O_GRACE };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -121,6 +123,7 @@ options_parse(struct settings *cfg, int argc, char **argv)
 		{ "max-inflight", required_argument, NULL, O_MAX_INFLIGHT },
 		{ "call-timeout", required_argument, NULL, O_CALL_TIMEOUT },
 		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+		{ "grace", required_argument, NULL, O_GRACE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -140,6 +143,7 @@ options_parse(struct settings *cfg, int argc, char **argv)
 	cfg->max_message = 1024 * 1024;
 	cfg->max_inflight = 1024;
 	cfg->call_timeout_ms = 30000;
+	cfg->grace_ms = 10000;
 	cfg->worker_threads = 4;
 	cfg->log_level = LOG_INFO;
 
@@ -196,6 +200,13 @@ options_parse(struct settings *cfg, int argc, char **argv)
 			    secs > 86400.0 * 365)
 				goto bad_value;
 			cfg->call_timeout_ms = (uint64_t)(secs * 1000.0);
+			break;
+		case O_GRACE:
+			secs = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(secs >= 0) ||
+			    secs > 86400.0)
+				goto bad_value;
+			cfg->grace_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_LOG_LEVEL:
 			if ((cfg->log_level = log_level_parse(optarg)) < 0)

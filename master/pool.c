@@ -685,14 +685,14 @@ pool_child_reaped(struct child *ch, int status)
 
 	if (w != NULL) {
 		pool_reason_crash(&r, w, status, sig, sizeof(sig));
-		if (!srv.stopping || !TAILQ_EMPTY(&w->w_calls)) {
+		if (!srv.exiting || !TAILQ_EMPTY(&w->w_calls)) {
 			if (r.signal)
 				log_warn("worker %d died: %s", (int)ch->ch_pid, r.signal);
 			else
 				log_warn("worker %d exited with status %d", (int)ch->ch_pid, r.status);
 		}
 		pool_worker_free(w, &r);
-	} else if (!srv.stopping) {
+	} else if (!srv.exiting) {
 		log_warn("worker %d ended before joining (status 0x%x)",
 		    (int)ch->ch_pid, status);
 	}
@@ -839,7 +839,7 @@ pool_registry_cb(evutil_socket_t fd, short what, void *arg)
 			    rd.error ? rd.error : "wrong type");
 			goto next;
 		}
-		if (srv.stopping ||
+		if (srv.exiting ||
 		    nng_pipe_get_addr(nng_msg_get_pipe(msg), NNG_OPT_LOCADDR, &via) != 0)
 			goto next;
 		if ((w = pool_worker_new(&m, &via, addr, sizeof(addr))) == NULL)
@@ -925,7 +925,7 @@ pool_spawn(void)
 static void
 pool_spawn_cb(evutil_socket_t fd, short what, void *arg)
 {
-	while (!srv.stopping && pool.nchildren < srv.cfg.workers)
+	while (!srv.exiting && pool.nchildren < srv.cfg.workers)
 		if (pool_spawn() != 0)
 			break;
 }
@@ -939,7 +939,7 @@ pool_spawn_missing(void)
 {
 	unsigned delay;
 
-	if (srv.stopping || pool.nchildren >= srv.cfg.workers ||
+	if (srv.exiting || pool.nchildren >= srv.cfg.workers ||
 	    evtimer_pending(pool.spawn_ev, NULL))
 		return;
 	if (pool.failures == 0) {

@@ -195,6 +195,28 @@ rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		pool_kill(w, why); /* may free call */
 }
 
+unsigned
+rpc_count(void)
+{
+	return HASH_COUNT(rpc.calls);
+}
+
+void
+rpc_cancel_all(const struct wspool_reason *reason)
+{
+	struct call *call, *tmp;
+
+	HASH_ITER(hh, rpc.calls, call, tmp) {
+		if (call->k_conn != NULL)
+			rpc_send_reason_error(call->k_conn, call, 503,
+			    "Service Unavailable: shutting down", reason);
+		rpc_detach(call);
+		journal_call_ended(call->k_id, reason, false);
+		if (call->k_worker != NULL)
+			pool_send_cancel(call->k_worker, call->k_id, reason);
+	}
+}
+
 /* ---- client messages ------------------------------------------------------ */
 
 static void
@@ -275,6 +297,11 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 			rpc_cancel(c, &req);
 			return;
 		}
+	}
+	if (srv.stopping) {
+		if (id != NULL)
+			rpc_send_error(c, id, id_len, 503, "Service Unavailable: shutting down");
+		return;
 	}
 	if (!pool_routes_known()) {
 		/* No worker has joined yet: the route table is unknown. */

@@ -56,6 +56,12 @@ void rpc_on_message(struct conn *c, const char *data, size_t len);
 /* The connection is going away: detach and cancel its calls. */
 void rpc_conn_closed(struct conn *c);
 
+/* Calls not yet ended (attached to a client or not). */
+unsigned rpc_count(void);
+/* Shutdown: end every call still in flight for its client (503 with the
+ * reason as data) and cancel it on its worker with that reason. */
+void rpc_cancel_all(const struct wspool_reason *reason);
+
 /* The route of a call in flight, or "?" when it has ended. */
 const char *rpc_route_of(uint64_t call_id);
 
