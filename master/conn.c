@@ -26,6 +26,7 @@
 #include "master/handshake.h"
 #include "master/log.h"
 #include "master/master.h"
+#include "master/metrics.h"
 #include "master/pool.h"
 #include "master/rpc.h"
 #include "master/ws.h"
@@ -293,6 +294,24 @@ conn_http_answer(struct conn *c, int status)
 }
 
 static void
+conn_metrics_answer(struct conn *c)
+{
+	msgpack_sbuffer body;
+	char head[256];
+	int n;
+
+	msgpack_sbuffer_init(&body);
+	metrics_render(&body);
+	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", body.size);
+	bufferevent_write(c->c_bev, head, (size_t)n);
+	bufferevent_write(c->c_bev, body.data, body.size);
+	msgpack_sbuffer_destroy(&body);
+	conn_close(c, 0, NULL);
+}
+
+static void
 conn_http_read(struct conn *c, struct evbuffer *in)
 {
 	struct handshake *hs = c->c_hs;
@@ -321,6 +340,11 @@ conn_http_read(struct conn *c, struct evbuffer *in)
 	if (strcmp(path, "/healthz") == 0 &&
 	    handshake_header(hs, "upgrade") == NULL) {
 		conn_http_answer(c, 200);
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0 &&
+	    handshake_header(hs, "upgrade") == NULL) {
+		conn_metrics_answer(c);
 		return;
 	}
 	status = handshake_decide(hs, srv.cfg.ws_path);

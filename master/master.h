@@ -28,6 +28,9 @@ struct settings {
 	char *worker_path;
 	uint64_t call_timeout_ms;  /* requests and notifications; 0: none */
 	uint64_t grace_ms;         /* shutdown: calls in flight may finish */
+	uint64_t queue_timeout_ms; /* a call may wait this long for a worker (503) */
+	unsigned queue_max;        /* calls waiting for a worker, at most */
+	unsigned worker_max_inflight; /* calls in flight on one worker, at most */
 	size_t worker_memory;      /* RLIMIT_AS of workers, 0: unlimited */
 	unsigned worker_threads;
 	int log_level;

@@ -35,6 +35,10 @@ options_usage(FILE *f)
 "      --max-inflight N       calls in flight per connection (default 1024)\n"
 "      --call-timeout SECS    deadline of requests and notifications\n"
 "                             (default 30, 0 for none)\n"
+"      --worker-max-inflight N  calls in flight on one worker (default 1000)\n"
+"      --queue-max N          calls waiting for a free worker (default 10000)\n"
+"      --queue-timeout SECS   how long a call may wait for a worker before\n"
+"                             503 (default 5)\n"
 "      --grace SECS           on SIGTERM, how long calls in flight may\n"
 "                             finish before they are cancelled (default 10)\n"
 "      --log-level LEVEL      error, warn, info or debug (default info)\n"
@@ -110,7 +114,8 @@ options_parse(struct settings *cfg, int argc, char **argv)
 {
 	enum { O_WORKER_LISTEN = 256, O_WORKER_PATH, O_WORKER_THREADS,
 	    O_WORKER_MEMORY, O_WS_PATH, O_MAX_MESSAGE, O_MAX_INFLIGHT,
-	    O_CALL_TIMEOUT, O_LOG_LEVEL, O_GRACE };
+	    O_CALL_TIMEOUT, O_LOG_LEVEL, O_GRACE, O_QUEUE_TIMEOUT, O_QUEUE_MAX,
+	    O_WORKER_MAX_INFLIGHT };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -124,6 +129,9 @@ options_parse(struct settings *cfg, int argc, char **argv)
 		{ "call-timeout", required_argument, NULL, O_CALL_TIMEOUT },
 		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 		{ "grace", required_argument, NULL, O_GRACE },
+		{ "queue-timeout", required_argument, NULL, O_QUEUE_TIMEOUT },
+		{ "queue-max", required_argument, NULL, O_QUEUE_MAX },
+		{ "worker-max-inflight", required_argument, NULL, O_WORKER_MAX_INFLIGHT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -144,6 +152,9 @@ options_parse(struct settings *cfg, int argc, char **argv)
 	cfg->max_inflight = 1024;
 	cfg->call_timeout_ms = 30000;
 	cfg->grace_ms = 10000;
+	cfg->queue_timeout_ms = 5000;
+	cfg->queue_max = 10000;
+	cfg->worker_max_inflight = 1000;
 	cfg->worker_threads = 4;
 	cfg->log_level = LOG_INFO;
 
@@ -200,6 +211,23 @@ options_parse(struct settings *cfg, int argc, char **argv)
 			    secs > 86400.0 * 365)
 				goto bad_value;
 			cfg->call_timeout_ms = (uint64_t)(secs * 1000.0);
+			break;
+		case O_QUEUE_TIMEOUT:
+			secs = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(secs >= 0) ||
+			    secs > 86400.0)
+				goto bad_value;
+			cfg->queue_timeout_ms = (uint64_t)(secs * 1000.0);
+			break;
+		case O_QUEUE_MAX:
+			if (options_uint(optarg, 1u << 24, &v) != 0)
+				goto bad_value;
+			cfg->queue_max = (unsigned)v;
+			break;
+		case O_WORKER_MAX_INFLIGHT:
+			if (options_uint(optarg, 1u << 24, &v) != 0 || v == 0)
+				goto bad_value;
+			cfg->worker_max_inflight = (unsigned)v;
 			break;
 		case O_GRACE:
 			secs = strtod(optarg, &end);

@@ -49,6 +49,7 @@
 #include "master/journal.h"
 #include "master/log.h"
 #include "master/master.h"
+#include "master/metrics.h"
 #include "master/pool.h"
 #include "master/rpc.h"
 #include "proto/proto.h"
@@ -337,7 +338,7 @@ pool_pick(void)
 	struct worker *w, *tmp, *best = NULL;
 
 	HASH_ITER(hh, pool.workers, w, tmp) {
-		if (w->w_state != W_READY)
+		if (w->w_state != W_READY || w->w_inflight >= srv.cfg.worker_max_inflight)
 			continue;
 		if (w->w_send_blocked && w->w_out != NULL &&
 		    nng_msg_len(w->w_out) > POOL_OUT_MAX)
@@ -446,6 +447,7 @@ pool_on_ready(struct worker *w, const struct proto_msg *m)
 	log_info("worker %d ready (host %s, %s)", (int)w->w_pid, w->w_host,
 	    w->w_child ? "local" : "joined");
 	journal_dispatch();
+	rpc_dispatch_queue();
 	return 0;
 
 mismatch:
@@ -621,6 +623,10 @@ pool_worker_free(struct worker *w, const struct wspool_reason *why)
 	event_free(w->w_timer);
 	HASH_DEL(pool.workers, w);
 	srv.stats.worker_deaths++;
+	metrics_worker_death(why->kind == WSPOOL_REASON_LOST ? "lost" :
+	    why->kind == WSPOOL_REASON_SHUTDOWN ? "shutdown" :
+	    why->signal != NULL ? why->signal :
+	    why->status == 0 ? "exit" : "exit_error");
 	free(w);
 }
 

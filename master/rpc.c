@@ -20,6 +20,7 @@
 #include "master/json.h"
 #include "master/log.h"
 #include "master/master.h"
+#include "master/metrics.h"
 #include "master/pool.h"
 #include "master/rpc.h"
 #include "proto/proto.h"
@@ -30,12 +31,19 @@ static struct {
 	msgpack_sbuffer params;      /* scratch: the params of the message at hand */
 	msgpack_sbuffer out;         /* scratch: the JSON being written */
 	msgpack_zone zone;           /* scratch: unpacked worker values */
+	struct call_list queue;      /* waiting for a worker, oldest first */
+	unsigned nqueued;
+	struct event *queue_timer;
 } rpc;
+
+static void rpc_queue_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 void
 rpc_init(void)
 {
 	rpc.next_id = 1;
+	TAILQ_INIT(&rpc.queue);
+	rpc.queue_timer = evtimer_new(srv.base, rpc_queue_timer_cb, NULL);
 	msgpack_sbuffer_init(&rpc.params);
 	msgpack_sbuffer_init(&rpc.out);
 	msgpack_zone_init(&rpc.zone, 4096);
@@ -47,6 +55,8 @@ rpc_fini(void)
 	msgpack_sbuffer_destroy(&rpc.params);
 	msgpack_sbuffer_destroy(&rpc.out);
 	msgpack_zone_destroy(&rpc.zone);
+	if (rpc.queue_timer != NULL)
+		event_free(rpc.queue_timer);
 }
 
 const char *
@@ -123,6 +133,16 @@ rpc_send_error(struct conn *c, const char *id, size_t id_len, int code,
 	conn_send_text(c, rpc.out.data, rpc.out.size);
 }
 
+/* A call refused before it reached a worker; notifications get nothing. */
+static void
+rpc_refuse(struct conn *c, const char *id, size_t id_len, int code,
+    const char *msg)
+{
+	metrics_call_refused(code);
+	if (id != NULL)
+		rpc_send_error(c, id, id_len, code, msg);
+}
+
 /* An error whose data is a reason (502, 504). */
 static void
 rpc_send_reason_error(struct conn *c, const struct call *call, int code,
@@ -151,6 +171,25 @@ rpc_send_reason_error(struct conn *c, const struct call *call, int code,
 /* ---- the call table ------------------------------------------------------- */
 
 static void
+rpc_set_outcome(struct call *call, enum metrics_outcome o)
+{
+	if (call->k_outcome < 0)
+		call->k_outcome = (int)o;
+}
+
+static void
+rpc_unqueue(struct call *call)
+{
+	if (!(call->k_flags & CALL_QUEUED))
+		return;
+	TAILQ_REMOVE(&rpc.queue, call, k_wlink);
+	call->k_flags &= ~CALL_QUEUED;
+	rpc.nqueued--;
+	free(call->k_params);
+	call->k_params = NULL;
+}
+
+static void
 rpc_detach(struct call *call)
 {
 	struct conn *c = call->k_conn;
@@ -165,7 +204,11 @@ rpc_detach(struct call *call)
 static void
 rpc_call_free(struct call *call)
 {
+	rpc_unqueue(call);
 	rpc_detach(call);
+	metrics_call_end(call->k_route, call->k_outcome < 0 ? OUTCOME_OK :
+	    (enum metrics_outcome)call->k_outcome,
+	    metrics_now_us() - call->k_start_us);
 	if (call->k_worker != NULL)
 		pool_call_done(call->k_worker, call);
 	if (call->k_deadline != NULL)
@@ -183,11 +226,16 @@ rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	char why[64];
 
 	rpc_reason(&reason, WSPOOL_REASON_TIMEOUT);
+	rpc_set_outcome(call, OUTCOME_TIMEOUT);
 	journal_call_ended(call->k_id, &reason, false);
-	if (call->k_conn != NULL)
+	if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 		rpc_send_reason_error(call->k_conn, call, 504, "Gateway Timeout", &reason);
-	rpc_detach(call);
 	srv.stats.calls_failed++;
+	if (w == NULL) { /* still queued: no worker to stop */
+		rpc_call_free(call);
+		return;
+	}
+	rpc_detach(call);
 	/* A hung handler cannot be interrupted: stop its worker. */
 	snprintf(why, sizeof(why), "call %llu (%s) passed its deadline",
 	    (unsigned long long)call->k_id, call->k_route);
@@ -201,19 +249,101 @@ rpc_count(void)
 	return HASH_COUNT(rpc.calls);
 }
 
+unsigned
+rpc_queued(void)
+{
+	return rpc.nqueued;
+}
+
+/* Expire queued calls that waited --queue-timeout; re-arm for the next. */
+static void
+rpc_queue_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *call;
+	uint64_t now = metrics_now_us(), limit = srv.cfg.queue_timeout_ms * 1000;
+
+	while ((call = TAILQ_FIRST(&rpc.queue)) != NULL &&
+	    now - call->k_start_us >= limit) {
+		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
+			rpc_send_error(call->k_conn, call->k_client_id,
+			    call->k_client_id_len, 503,
+			    "Service Unavailable: no worker could take the call in time");
+		metrics_call_refused(503);
+		rpc_set_outcome(call, OUTCOME_SHUTDOWN);
+		rpc_call_free(call);
+	}
+	if (call != NULL) {
+		uint64_t left = call->k_start_us + limit - now;
+		struct timeval tv = { (time_t)(left / 1000000),
+		    (suseconds_t)(left % 1000000) };
+		evtimer_add(rpc.queue_timer, &tv);
+	}
+}
+
+void
+rpc_dispatch_queue(void)
+{
+	struct call *call;
+	struct worker *w;
+
+	while ((call = TAILQ_FIRST(&rpc.queue)) != NULL &&
+	    (w = pool_pick()) != NULL) {
+		char *params = call->k_params;
+		size_t len = call->k_params_len;
+
+		call->k_params = NULL;
+		rpc_unqueue(call);
+		if (pool_send_call(w, call, call->k_conn, params, len) != 0) {
+			if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
+				rpc_send_error(call->k_conn, call->k_client_id,
+				    call->k_client_id_len, 503, "Service Unavailable");
+			rpc_call_free(call);
+		}
+		free(params);
+	}
+	if (TAILQ_EMPTY(&rpc.queue))
+		evtimer_del(rpc.queue_timer);
+}
+
+/* No worker can take the call now: wait for one, within bounds. */
+static int
+rpc_enqueue(struct call *call, const char *params, size_t len)
+{
+	struct timeval tv;
+
+	if (rpc.nqueued >= srv.cfg.queue_max || srv.cfg.queue_timeout_ms == 0)
+		return -1;
+	if ((call->k_params = malloc(len ? len : 1)) == NULL)
+		return -1;
+	memcpy(call->k_params, params, len);
+	call->k_params_len = len;
+	call->k_flags |= CALL_QUEUED;
+	TAILQ_INSERT_TAIL(&rpc.queue, call, k_wlink);
+	rpc.nqueued++;
+	if (!evtimer_pending(rpc.queue_timer, NULL)) {
+		tv.tv_sec = (time_t)(srv.cfg.queue_timeout_ms / 1000);
+		tv.tv_usec = (suseconds_t)(srv.cfg.queue_timeout_ms % 1000) * 1000;
+		evtimer_add(rpc.queue_timer, &tv);
+	}
+	return 0;
+}
+
 void
 rpc_cancel_all(const struct wspool_reason *reason)
 {
 	struct call *call, *tmp;
 
 	HASH_ITER(hh, rpc.calls, call, tmp) {
-		if (call->k_conn != NULL)
+		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 			rpc_send_reason_error(call->k_conn, call, 503,
 			    "Service Unavailable: shutting down", reason);
+		rpc_set_outcome(call, OUTCOME_SHUTDOWN);
 		rpc_detach(call);
 		journal_call_ended(call->k_id, reason, false);
 		if (call->k_worker != NULL)
 			pool_send_cancel(call->k_worker, call->k_id, reason);
+		else
+			rpc_call_free(call); /* queued */
 	}
 }
 
@@ -250,10 +380,13 @@ rpc_cancel(struct conn *c, const struct jreq *req)
 	if (call == NULL)
 		return; /* unknown or finished: ignored */
 	rpc_detach(call);
+	rpc_set_outcome(call, OUTCOME_CANCELLED);
 	rpc_reason(&reason, WSPOOL_REASON_CANCELLED);
 	journal_call_ended(call->k_id, &reason, false);
 	if (call->k_worker != NULL)
 		pool_send_cancel(call->k_worker, call->k_id, &reason);
+	else
+		rpc_call_free(call); /* still queued */
 }
 
 void
@@ -265,7 +398,7 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	struct worker *w;
 	struct call *call;
 	const char *id;
-	size_t id_len;
+	size_t id_len, key_len;
 	uint64_t timeout_ms;
 
 	st = jreq_parse(&req, data, len, &rpc.params);
@@ -299,56 +432,55 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		}
 	}
 	if (srv.stopping) {
-		if (id != NULL)
-			rpc_send_error(c, id, id_len, 503, "Service Unavailable: shutting down");
+		rpc_refuse(c, id, id_len, 503, "Service Unavailable: shutting down");
 		return;
 	}
 	if (!pool_routes_known()) {
 		/* No worker has joined yet: the route table is unknown. */
-		if (id != NULL)
-			rpc_send_error(c, id, id_len, 503, "Service Unavailable: no worker ready");
+		rpc_refuse(c, id, id_len, 503, "Service Unavailable: no worker ready");
 		return;
 	}
 	r = req.method_too_long ? NULL : pool_route(req.method, req.method_len);
 	if (r == NULL) {
-		if (id != NULL)
-			rpc_send_error(c, id, id_len, 404, "Not Found");
+		rpc_refuse(c, id, id_len, 404, "Not Found");
 		return;
 	}
 	if (id != NULL) {
 		HASH_FIND(hh_conn, c->c_calls, id, id_len, call);
 		if (call != NULL) {
-			rpc_send_error(c, id, id_len, 400, "Duplicate id: a call with this id is in flight");
-			return;
-		}
-		if (c->c_inflight >= srv.cfg.max_inflight) {
-			rpc_send_error(c, id, id_len, 429, "Too Many Requests");
+			rpc_refuse(c, id, id_len, 400, "Duplicate id: a call with this id is in flight");
 			return;
 		}
 	}
-	if ((w = pool_pick()) == NULL) {
-		if (id != NULL)
-			rpc_send_error(c, id, id_len, 503, "Service Unavailable: no worker ready");
+	if (c->c_inflight >= srv.cfg.max_inflight) {
+		rpc_refuse(c, id, id_len, 429, "Too Many Requests");
 		return;
 	}
-	if ((call = calloc(1, sizeof(*call) + id_len + 1)) == NULL) {
-		if (id != NULL)
-			rpc_send_error(c, id, id_len, 503, "Service Unavailable: out of memory");
+	/* Notifications are keyed by "\0n" and their call id: no JSON id
+	 * starts with a NUL byte. */
+	key_len = id != NULL ? id_len : 2 + sizeof(uint64_t);
+	if ((call = calloc(1, sizeof(*call) + key_len + 1)) == NULL) {
+		rpc_refuse(c, id, id_len, 503, "Service Unavailable: out of memory");
 		return;
 	}
 	call->k_id = rpc.next_id++;
 	call->k_route = r->r_name;
 	call->k_pattern = r->r_pattern;
-	HASH_ADD(hh, rpc.calls, k_id, sizeof(call->k_id), call);
+	call->k_outcome = -1;
+	call->k_start_us = metrics_now_us();
 	if (id != NULL) {
 		memcpy(call->k_client_id, id, id_len);
-		call->k_client_id_len = id_len;
-		call->k_conn = c;
-		HASH_ADD_KEYPTR(hh_conn, c->c_calls, call->k_client_id, id_len, call);
-		c->c_inflight++;
 	} else {
 		call->k_flags |= CALL_NOTIFY;
+		call->k_client_id[0] = '\0';
+		call->k_client_id[1] = 'n';
+		memcpy(call->k_client_id + 2, &call->k_id, sizeof(call->k_id));
 	}
+	call->k_client_id_len = key_len;
+	call->k_conn = c;
+	HASH_ADD(hh, rpc.calls, k_id, sizeof(call->k_id), call);
+	HASH_ADD_KEYPTR(hh_conn, c->c_calls, call->k_client_id, key_len, call);
+	c->c_inflight++;
 	timeout_ms = r->r_timeout_ms;
 	if (timeout_ms == 0 && r->r_pattern != WSPOOL_SUBSCRIPTION)
 		timeout_ms = srv.cfg.call_timeout_ms;
@@ -359,11 +491,15 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 			evtimer_add(call->k_deadline, &tv);
 	}
 	srv.stats.calls_total++;
-	if (pool_send_call(w, call, c, rpc.params.data, rpc.params.size) != 0) {
-		if (id != NULL)
-			rpc_send_error(c, id, id_len, 503, "Service Unavailable");
-		rpc_call_free(call);
+	if (TAILQ_EMPTY(&rpc.queue) && (w = pool_pick()) != NULL) {
+		if (pool_send_call(w, call, c, rpc.params.data, rpc.params.size) == 0)
+			return;
+	} else if (rpc_enqueue(call, rpc.params.data, rpc.params.size) == 0) {
+		return;
 	}
+	rpc_refuse(c, id, id_len, 503, "Service Unavailable: no worker can take the call");
+	rpc_set_outcome(call, OUTCOME_SHUTDOWN);
+	rpc_call_free(call);
 }
 
 void
@@ -375,9 +511,12 @@ rpc_conn_closed(struct conn *c)
 	rpc_reason(&reason, WSPOOL_REASON_DISCONNECTED);
 	HASH_ITER(hh_conn, c->c_calls, call, tmp) {
 		rpc_detach(call);
+		rpc_set_outcome(call, OUTCOME_DISCONNECTED);
 		journal_call_ended(call->k_id, &reason, false);
 		if (call->k_worker != NULL)
 			pool_send_cancel(call->k_worker, call->k_id, &reason);
+		else
+			rpc_call_free(call); /* still queued */
 	}
 }
 
@@ -397,7 +536,7 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 		    (unsigned long long)m->id);
 		return;
 	}
-	c = call->k_conn;
+	c = (call->k_flags & CALL_NOTIFY) ? NULL : call->k_conn;
 	rpc_out_reset();
 	switch (m->type) {
 	case PROTO_RESULT:
@@ -468,7 +607,9 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 			reason.message = msg;
 		}
 		journal_call_ended(call->k_id, &reason, true);
+		rpc_set_outcome(call, m->type == PROTO_ERROR ? OUTCOME_ERROR : OUTCOME_OK);
 		rpc_call_free(call);
+		rpc_dispatch_queue();
 	}
 }
 
@@ -485,10 +626,13 @@ rpc_worker_gone(struct worker *w, struct call_list *calls,
 	while ((call = TAILQ_FIRST(calls)) != NULL) {
 		TAILQ_REMOVE(calls, call, k_wlink);
 		call->k_worker = NULL;
-		if (call->k_conn != NULL) {
+		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY)) {
 			rpc_send_reason_error(call->k_conn, call, code, msg, reason);
 			srv.stats.calls_failed++;
 		}
+		rpc_set_outcome(call, reason->kind == WSPOOL_REASON_LOST ? OUTCOME_LOST :
+		    reason->kind == WSPOOL_REASON_SHUTDOWN ? OUTCOME_SHUTDOWN :
+		    OUTCOME_CRASHED);
 		rpc_call_free(call);
 	}
 }

@@ -13,7 +13,12 @@
  *   the worker is told (CANCEL with the reason), but the call lives on
  *   until the worker's terminal reply so the worker's accounting stays
  *   exact and late replies are recognised and dropped.
- * - Every call ends exactly once: rpc_call_end frees it.
+ * - When no worker can take a call it waits on a bounded queue (in
+ *   arrival order) until one can, or --queue-timeout passes (503).
+ * - Notifications are attached to their connection too (under a key no
+ *   client id can have), so a closing connection cancels them, but nothing
+ *   is ever sent to the client for them.
+ * - Every call ends exactly once: rpc_call_free frees it and counts it.
  */
 #ifndef MASTER_RPC_H
 #define MASTER_RPC_H
@@ -39,9 +44,14 @@ struct call {
 	int k_pattern;
 	unsigned k_flags;
 #define CALL_NOTIFY 0x1              /* notification: never answered */
+#define CALL_QUEUED 0x2              /* waiting for a worker (on rpc's queue) */
+	int k_outcome;               /* enum metrics_outcome, -1 until known */
+	uint64_t k_start_us;
+	char *k_params;              /* while queued: the packed params */
+	size_t k_params_len;
 	UT_hash_handle hh;           /* srv calls, by k_id */
 	UT_hash_handle hh_conn;      /* conn's c_calls, by client id */
-	TAILQ_ENTRY(call) k_wlink;   /* worker's list */
+	TAILQ_ENTRY(call) k_wlink;   /* worker's list, or the queue */
 	size_t k_client_id_len;
 	char k_client_id[];          /* the id as canonical JSON text */
 };
@@ -56,8 +66,11 @@ void rpc_on_message(struct conn *c, const char *data, size_t len);
 /* The connection is going away: detach and cancel its calls. */
 void rpc_conn_closed(struct conn *c);
 
-/* Calls not yet ended (attached to a client or not). */
+/* Calls not yet ended (attached to a client or not), and those queued. */
 unsigned rpc_count(void);
+unsigned rpc_queued(void);
+/* A worker can take calls (ready, or done with one): feed it the queue. */
+void rpc_dispatch_queue(void);
 /* Shutdown: end every call still in flight for its client (503 with the
  * reason as data) and cancel it on its worker with that reason. */
 void rpc_cancel_all(const struct wspool_reason *reason);

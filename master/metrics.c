@@ -1,0 +1,241 @@
+/*
+ * metrics.c: counters for GET /metrics (Prometheus text exposition format
+ * 0.0.4). Everything here is touched only from the loop thread.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uthash.h>
+
+#include "master/conn.h"
+#include "master/journal.h"
+#include "master/master.h"
+#include "master/metrics.h"
+#include "master/pool.h"
+#include "master/rpc.h"
+
+/* Latency buckets, seconds (upper bounds, +Inf implied). */
+static const double metrics_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001,
+    0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
+#define METRICS_NBUCKETS (sizeof(metrics_buckets) / sizeof(metrics_buckets[0]))
+
+static const char *const metrics_outcome_names[] = {
+#define X(e, s) s,
+	METRICS_OUTCOMES(X)
+#undef X
+};
+
+struct metrics_route {
+	char *mr_name;
+	uint64_t mr_calls[OUTCOME_COUNT];
+	UT_hash_handle hh;
+};
+
+struct metrics_label {
+	char ml_name[32];
+	uint64_t ml_count;
+	UT_hash_handle hh;
+};
+
+static struct {
+	struct metrics_route *routes;
+	struct metrics_label *deaths;
+	struct metrics_label *refused;
+	uint64_t buckets[METRICS_NBUCKETS + 1];
+	uint64_t count;
+	double sum;
+} metrics;
+
+uint64_t
+metrics_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void
+metrics_init(void)
+{
+}
+
+static void
+metrics_label_inc(struct metrics_label **table, const char *name)
+{
+	struct metrics_label *l;
+
+	HASH_FIND_STR(*table, name, l);
+	if (l == NULL) {
+		if ((l = calloc(1, sizeof(*l))) == NULL)
+			return;
+		snprintf(l->ml_name, sizeof(l->ml_name), "%s", name);
+		HASH_ADD_STR(*table, ml_name, l);
+	}
+	l->ml_count++;
+}
+
+void
+metrics_call_end(const char *route, enum metrics_outcome outcome,
+    uint64_t usec)
+{
+	struct metrics_route *r;
+	double secs = (double)usec / 1e6;
+	size_t i;
+
+	HASH_FIND_STR(metrics.routes, route, r);
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL ||
+		    (r->mr_name = strdup(route)) == NULL) {
+			free(r);
+			return;
+		}
+		HASH_ADD_KEYPTR(hh, metrics.routes, r->mr_name, strlen(r->mr_name), r);
+	}
+	r->mr_calls[outcome]++;
+	for (i = 0; i < METRICS_NBUCKETS && secs > metrics_buckets[i]; i++)
+		;
+	metrics.buckets[i]++;
+	metrics.count++;
+	metrics.sum += secs;
+}
+
+void
+metrics_call_refused(int code)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "%d", code);
+	metrics_label_inc(&metrics.refused, name);
+}
+
+void
+metrics_worker_death(const char *reason)
+{
+	metrics_label_inc(&metrics.deaths, reason);
+}
+
+static void
+metrics_put(msgpack_sbuffer *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+metrics_put(msgpack_sbuffer *out, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		msgpack_sbuffer_write(out, line, (size_t)n < sizeof(line) ?
+		    (size_t)n : sizeof(line) - 1);
+}
+
+static void
+metrics_head(msgpack_sbuffer *out, const char *name, const char *type,
+    const char *help)
+{
+	metrics_put(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+int
+metrics_render(msgpack_sbuffer *out)
+{
+	struct metrics_route *r, *rtmp;
+	struct metrics_label *l, *ltmp;
+	uint64_t cum = 0;
+	size_t i;
+
+	metrics_head(out, "wspool_connections_open", "gauge", "Open client connections.");
+	metrics_put(out, "wspool_connections_open %u\n", conn_count());
+	metrics_head(out, "wspool_connections_accepted_total", "counter", "Client connections accepted.");
+	metrics_put(out, "wspool_connections_accepted_total %llu\n",
+	    (unsigned long long)srv.stats.conns_accepted);
+	metrics_head(out, "wspool_calls_in_flight", "gauge", "Calls sent to a worker and not yet ended.");
+	metrics_put(out, "wspool_calls_in_flight %u\n", rpc_count());
+	metrics_head(out, "wspool_calls_queued", "gauge", "Calls waiting for a worker.");
+	metrics_put(out, "wspool_calls_queued %u\n", rpc_queued());
+	metrics_head(out, "wspool_calls_total", "counter", "Calls ended, by route and outcome.");
+	HASH_ITER(hh, metrics.routes, r, rtmp)
+		for (i = 0; i < OUTCOME_COUNT; i++)
+			if (r->mr_calls[i] != 0)
+				metrics_put(out, "wspool_calls_total{route=\"%s\",outcome=\"%s\"} %llu\n",
+				    r->mr_name, metrics_outcome_names[i],
+				    (unsigned long long)r->mr_calls[i]);
+	metrics_head(out, "wspool_calls_refused_total", "counter",
+	    "Calls refused before reaching a worker, by error code.");
+	HASH_ITER(hh, metrics.refused, l, ltmp)
+		metrics_put(out, "wspool_calls_refused_total{code=\"%s\"} %llu\n",
+		    l->ml_name, (unsigned long long)l->ml_count);
+	metrics_head(out, "wspool_call_duration_seconds", "histogram",
+	    "Time from a call's arrival to its end.");
+	for (i = 0; i < METRICS_NBUCKETS; i++) {
+		cum += metrics.buckets[i];
+		metrics_put(out, "wspool_call_duration_seconds_bucket{le=\"%g\"} %llu\n",
+		    metrics_buckets[i], (unsigned long long)cum);
+	}
+	cum += metrics.buckets[METRICS_NBUCKETS];
+	metrics_put(out, "wspool_call_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+	    (unsigned long long)cum);
+	metrics_put(out, "wspool_call_duration_seconds_sum %.6f\n", metrics.sum);
+	metrics_put(out, "wspool_call_duration_seconds_count %llu\n",
+	    (unsigned long long)metrics.count);
+	metrics_head(out, "wspool_workers_ready", "gauge", "Workers ready for calls.");
+	metrics_put(out, "wspool_workers_ready %u\n", pool_nready());
+	metrics_head(out, "wspool_worker_starts_total", "counter", "Local workers started.");
+	metrics_put(out, "wspool_worker_starts_total %llu\n",
+	    (unsigned long long)srv.stats.worker_starts);
+	metrics_head(out, "wspool_worker_deaths_total", "counter", "Workers gone, by reason.");
+	HASH_ITER(hh, metrics.deaths, l, ltmp)
+		metrics_put(out, "wspool_worker_deaths_total{reason=\"%s\"} %llu\n",
+		    l->ml_name, (unsigned long long)l->ml_count);
+	metrics_head(out, "wspool_cleanups_pending", "gauge", "Deferred cleanups journaled and not yet done.");
+	metrics_put(out, "wspool_cleanups_pending %zu\n", journal_pending());
+	metrics_head(out, "wspool_cleanups_run_total", "counter", "Deferred cleanups reported done.");
+	metrics_put(out, "wspool_cleanups_run_total %llu\n",
+	    (unsigned long long)srv.stats.cleanups_run);
+	metrics_head(out, "wspool_cleanups_retried_total", "counter",
+	    "Deferred cleanups handed over to another worker after a death.");
+	metrics_put(out, "wspool_cleanups_retried_total %llu\n",
+	    (unsigned long long)srv.stats.cleanups_retried);
+	metrics_head(out, "wspool_cleanups_dropped_total", "counter",
+	    "Deferred cleanups dropped after crashing their worker too often.");
+	metrics_put(out, "wspool_cleanups_dropped_total %llu\n",
+	    (unsigned long long)srv.stats.cleanups_dropped);
+	metrics_head(out, "wspool_bytes_received_total", "counter", "Bytes read from clients.");
+	metrics_put(out, "wspool_bytes_received_total %llu\n",
+	    (unsigned long long)srv.stats.bytes_in);
+	metrics_head(out, "wspool_bytes_sent_total", "counter", "Bytes written to clients.");
+	metrics_put(out, "wspool_bytes_sent_total %llu\n",
+	    (unsigned long long)srv.stats.bytes_out);
+	return 0;
+}
+
+void
+metrics_fini(void)
+{
+	struct metrics_route *r, *rtmp;
+	struct metrics_label *l, *ltmp;
+
+	HASH_ITER(hh, metrics.routes, r, rtmp) {
+		HASH_DEL(metrics.routes, r);
+		free(r->mr_name);
+		free(r);
+	}
+	HASH_ITER(hh, metrics.deaths, l, ltmp) {
+		HASH_DEL(metrics.deaths, l);
+		free(l);
+	}
+	HASH_ITER(hh, metrics.refused, l, ltmp) {
+		HASH_DEL(metrics.refused, l);
+		free(l);
+	}
+}
