@@ -120,6 +120,15 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	main_tick_cb(-1, 0, NULL);
 }
 
+static void
+main_sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	if (srv.stopping)
+		return;
+	log_info("SIGHUP: reloading the module");
+	pool_reload();
+}
+
 static int
 main_rundir(void)
 {
@@ -139,7 +148,7 @@ int
 main(int argc, char **argv)
 {
 	struct event_config *ecfg = NULL;
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	int rv = 1;
 
 	if (options_parse(&srv.cfg, argc, argv) != 0)
@@ -163,11 +172,13 @@ main(int argc, char **argv)
 		goto out_stop;
 	sigterm = evsignal_new(srv.base, SIGTERM, main_signal_cb, NULL);
 	sigint = evsignal_new(srv.base, SIGINT, main_signal_cb, NULL);
+	sighup = evsignal_new(srv.base, SIGHUP, main_sighup_cb, NULL);
 	stop.tick = evtimer_new(srv.base, main_tick_cb, NULL);
-	if (sigterm == NULL || sigint == NULL || stop.tick == NULL)
+	if (sigterm == NULL || sigint == NULL || sighup == NULL || stop.tick == NULL)
 		goto out_stop;
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	event_add(sighup, NULL);
 
 	log_info("serving ws://%s%s%s:%d%s with %d workers",
 	    strchr(srv.cfg.listen_host, ':') ? "[" : "", srv.cfg.listen_host,
@@ -187,6 +198,8 @@ out_stop:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	if (sighup)
+		event_free(sighup);
 	if (stop.tick)
 		event_free(stop.tick);
 	rmdir(srv.rundir);

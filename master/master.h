@@ -31,6 +31,7 @@ struct settings {
 	uint64_t queue_timeout_ms; /* a call may wait this long for a worker (503) */
 	unsigned queue_max;        /* calls waiting for a worker, at most */
 	unsigned worker_max_inflight; /* calls in flight on one worker, at most */
+	uint64_t max_calls_per_worker; /* recycle a worker after this many; 0: never */
 	size_t worker_memory;      /* RLIMIT_AS of workers, 0: unlimited */
 	unsigned worker_threads;
 	int log_level;

@@ -36,6 +36,8 @@ options_usage(FILE *f)
 "      --call-timeout SECS    deadline of requests and notifications\n"
 "                             (default 30, 0 for none)\n"
 "      --worker-max-inflight N  calls in flight on one worker (default 1000)\n"
+"      --max-calls-per-worker N  replace a worker after N calls, gracefully\n"
+"                             (default 0: never)\n"
 "      --queue-max N          calls waiting for a free worker (default 10000)\n"
 "      --queue-timeout SECS   how long a call may wait for a worker before\n"
 "                             503 (default 5)\n"
@@ -115,7 +117,7 @@ options_parse(struct settings *cfg, int argc, char **argv)
 	enum { O_WORKER_LISTEN = 256, O_WORKER_PATH, O_WORKER_THREADS,
 	    O_WORKER_MEMORY, O_WS_PATH, O_MAX_MESSAGE, O_MAX_INFLIGHT,
 	    O_CALL_TIMEOUT, O_LOG_LEVEL, O_GRACE, O_QUEUE_TIMEOUT, O_QUEUE_MAX,
-	    O_WORKER_MAX_INFLIGHT };
+	    O_WORKER_MAX_INFLIGHT, O_MAX_CALLS_PER_WORKER };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -132,6 +134,7 @@ options_parse(struct settings *cfg, int argc, char **argv)
 		{ "queue-timeout", required_argument, NULL, O_QUEUE_TIMEOUT },
 		{ "queue-max", required_argument, NULL, O_QUEUE_MAX },
 		{ "worker-max-inflight", required_argument, NULL, O_WORKER_MAX_INFLIGHT },
+		{ "max-calls-per-worker", required_argument, NULL, O_MAX_CALLS_PER_WORKER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -228,6 +231,11 @@ options_parse(struct settings *cfg, int argc, char **argv)
 			if (options_uint(optarg, 1u << 24, &v) != 0 || v == 0)
 				goto bad_value;
 			cfg->worker_max_inflight = (unsigned)v;
+			break;
+		case O_MAX_CALLS_PER_WORKER:
+			if (options_uint(optarg, ULONG_MAX, &v) != 0)
+				goto bad_value;
+			cfg->max_calls_per_worker = v;
 			break;
 		case O_GRACE:
 			secs = strtod(optarg, &end);

@@ -66,13 +66,16 @@
 enum worker_state {
 	W_JOINING = 0,  /* welcomed, waiting for READY */
 	W_READY,
+	W_DRAINING,     /* told to finish its calls and exit (reload, recycle) */
 	W_GONE,         /* pipe lost, waiting to be reaped */
 };
 
 struct child {
 	pid_t ch_pid;
 	struct worker *ch_worker;      /* once it has said HELLO */
+	unsigned ch_generation;        /* the reload generation it was started in */
 	bool ch_was_ready;
+	bool ch_retired;               /* draining: not counted in the pool's N */
 	TAILQ_ENTRY(child) ch_link;
 };
 
@@ -97,7 +100,10 @@ struct worker {
 	bool w_send_blocked;
 	bool w_bad;                    /* spoke garbage: to be dropped */
 	bool w_killed;                 /* we sent the SIGKILL */
+	bool w_drain_expired;          /* draining past the grace period */
 	unsigned w_inflight;
+	unsigned w_generation;         /* reload generation (module version) */
+	uint64_t w_ncalls;             /* calls taken, for --max-calls-per-worker */
 	struct call_list w_calls;
 	struct wconn *w_conns;
 	UT_hash_handle hh;             /* pool.workers by w_gen */
@@ -118,6 +124,10 @@ static struct {
 	uint64_t next_gen;
 	unsigned nready;
 	struct route *routes;
+	unsigned routes_generation;
+	struct route *old_routes;      /* tables of earlier generations: calls may
+	                                  still point at their names */
+	unsigned generation;           /* bumped by each reload (SIGHUP) */
 	int notify_fd[2];
 	struct event *notify_ev;
 	struct event *sigchld_ev;
@@ -125,7 +135,7 @@ static struct {
 	struct event *spawn_ev;
 	TAILQ_HEAD(, worker) flushq;
 	TAILQ_HEAD(, child) children;
-	int nchildren;
+	int nchildren;                 /* local workers counted in N (not retired) */
 	unsigned failures;             /* consecutive starts that never got ready */
 	char *worker_path;
 	char *module_path;
@@ -133,6 +143,7 @@ static struct {
 
 static void pool_worker_free(struct worker *w, const struct wspool_reason *why);
 static void pool_spawn_missing(void);
+static void pool_reload_progress(void);
 
 static uint64_t
 pool_now_ms(void)
@@ -282,6 +293,8 @@ pool_send_call(struct worker *w, struct call *call, struct conn *c,
 	call->k_worker = w;
 	TAILQ_INSERT_TAIL(&w->w_calls, call, k_wlink);
 	w->w_inflight++;
+	if (++w->w_ncalls == srv.cfg.max_calls_per_worker && w->w_child != NULL)
+		pool_retire(w, "recycled after its calls");
 	return 0;
 }
 
@@ -337,16 +350,24 @@ pool_pick(void)
 {
 	struct worker *w, *tmp, *best = NULL;
 
+	struct worker *old = NULL;
+
 	HASH_ITER(hh, pool.workers, w, tmp) {
 		if (w->w_state != W_READY || w->w_inflight >= srv.cfg.worker_max_inflight)
 			continue;
 		if (w->w_send_blocked && w->w_out != NULL &&
 		    nng_msg_len(w->w_out) > POOL_OUT_MAX)
 			continue;
+		/* During a reload, the old module serves until the new is up. */
+		if (w->w_generation != pool.generation) {
+			if (old == NULL || w->w_inflight < old->w_inflight)
+				old = w;
+			continue;
+		}
 		if (best == NULL || w->w_inflight < best->w_inflight)
 			best = w;
 	}
-	return best;
+	return best != NULL ? best : old;
 }
 
 unsigned
@@ -413,7 +434,7 @@ pool_on_ready(struct worker *w, const struct proto_msg *m)
 		const msgpack_object_array *e = &ra->ptr[i].via.array;
 		const msgpack_object_str *name = &e->ptr[0].via.str;
 
-		if (pool.routes != NULL) {
+		if (pool.routes != NULL && pool.routes_generation == w->w_generation) {
 			HASH_FIND(hh, pool.routes, name->ptr, name->size, r);
 			if (r == NULL || r->r_pattern != (int)e->ptr[1].via.u64)
 				goto mismatch;
@@ -429,10 +450,28 @@ pool_on_ready(struct worker *w, const struct proto_msg *m)
 		r->r_timeout_ms = (uint32_t)e->ptr[2].via.u64;
 		HASH_ADD_KEYPTR(hh, table, r->r_name, name->size, r);
 	}
-	if (pool.routes != NULL && matched != HASH_COUNT(pool.routes))
+	if (w->w_generation != pool.routes_generation && pool.routes != NULL &&
+	    w->w_generation < pool.routes_generation) {
+		/* A worker of an older module joining late: serves as it is. */
+		HASH_ITER(hh, table, r, tmp) {
+			HASH_DEL(table, r);
+			free(r->r_name);
+			free(r);
+		}
+		table = NULL;
+	} else if (table == NULL && pool.routes != NULL &&
+	    matched != HASH_COUNT(pool.routes)) {
 		goto mismatch;
-	if (pool.routes == NULL) {
+	}
+	if (table != NULL) {
+		/* First worker of a generation: its routes become the table. The
+		 * old table stays allocated: calls in flight name its routes. */
+		if (pool.routes != NULL) {
+			pool.routes->r_retired_next = pool.old_routes;
+			pool.old_routes = pool.routes;
+		}
 		pool.routes = table;
+		pool.routes_generation = w->w_generation;
 		log_info("module %.*s: %u routes", (int)m->str2.len, m->str2.ptr,
 		    HASH_COUNT(table));
 	}
@@ -446,6 +485,7 @@ pool_on_ready(struct worker *w, const struct proto_msg *m)
 	}
 	log_info("worker %d ready (host %s, %s)", (int)w->w_pid, w->w_host,
 	    w->w_child ? "local" : "joined");
+	pool_reload_progress();
 	journal_dispatch();
 	rpc_dispatch_queue();
 	return 0;
@@ -484,7 +524,7 @@ pool_dispatch(struct worker *w, nng_msg *msg)
 		case PROTO_CHUNK:
 		case PROTO_END:
 		case PROTO_ERROR:
-			if (w->w_state != W_READY)
+			if (w->w_state != W_READY && w->w_state != W_DRAINING)
 				rv = -1;
 			else
 				rpc_on_reply(w, &m);
@@ -598,6 +638,11 @@ pool_worker_close(struct worker *w)
 	}
 	if (w->w_state == W_READY)
 		pool.nready--;
+	if (w->w_child != NULL && !w->w_child->ch_retired) {
+		/* Its replacement may start now: N counts live workers. */
+		w->w_child->ch_retired = true;
+		pool.nchildren--;
+	}
 	w->w_state = W_GONE;
 }
 
@@ -675,6 +720,26 @@ pool_worker_timer_cb(evutil_socket_t fd, short what, void *arg)
 		pool_kill(w, "did not get ready in time");
 		return;
 	}
+	if (w->w_state == W_DRAINING) {
+		/* The grace period is over: cancel what is left (subscriptions),
+		 * then give it a moment to exit before it is killed. */
+		struct wspool_reason why;
+		struct call *call;
+
+		if (!w->w_drain_expired) {
+			memset(&why, 0, sizeof(why));
+			why.kind = WSPOOL_REASON_SHUTDOWN;
+			why.status = -1;
+			w->w_drain_expired = true;
+			TAILQ_FOREACH(call, &w->w_calls, k_wlink)
+				pool_send_cancel(w, call->k_id, &why);
+			rpc_cancel_list(&w->w_calls, &why);
+			pool_timer_set(w->w_timer, POOL_JOIN_TIMEOUT_MS);
+		} else {
+			pool_kill(w, "did not exit after draining");
+		}
+		return;
+	}
 	if (w->w_state == W_GONE && w->w_child != NULL) {
 		/* Lost its pipe but has not exited: make sure it does. */
 		kill(w->w_child->ch_pid, SIGKILL);
@@ -691,7 +756,9 @@ pool_child_reaped(struct child *ch, int status)
 
 	if (w != NULL) {
 		pool_reason_crash(&r, w, status, sig, sizeof(sig));
-		if (!srv.exiting || !TAILQ_EMPTY(&w->w_calls)) {
+		if (ch->ch_retired && r.signal == NULL && r.status == 0) {
+			log_info("worker %d drained and exited", (int)ch->ch_pid);
+		} else if (!srv.exiting || !TAILQ_EMPTY(&w->w_calls)) {
 			if (r.signal)
 				log_warn("worker %d died: %s", (int)ch->ch_pid, r.signal);
 			else
@@ -705,7 +772,8 @@ pool_child_reaped(struct child *ch, int status)
 	if (!ch->ch_was_ready)
 		pool.failures++;
 	TAILQ_REMOVE(&pool.children, ch, ch_link);
-	pool.nchildren--;
+	if (!ch->ch_retired)
+		pool.nchildren--;
 	free(ch);
 }
 
@@ -765,6 +833,7 @@ pool_worker_new(const struct proto_msg *hello, const nng_sockaddr *via,
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
 	w->w_gen = ++pool.next_gen;
+	w->w_generation = pool.generation;
 	w->w_pid = (pid_t)hello->num;
 	snprintf(w->w_host, sizeof(w->w_host), "%.*s", (int)hello->str.len,
 	    hello->str.ptr);
@@ -855,6 +924,7 @@ pool_registry_cb(evutil_socket_t fd, short what, void *arg)
 				if (ch->ch_pid == w->w_pid && ch->ch_worker == NULL) {
 					ch->ch_worker = w;
 					w->w_child = ch;
+					w->w_generation = ch->ch_generation;
 					break;
 				}
 			}
@@ -921,6 +991,7 @@ pool_spawn(void)
 		_exit(127);
 	}
 	ch->ch_pid = pid;
+	ch->ch_generation = pool.generation;
 	TAILQ_INSERT_TAIL(&pool.children, ch, ch_link);
 	pool.nchildren++;
 	srv.stats.worker_starts++;
@@ -958,6 +1029,77 @@ pool_spawn_missing(void)
 	log_warn("workers keep failing to start (%u in a row): next start in %u ms",
 	    pool.failures, delay);
 	pool_timer_set(pool.spawn_ev, delay);
+}
+
+/* ---- reload and recycling -------------------------------------------------------- */
+
+/*
+ * Take w out of rotation: it finishes its calls and exits (PROTO_DRAIN);
+ * subscriptions still running after --grace are cancelled (shutdown). A
+ * replacement starts at once: a retired worker does not count in N.
+ */
+void
+pool_retire(struct worker *w, const char *why)
+{
+	struct proto_writer *pw;
+
+	if (w->w_state != W_READY)
+		return;
+	log_info("worker %d: draining (%s)", (int)w->w_pid, why);
+	pool.nready--;
+	w->w_state = W_DRAINING;
+	if ((pw = pool_writer(w)) != NULL)
+		proto_put_drain(pw);
+	if (w->w_child != NULL && !w->w_child->ch_retired) {
+		w->w_child->ch_retired = true;
+		pool.nchildren--;
+	}
+	pool_timer_set(w->w_timer, (unsigned)srv.cfg.grace_ms);
+	pool_spawn_missing();
+}
+
+/*
+ * SIGHUP: start a new generation of local workers, which load the module
+ * afresh from disk. New calls go to them as soon as they are ready; the
+ * old workers keep serving until the whole new generation is ready, then
+ * drain. If the new module cannot start, the old workers keep serving.
+ */
+void
+pool_reload(void)
+{
+	struct child *ch;
+
+	pool.generation++;
+	log_info("reload: starting %d workers of generation %u", srv.cfg.workers,
+	    pool.generation);
+	TAILQ_FOREACH(ch, &pool.children, ch_link) {
+		if (!ch->ch_retired) {
+			ch->ch_retired = true;
+			pool.nchildren--;
+		}
+	}
+	pool.failures = 0;
+	evtimer_del(pool.spawn_ev);
+	pool_spawn_missing();
+}
+
+/* Once the new generation is complete, drain the old local workers. */
+static void
+pool_reload_progress(void)
+{
+	struct worker *w, *tmp;
+	int ready = 0;
+
+	HASH_ITER(hh, pool.workers, w, tmp)
+		if (w->w_state == W_READY && w->w_generation == pool.generation &&
+		    w->w_child != NULL)
+			ready++;
+	if (ready < srv.cfg.workers)
+		return;
+	HASH_ITER(hh, pool.workers, w, tmp)
+		if (w->w_state == W_READY && w->w_generation != pool.generation &&
+		    w->w_child != NULL)
+			pool_retire(w, "reload");
 }
 
 /* ---- start and stop ------------------------------------------------------------- */
@@ -1082,6 +1224,15 @@ pool_stop(void)
 		HASH_DEL(pool.routes, r);
 		free(r->r_name);
 		free(r);
+	}
+	while ((r = pool.old_routes) != NULL) {
+		struct route *t, *next = r->r_retired_next;
+		HASH_ITER(hh, r, t, rtmp) {
+			HASH_DEL(r, t);
+			free(t->r_name);
+			free(t);
+		}
+		pool.old_routes = next;
 	}
 	if (pool.reg_ev)
 		event_free(pool.reg_ev);

@@ -26,6 +26,7 @@ struct route {
 	char *r_name;
 	int r_pattern;           /* enum wspool_pattern */
 	uint32_t r_timeout_ms;   /* 0: server default */
+	struct route *r_retired_next; /* on the first route of a retired table */
 	UT_hash_handle hh;
 };
 
@@ -56,6 +57,10 @@ int pool_send_cancel(struct worker *w, uint64_t call_id,
     const struct wspool_reason *reason);
 /* The connection closed: tell the workers that know it. */
 void pool_conn_closed(struct conn *c);
+/* SIGHUP: a new generation of workers loads the module afresh. */
+void pool_reload(void);
+/* Drain w: no new calls; it finishes its calls and exits; replaced. */
+void pool_retire(struct worker *w, const char *why);
 /* Kill a worker (hung call past its deadline); its death follows as usual. */
 void pool_kill(struct worker *w, const char *why);
 pid_t pool_worker_pid(const struct worker *w);

@@ -249,6 +249,21 @@ rpc_count(void)
 	return HASH_COUNT(rpc.calls);
 }
 
+void
+rpc_cancel_list(struct call_list *calls, const struct wspool_reason *reason)
+{
+	struct call *call;
+
+	TAILQ_FOREACH(call, calls, k_wlink) {
+		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
+			rpc_send_reason_error(call->k_conn, call, 503,
+			    "Service Unavailable: worker draining", reason);
+		rpc_set_outcome(call, OUTCOME_SHUTDOWN);
+		rpc_detach(call);
+		journal_call_ended(call->k_id, reason, false);
+	}
+}
+
 unsigned
 rpc_queued(void)
 {

@@ -75,6 +75,10 @@ void rpc_dispatch_queue(void);
  * reason as data) and cancel it on its worker with that reason. */
 void rpc_cancel_all(const struct wspool_reason *reason);
 
+/* End every call of a list for its client (503, reason as data); the calls
+ * stay with their worker until its terminal reply. */
+void rpc_cancel_list(struct call_list *calls, const struct wspool_reason *reason);
+
 /* The route of a call in flight, or "?" when it has ended. */
 const char *rpc_route_of(uint64_t call_id);
 
