@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/random.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,7 +32,6 @@
 #include "master/rpc.h"
 #include "master/ws.h"
 
-#define CONN_HANDSHAKE_TIMEOUT_S 10
 #define CONN_CLOSE_TIMEOUT_S 5
 #define CONN_ACCEPT_RETRY_MS 100
 
@@ -48,6 +48,16 @@ static struct {
 } conns;
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_keepalive_arm(struct conn *c);
+
+static uint32_t
+conn_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)ts.tv_sec;
+}
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 
 unsigned
@@ -143,8 +153,56 @@ static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	uint32_t now = conn_now_s();
 
-	conn_kill(c, c->c_state == CONN_HTTP ? "handshake timeout" : "close timeout");
+	if (c->c_state != CONN_WS) {
+		conn_kill(c, c->c_state == CONN_HTTP ? "handshake timeout" :
+		    "close timeout");
+		return;
+	}
+	/* Keep-alive: a silent peer gets a ping, then a deadline to answer. */
+	if (c->c_ping_sent != 0 && now - c->c_ping_sent >= srv.cfg.pong_timeout_s) {
+		conn_close(c, 1001, "no pong");
+		return;
+	}
+	if (srv.cfg.idle_timeout_s != 0 && c->c_inflight == 0 &&
+	    now - c->c_last_msg >= srv.cfg.idle_timeout_s) {
+		conn_close(c, 1000, "idle timeout");
+		return;
+	}
+	if (srv.cfg.ping_interval_s != 0 && c->c_ping_sent == 0 &&
+	    now - c->c_last_rx >= srv.cfg.ping_interval_s) {
+		ws_send_ping(c->c_ws, "ka", 2);
+		c->c_ping_sent = now ? now : 1;
+	}
+	conn_keepalive_arm(c);
+}
+
+/* Arm the timer for the next keep-alive or idle decision. */
+static void
+conn_keepalive_arm(struct conn *c)
+{
+	uint32_t now = conn_now_s(), delay = UINT32_MAX, t;
+	struct timeval tv;
+
+	if (c->c_ping_sent != 0) {
+		t = c->c_ping_sent + srv.cfg.pong_timeout_s;
+		delay = t > now ? t - now : 0;
+	} else if (srv.cfg.ping_interval_s != 0) {
+		t = c->c_last_rx + srv.cfg.ping_interval_s;
+		delay = t > now ? t - now : 0;
+	}
+	if (srv.cfg.idle_timeout_s != 0) {
+		t = c->c_last_msg + srv.cfg.idle_timeout_s;
+		t = t > now ? t - now : 0;
+		if (t < delay)
+			delay = t;
+	}
+	if (delay == UINT32_MAX)
+		return;
+	tv.tv_sec = delay ? (time_t)delay : 1;
+	tv.tv_usec = 0;
+	event_add(c->c_timer, &tv);
 }
 
 void
@@ -185,8 +243,10 @@ conn_ws_text_cb(void *arg, const char *data, size_t len)
 {
 	struct conn *c = arg;
 
-	if (c->c_state == CONN_WS)
+	if (c->c_state == CONN_WS) {
+		c->c_last_msg = c->c_last_rx;
 		rpc_on_message(c, data, len);
+	}
 }
 
 static int
@@ -293,6 +353,19 @@ conn_http_answer(struct conn *c, int status)
 	conn_close(c, 0, NULL);
 }
 
+/* Browsers send Origin; with an allow-list, only listed origins may upgrade. */
+static bool
+conn_origin_allowed(const char *origin)
+{
+	if (srv.cfg.nallow_origin == 0 || origin == NULL)
+		return true;
+	for (size_t i = 0; i < srv.cfg.nallow_origin; i++)
+		if (strcmp(origin, srv.cfg.allow_origin[i]) == 0)
+			return true;
+	log_info("upgrade refused: origin %s not allowed", origin);
+	return false;
+}
+
 static void
 conn_metrics_answer(struct conn *c)
 {
@@ -348,6 +421,8 @@ conn_http_read(struct conn *c, struct evbuffer *in)
 		return;
 	}
 	status = handshake_decide(hs, srv.cfg.ws_path);
+	if (status == 101 && !conn_origin_allowed(handshake_header(hs, "origin")))
+		status = 403;
 	if (status != 101) {
 		conn_http_answer(c, status);
 		return;
@@ -364,6 +439,8 @@ conn_http_read(struct conn *c, struct evbuffer *in)
 	c->c_hs = NULL;
 	event_del(c->c_timer);
 	c->c_state = CONN_WS;
+	c->c_last_msg = c->c_last_rx;
+	conn_keepalive_arm(c);
 	log_debug("conn %llu: websocket open from %s", (unsigned long long)c->c_id, c->c_ip);
 	/* A client may send its first frame right behind the request. */
 	conn_ws_read(c, in);
@@ -375,6 +452,9 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
+	/* Any bytes prove the peer alive: no ping needed, none outstanding. */
+	c->c_last_rx = conn_now_s();
+	c->c_ping_sent = 0;
 	if (c->c_state == CONN_HTTP)
 		conn_http_read(c, in);
 	else if (c->c_state == CONN_WS)
@@ -398,12 +478,22 @@ static void
 conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	struct timeval tv = { CONN_HANDSHAKE_TIMEOUT_S, 0 };
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 21\r\n"
+	    "Connection: close\r\n\r\ntoo many connections\n";
+	struct timeval tv = { (time_t)srv.cfg.handshake_timeout_s, 0 };
 	struct conn *c;
 	int one = 1;
 
 	if (srv.stopping) {
 		evutil_closesocket(fd);
+		return;
+	}
+	if (conns.count >= srv.cfg.max_connections) {
+		/* Best effort: a short answer in the socket buffer, then close. */
+		(void)!send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		evutil_closesocket(fd);
+		srv.stats.conns_refused++;
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)

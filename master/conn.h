@@ -31,7 +31,10 @@ struct conn {
 	struct call *c_calls;          /* in flight, by client id (uthash hh_conn) */
 	unsigned c_inflight;
 	bool c_dead;                   /* on the reaper's list */
-	struct event *c_timer;         /* handshake / close deadline */
+	struct event *c_timer;         /* handshake, keep-alive or close deadline */
+	uint32_t c_last_rx;            /* monotonic seconds: last bytes from the peer */
+	uint32_t c_last_msg;           /* last message or call activity */
+	uint32_t c_ping_sent;          /* keep-alive ping outstanding since; 0: none */
 	char c_uuid[37];
 	char c_ip[46];
 	size_t c_nheaders;

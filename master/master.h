@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #define MASTER_MAX_WORKER_LISTEN 8
+#define MASTER_MAX_ORIGINS 32
 
 /* Effective settings: defaults in options.c, then the command line. */
 struct settings {
@@ -32,6 +33,13 @@ struct settings {
 	unsigned queue_max;        /* calls waiting for a worker, at most */
 	unsigned worker_max_inflight; /* calls in flight on one worker, at most */
 	uint64_t max_calls_per_worker; /* recycle a worker after this many; 0: never */
+	unsigned max_connections;  /* open client connections, at most */
+	unsigned handshake_timeout_s; /* the upgrade request must arrive within */
+	unsigned idle_timeout_s;   /* close a WebSocket idle this long; 0: never */
+	unsigned ping_interval_s;  /* keep-alive ping after this much silence; 0: none */
+	unsigned pong_timeout_s;   /* close if the peer stays silent after a ping */
+	char *allow_origin[MASTER_MAX_ORIGINS]; /* empty: any Origin */
+	size_t nallow_origin;
 	size_t worker_memory;      /* RLIMIT_AS of workers, 0: unlimited */
 	unsigned worker_threads;
 	int log_level;
@@ -42,7 +50,7 @@ struct settings {
  * log summary are generated from this list.
  */
 #define MASTER_STATS(X) \
-	X(conns_accepted) X(conns_open) X(calls_total) X(calls_failed) \
+	X(conns_accepted) X(conns_refused) X(conns_open) X(calls_total) X(calls_failed) \
 	X(worker_starts) X(worker_deaths) X(bytes_in) X(bytes_out) \
 	X(cleanups_pending) X(cleanups_run) X(cleanups_retried) X(cleanups_dropped)
 

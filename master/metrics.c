@@ -159,6 +159,10 @@ metrics_render(msgpack_sbuffer *out)
 	metrics_head(out, "wspool_connections_accepted_total", "counter", "Client connections accepted.");
 	metrics_put(out, "wspool_connections_accepted_total %llu\n",
 	    (unsigned long long)srv.stats.conns_accepted);
+	metrics_head(out, "wspool_connections_refused_total", "counter",
+	    "Connections refused at --max-connections.");
+	metrics_put(out, "wspool_connections_refused_total %llu\n",
+	    (unsigned long long)srv.stats.conns_refused);
 	metrics_head(out, "wspool_calls_in_flight", "gauge", "Calls sent to a worker and not yet ended.");
 	metrics_put(out, "wspool_calls_in_flight %u\n", rpc_count());
 	metrics_head(out, "wspool_calls_queued", "gauge", "Calls waiting for a worker.");

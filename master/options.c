@@ -31,6 +31,14 @@ options_usage(FILE *f)
 "      --worker-threads N     handler threads per worker (default 4)\n"
 "      --worker-memory BYTES  memory limit per worker (K, M, G suffixes)\n"
 "      --ws-path PATH         the WebSocket endpoint (default /ws)\n"
+"      --max-connections N    open client connections (default 10000)\n"
+"      --handshake-timeout SECS  for the upgrade request (default 10)\n"
+"      --idle-timeout SECS    close a WebSocket with no message and no call\n"
+"                             for this long (default 0: never)\n"
+"      --ping-interval SECS   ping a silent client (default 30, 0: never)\n"
+"      --pong-timeout SECS    close it if it stays silent (default 10)\n"
+"      --allow-origin ORIGIN  accept upgrades only from this Origin (and from\n"
+"                             clients that send none); repeatable\n"
 "      --max-message BYTES    largest client message (default 1M)\n"
 "      --max-inflight N       calls in flight per connection (default 1024)\n"
 "      --call-timeout SECS    deadline of requests and notifications\n"
@@ -117,7 +125,9 @@ options_parse(struct settings *cfg, int argc, char **argv)
 	enum { O_WORKER_LISTEN = 256, O_WORKER_PATH, O_WORKER_THREADS,
 	    O_WORKER_MEMORY, O_WS_PATH, O_MAX_MESSAGE, O_MAX_INFLIGHT,
 	    O_CALL_TIMEOUT, O_LOG_LEVEL, O_GRACE, O_QUEUE_TIMEOUT, O_QUEUE_MAX,
-	    O_WORKER_MAX_INFLIGHT, O_MAX_CALLS_PER_WORKER };
+	    O_WORKER_MAX_INFLIGHT, O_MAX_CALLS_PER_WORKER, O_MAX_CONNECTIONS,
+	    O_HANDSHAKE_TIMEOUT, O_IDLE_TIMEOUT, O_PING_INTERVAL, O_PONG_TIMEOUT,
+	    O_ALLOW_ORIGIN };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -135,6 +145,12 @@ options_parse(struct settings *cfg, int argc, char **argv)
 		{ "queue-max", required_argument, NULL, O_QUEUE_MAX },
 		{ "worker-max-inflight", required_argument, NULL, O_WORKER_MAX_INFLIGHT },
 		{ "max-calls-per-worker", required_argument, NULL, O_MAX_CALLS_PER_WORKER },
+		{ "max-connections", required_argument, NULL, O_MAX_CONNECTIONS },
+		{ "handshake-timeout", required_argument, NULL, O_HANDSHAKE_TIMEOUT },
+		{ "idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT },
+		{ "ping-interval", required_argument, NULL, O_PING_INTERVAL },
+		{ "pong-timeout", required_argument, NULL, O_PONG_TIMEOUT },
+		{ "allow-origin", required_argument, NULL, O_ALLOW_ORIGIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -158,6 +174,11 @@ options_parse(struct settings *cfg, int argc, char **argv)
 	cfg->queue_timeout_ms = 5000;
 	cfg->queue_max = 10000;
 	cfg->worker_max_inflight = 1000;
+	cfg->max_connections = 10000;
+	cfg->handshake_timeout_s = 10;
+	cfg->idle_timeout_s = 0;
+	cfg->ping_interval_s = 30;
+	cfg->pong_timeout_s = 10;
 	cfg->worker_threads = 4;
 	cfg->log_level = LOG_INFO;
 
@@ -237,6 +258,36 @@ options_parse(struct settings *cfg, int argc, char **argv)
 				goto bad_value;
 			cfg->max_calls_per_worker = v;
 			break;
+		case O_MAX_CONNECTIONS:
+			if (options_uint(optarg, 1u << 24, &v) != 0 || v == 0)
+				goto bad_value;
+			cfg->max_connections = (unsigned)v;
+			break;
+		case O_HANDSHAKE_TIMEOUT:
+			if (options_uint(optarg, 3600, &v) != 0 || v == 0)
+				goto bad_value;
+			cfg->handshake_timeout_s = (unsigned)v;
+			break;
+		case O_IDLE_TIMEOUT:
+			if (options_uint(optarg, 86400 * 7, &v) != 0)
+				goto bad_value;
+			cfg->idle_timeout_s = (unsigned)v;
+			break;
+		case O_PING_INTERVAL:
+			if (options_uint(optarg, 86400, &v) != 0)
+				goto bad_value;
+			cfg->ping_interval_s = (unsigned)v;
+			break;
+		case O_PONG_TIMEOUT:
+			if (options_uint(optarg, 86400, &v) != 0 || v == 0)
+				goto bad_value;
+			cfg->pong_timeout_s = (unsigned)v;
+			break;
+		case O_ALLOW_ORIGIN:
+			if (cfg->nallow_origin == MASTER_MAX_ORIGINS)
+				goto bad_value;
+			cfg->allow_origin[cfg->nallow_origin++] = strdup(optarg);
+			break;
 		case O_GRACE:
 			secs = strtod(optarg, &end);
 			if (end == optarg || *end != '\0' || !(secs >= 0) ||
@@ -282,5 +333,7 @@ options_free(struct settings *cfg)
 	free(cfg->worker_path);
 	for (size_t i = 0; i < cfg->nworker_listen; i++)
 		free(cfg->worker_listen[i]);
+	for (size_t i = 0; i < cfg->nallow_origin; i++)
+		free(cfg->allow_origin[i]);
 	memset(cfg, 0, sizeof(*cfg));
 }
