@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <wspool.h>
@@ -129,6 +132,33 @@ main_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	pool_reload();
 }
 
+/* Drop root once the port is bound: the master and every worker. */
+static int
+main_drop_privileges(void)
+{
+	struct passwd *pw;
+
+	if (srv.cfg.user == NULL)
+		return 0;
+	if ((pw = getpwnam(srv.cfg.user)) == NULL) {
+		log_error("--user %s: no such user", srv.cfg.user);
+		return -1;
+	}
+	if (chown(srv.rundir, pw->pw_uid, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 ||
+	    initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		log_error("--user %s: %s", srv.cfg.user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_error("--user %s: could regain root", srv.cfg.user);
+		return -1;
+	}
+	log_info("running as %s", pw->pw_name);
+	return 0;
+}
+
 static int
 main_rundir(void)
 {
@@ -155,6 +185,20 @@ main(int argc, char **argv)
 		return 2;
 	log_level = srv.cfg.log_level;
 	signal(SIGPIPE, SIG_IGN);
+	if (!srv.cfg.core_dumps) {
+		/* A crashing handler must not leave its memory (secrets) on disk. */
+		struct rlimit none = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &none);
+	}
+	if (srv.cfg.check_only) {
+		rv = pool_check() == 0 ? 0 : 1;
+		if (rv == 0)
+			printf("wspool-master: configuration%s%s and module ok\n",
+			    srv.cfg.config_path ? " " : "",
+			    srv.cfg.config_path ? srv.cfg.config_path : "");
+		options_free(&srv.cfg);
+		return rv;
+	}
 	if (gethostname(srv.hostname, sizeof(srv.hostname) - 1) != 0)
 		strcpy(srv.hostname, "localhost");
 	if (main_rundir() != 0)
@@ -168,7 +212,7 @@ main(int argc, char **argv)
 	}
 	rpc_init();
 	journal_init();
-	if (conn_listen() != 0 || pool_start() != 0)
+	if (conn_listen() != 0 || main_drop_privileges() != 0 || pool_start() != 0)
 		goto out_stop;
 	sigterm = evsignal_new(srv.base, SIGTERM, main_signal_cb, NULL);
 	sigint = evsignal_new(srv.base, SIGINT, main_signal_cb, NULL);

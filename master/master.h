@@ -39,6 +39,10 @@ struct settings {
 	unsigned ping_interval_s;  /* keep-alive ping after this much silence; 0: none */
 	unsigned pong_timeout_s;   /* close if the peer stays silent after a ping */
 	char *allow_origin[MASTER_MAX_ORIGINS]; /* empty: any Origin */
+	char *user;                /* run as this user after binding */
+	bool core_dumps;           /* leave core dumps on */
+	bool check_only;           /* --check: validate and exit */
+	char *config_path;
 	size_t nallow_origin;
 	size_t worker_memory;      /* RLIMIT_AS of workers, 0: unlimited */
 	unsigned worker_threads;

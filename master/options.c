@@ -52,6 +52,11 @@ options_usage(FILE *f)
 "      --grace SECS           on SIGTERM, how long calls in flight may\n"
 "                             finish before they are cancelled (default 10)\n"
 "      --log-level LEVEL      error, warn, info or debug (default info)\n"
+"      --user USER            run as USER once the port is bound (workers too)\n"
+"      --core-dumps           allow core dumps (off by default)\n"
+"      --config FILE          read options from FILE first: one per line,\n"
+"                             `name = value` (the long option's name), # comments\n"
+"      --check                check the configuration and the module, then exit\n"
 "  -h, --help                 show this help and exit\n"
 "  -V, --version              show the version and exit\n");
 }
@@ -112,6 +117,8 @@ options_listen(struct settings *cfg, const char *s)
 	return cfg->listen_host ? 0 : -1;
 }
 
+static int options_parse_args(struct settings *cfg, int argc, char **argv);
+
 static void
 options_set(char **field, const char *value)
 {
@@ -119,15 +126,121 @@ options_set(char **field, const char *value)
 	*field = strdup(value);
 }
 
+/*
+ * Read FILE's options ("name = value" or "name" per line, # comments) as
+ * "--name=value" arguments. Returns the count added to *out, or -1.
+ */
+static int
+options_config(const char *path, char ***out, int *nout)
+{
+	char line[4096], *p, *end, *eq, *arg, **grown;
+	FILE *f;
+	int lineno = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "wspool-master: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			fprintf(stderr, "wspool-master: %s:%d: line too long\n", path, lineno);
+			goto fail;
+		}
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p == '#' || *p == '\n' || *p == '\0')
+			continue;
+		end = p + strlen(p);
+		while (end > p && (end[-1] == '\n' || end[-1] == ' ' ||
+		    end[-1] == '\t' || end[-1] == '\r'))
+			*--end = '\0';
+		if ((eq = strchr(p, '=')) != NULL) {
+			char *k = eq;
+			while (k > p && (k[-1] == ' ' || k[-1] == '\t'))
+				k--;
+			*k = '\0';
+			for (eq++; *eq == ' ' || *eq == '\t'; eq++)
+				;
+		}
+		if (strcmp(p, "config") == 0) {
+			fprintf(stderr, "wspool-master: %s:%d: config files do not nest\n",
+			    path, lineno);
+			goto fail;
+		}
+		if (asprintf(&arg, eq ? "--%s=%s" : "--%s", p, eq) < 0)
+			goto fail;
+		if ((grown = realloc(*out, (size_t)(*nout + 2) * sizeof(*grown))) == NULL) {
+			free(arg);
+			goto fail;
+		}
+		*out = grown;
+		(*out)[(*nout)++] = arg;
+		(*out)[*nout] = NULL;
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
 int
 options_parse(struct settings *cfg, int argc, char **argv)
+{
+	char **args = NULL, *config = NULL;
+	int nargs = 0, rv, i;
+
+	/* A config file's options come first, so the command line wins. */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			config = argv[i] + 9;
+	}
+	if ((args = calloc(2, sizeof(*args))) == NULL)
+		return -1;
+	args[nargs++] = argv[0];
+	if (config != NULL && options_config(config, &args, &nargs) != 0) {
+		for (i = 1; i < nargs; i++)
+			free(args[i]);
+		free(args);
+		return -1;
+	}
+	{
+		int nfile = nargs;
+		char **all = realloc(args, (size_t)(nargs + argc) * sizeof(*all));
+		if (all == NULL) {
+			for (i = 1; i < nargs; i++)
+				free(args[i]);
+			free(args);
+			return -1;
+		}
+		args = all;
+		for (i = 1; i < argc; i++)
+			args[nargs++] = argv[i];
+		args[nargs] = NULL;
+		rv = options_parse_args(cfg, nargs, args);
+		for (i = 1; i < nfile; i++)
+			free(args[i]);
+		free(args);
+	}
+	if (rv == 0 && config != NULL)
+		cfg->config_path = strdup(config);
+	return rv;
+}
+
+static int
+options_parse_args(struct settings *cfg, int argc, char **argv)
 {
 	enum { O_WORKER_LISTEN = 256, O_WORKER_PATH, O_WORKER_THREADS,
 	    O_WORKER_MEMORY, O_WS_PATH, O_MAX_MESSAGE, O_MAX_INFLIGHT,
 	    O_CALL_TIMEOUT, O_LOG_LEVEL, O_GRACE, O_QUEUE_TIMEOUT, O_QUEUE_MAX,
 	    O_WORKER_MAX_INFLIGHT, O_MAX_CALLS_PER_WORKER, O_MAX_CONNECTIONS,
 	    O_HANDSHAKE_TIMEOUT, O_IDLE_TIMEOUT, O_PING_INTERVAL, O_PONG_TIMEOUT,
-	    O_ALLOW_ORIGIN };
+	    O_ALLOW_ORIGIN, O_USER, O_CORE_DUMPS, O_CHECK, O_CONFIG };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -151,6 +264,10 @@ options_parse(struct settings *cfg, int argc, char **argv)
 		{ "ping-interval", required_argument, NULL, O_PING_INTERVAL },
 		{ "pong-timeout", required_argument, NULL, O_PONG_TIMEOUT },
 		{ "allow-origin", required_argument, NULL, O_ALLOW_ORIGIN },
+		{ "user", required_argument, NULL, O_USER },
+		{ "core-dumps", no_argument, NULL, O_CORE_DUMPS },
+		{ "check", no_argument, NULL, O_CHECK },
+		{ "config", required_argument, NULL, O_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -288,6 +405,17 @@ options_parse(struct settings *cfg, int argc, char **argv)
 				goto bad_value;
 			cfg->allow_origin[cfg->nallow_origin++] = strdup(optarg);
 			break;
+		case O_USER:
+			options_set(&cfg->user, optarg);
+			break;
+		case O_CORE_DUMPS:
+			cfg->core_dumps = true;
+			break;
+		case O_CHECK:
+			cfg->check_only = true;
+			break;
+		case O_CONFIG:
+			break; /* read before the command line: options_config */
 		case O_GRACE:
 			secs = strtod(optarg, &end);
 			if (end == optarg || *end != '\0' || !(secs >= 0) ||
@@ -331,6 +459,8 @@ options_free(struct settings *cfg)
 	free(cfg->ws_path);
 	free(cfg->module_path);
 	free(cfg->worker_path);
+	free(cfg->user);
+	free(cfg->config_path);
 	for (size_t i = 0; i < cfg->nworker_listen; i++)
 		free(cfg->worker_listen[i]);
 	for (size_t i = 0; i < cfg->nallow_origin; i++)

@@ -1104,13 +1104,9 @@ pool_reload_progress(void)
 
 /* ---- start and stop ------------------------------------------------------------- */
 
-int
-pool_start(void)
+static int
+pool_find_programs(void)
 {
-	int fd, rv;
-
-	TAILQ_INIT(&pool.flushq);
-	TAILQ_INIT(&pool.children);
 	pool.worker_path = pool_find(srv.cfg.worker_path, "../worker/wspool-worker",
 	    BINDIR "/wspool-worker");
 	if (pool.worker_path == NULL) {
@@ -1124,6 +1120,49 @@ pool_start(void)
 		    srv.cfg.module_path : "(demo)", strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+int
+pool_check(void)
+{
+	char *argv[4];
+	pid_t pid;
+	int status, rv = -1;
+
+	if (pool_find_programs() != 0)
+		goto out;
+	argv[0] = pool.worker_path;
+	argv[1] = (char *)"--check";
+	argv[2] = pool.module_path;
+	argv[3] = NULL;
+	if ((pid = fork()) < 0)
+		goto out;
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0)
+		rv = 0;
+	else
+		log_error("module %s failed its check", pool.module_path);
+out:
+	free(pool.worker_path);
+	free(pool.module_path);
+	pool.worker_path = pool.module_path = NULL;
+	return rv;
+}
+
+int
+pool_start(void)
+{
+	int fd, rv;
+
+	TAILQ_INIT(&pool.flushq);
+	TAILQ_INIT(&pool.children);
+	if (pool_find_programs() != 0)
+		return -1;
 	log_info("module %s, worker program %s", pool.module_path, pool.worker_path);
 
 	if (pipe2(pool.notify_fd, O_NONBLOCK | O_CLOEXEC) != 0)

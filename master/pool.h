@@ -33,6 +33,9 @@ struct route {
 struct worker; /* private to pool.c */
 
 int pool_start(void);
+/* --check: find the worker program and the module, and have the worker
+ * load and check the module (wspool-worker --check). Returns 0 or -1. */
+int pool_check(void);
 /* Stop every worker (SIGTERM, then SIGKILL after a deadline) and free. */
 void pool_stop(void);
 
