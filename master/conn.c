@@ -33,6 +33,10 @@
 #include "master/ws.h"
 
 #define CONN_CLOSE_TIMEOUT_S 5
+/* A client that does not read its answers stops being read from when its
+ * output backlog passes HIGH, until it is back under LOW. */
+#define CONN_OUT_HIGH (8u * 1024 * 1024)
+#define CONN_OUT_LOW (1u * 1024 * 1024)
 #define CONN_ACCEPT_RETRY_MS 100
 
 static struct {
@@ -219,6 +223,7 @@ conn_close(struct conn *c, uint16_t code, const char *why)
 	pool_conn_closed(c);
 	/* Stop reading; write what is queued, then free. */
 	bufferevent_disable(c->c_bev, EV_READ);
+	bufferevent_setwatermark(c->c_bev, EV_WRITE, 0, 0);
 	bufferevent_setcb(c->c_bev, NULL, conn_drained_cb, conn_event_cb, c);
 	bufferevent_enable(c->c_bev, EV_WRITE);
 	event_add(c->c_timer, &tv);
@@ -274,11 +279,34 @@ static const struct ws_callbacks conn_ws_callbacks = {
 	.on_pong = NULL,
 };
 
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	/* Called at the low watermark: the client caught up. */
+	if (c->c_throttled && c->c_state == CONN_WS) {
+		c->c_throttled = false;
+		bufferevent_setcb(bev, conn_read_cb, NULL, conn_event_cb, c);
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		bufferevent_enable(bev, EV_READ);
+	}
+}
+
 void
 conn_send_text(struct conn *c, const char *data, size_t len)
 {
-	if (c->c_state == CONN_WS)
-		ws_send_text(c->c_ws, data, len);
+	if (c->c_state != CONN_WS)
+		return;
+	ws_send_text(c->c_ws, data, len);
+	if (!c->c_throttled &&
+	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) > CONN_OUT_HIGH) {
+		c->c_throttled = true;
+		bufferevent_disable(c->c_bev, EV_READ);
+		bufferevent_setwatermark(c->c_bev, EV_WRITE, CONN_OUT_LOW, 0);
+		bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
+		    conn_event_cb, c);
+	}
 }
 
 static void

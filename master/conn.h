@@ -31,6 +31,7 @@ struct conn {
 	struct call *c_calls;          /* in flight, by client id (uthash hh_conn) */
 	unsigned c_inflight;
 	bool c_dead;                   /* on the reaper's list */
+	bool c_throttled;              /* output backlog: not reading its calls */
 	struct event *c_timer;         /* handshake, keep-alive or close deadline */
 	uint32_t c_last_rx;            /* monotonic seconds: last bytes from the peer */
 	uint32_t c_last_msg;           /* last message or call activity */
