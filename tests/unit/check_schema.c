@@ -1,0 +1,349 @@
+/*
+ * check_schema.c: unit tests of worker/schema.c, the params checks run
+ * before any middleware or handler: every type, optional, nullable,
+ * missing, extra, rest, the 400 error data, and the schema sanity checks.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "worker/worker.h"
+
+/* Params as a msgpack array built from packed bytes. */
+struct params {
+	msgpack_zone zone;
+	msgpack_object obj;
+};
+
+static void
+params_init(struct params *p, const char *bytes, size_t len)
+{
+	size_t off = 0;
+
+	ck_assert(msgpack_zone_init(&p->zone, 1024));
+	ck_assert_int_eq(msgpack_unpack(bytes, len, &off, &p->zone, &p->obj),
+	    MSGPACK_UNPACK_SUCCESS);
+	ck_assert_uint_eq(off, len);
+	ck_assert_int_eq(p->obj.type, MSGPACK_OBJECT_ARRAY);
+}
+
+static void
+params_fini(struct params *p)
+{
+	msgpack_zone_destroy(&p->zone);
+}
+
+#define PARAMS(p, lit) params_init((p), (lit), sizeof(lit) - 1)
+
+/* Check: passes (want_index < 0), or fails at want_index with value. */
+static void
+expect(const struct wspool_schema *s, const char *bytes, size_t len,
+    int want_index, int want_type)
+{
+	struct params p;
+	const msgpack_object *value = (const msgpack_object *)1;
+	uint32_t index = 99;
+	int rv;
+
+	params_init(&p, bytes, len);
+	rv = schema_check(s, &p.obj.via.array, &index, &value);
+	if (want_index < 0) {
+		ck_assert_int_eq(rv, 0);
+	} else {
+		ck_assert_int_eq(rv, -1);
+		ck_assert_uint_eq(index, (uint32_t)want_index);
+		if (want_type < 0)
+			ck_assert_ptr_null(value);
+		else {
+			ck_assert_ptr_nonnull(value);
+			ck_assert_int_eq(value->type, want_type);
+			/* The value is the param itself, not a copy. */
+			ck_assert_ptr_eq(value,
+			    &p.obj.via.array.ptr[want_index]);
+		}
+	}
+	params_fini(&p);
+}
+
+#define OK(s, lit) expect((s), (lit), sizeof(lit) - 1, -1, 0)
+#define BAD(s, lit, i, t) expect((s), (lit), sizeof(lit) - 1, (i), (t))
+#define MISSING(s, lit, i) expect((s), (lit), sizeof(lit) - 1, (i), -1)
+
+/* One param of type t, required, not nullable. */
+static struct wspool_param one_param;
+static struct wspool_schema one = { &one_param, 1, false };
+
+static void
+set_one(enum wspool_type t, bool optional, bool nullable)
+{
+	one_param.name = "x";
+	one_param.type = t;
+	one_param.optional = optional;
+	one_param.nullable = nullable;
+}
+
+/* Sample values, each a 1-element array. */
+#define V_NIL "\x91\xc0"
+#define V_TRUE "\x91\xc3"
+#define V_FALSE "\x91\xc2"
+#define V_UINT "\x91\x07"
+#define V_NEG "\x91\xff"                     /* -1 */
+#define V_F64 "\x91\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00"  /* 1.5 */
+#define V_F64_INT "\x91\xcb\x40\x00\x00\x00\x00\x00\x00\x00" /* 2.0 */
+#define V_F32 "\x91\xca\x3f\xc0\x00\x00"     /* 1.5f */
+#define V_F64_HUGE "\x91\xcb\x7f\xef\xff\xff\xff\xff\xff\xff" /* DBL_MAX */
+#define V_STR "\x91\xa2hi"
+#define V_ARR "\x91\x92\x01\x02"
+#define V_MAP "\x91\x81\xa1k\x01"
+
+START_TEST(test_type_any)
+{
+	set_one(WSPOOL_T_ANY, false, false);
+	OK(&one, V_NIL);
+	OK(&one, V_TRUE);
+	OK(&one, V_UINT);
+	OK(&one, V_F64);
+	OK(&one, V_STR);
+	OK(&one, V_ARR);
+	OK(&one, V_MAP);
+	MISSING(&one, "\x90", 0);
+}
+END_TEST
+
+START_TEST(test_type_null)
+{
+	set_one(WSPOOL_T_NULL, false, false);
+	OK(&one, V_NIL);
+	BAD(&one, V_FALSE, 0, MSGPACK_OBJECT_BOOLEAN);
+	BAD(&one, V_UINT, 0, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	BAD(&one, V_STR, 0, MSGPACK_OBJECT_STR);
+}
+END_TEST
+
+START_TEST(test_type_bool)
+{
+	set_one(WSPOOL_T_BOOL, false, false);
+	OK(&one, V_TRUE);
+	OK(&one, V_FALSE);
+	BAD(&one, V_NIL, 0, MSGPACK_OBJECT_NIL);
+	BAD(&one, V_UINT, 0, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	BAD(&one, V_STR, 0, MSGPACK_OBJECT_STR);
+}
+END_TEST
+
+START_TEST(test_type_number)
+{
+	set_one(WSPOOL_T_NUMBER, false, false);
+	OK(&one, V_UINT);
+	OK(&one, V_NEG);
+	OK(&one, V_F64);
+	OK(&one, V_F32);
+	BAD(&one, V_STR, 0, MSGPACK_OBJECT_STR);
+	BAD(&one, V_TRUE, 0, MSGPACK_OBJECT_BOOLEAN);
+	BAD(&one, V_NIL, 0, MSGPACK_OBJECT_NIL);
+	BAD(&one, V_ARR, 0, MSGPACK_OBJECT_ARRAY);
+}
+END_TEST
+
+START_TEST(test_type_integer)
+{
+	set_one(WSPOOL_T_INTEGER, false, false);
+	OK(&one, V_UINT);
+	OK(&one, V_NEG);
+	OK(&one, V_F64_INT);       /* JSON 2.0 is an integer */
+	BAD(&one, V_F64, 0, MSGPACK_OBJECT_FLOAT64);
+	BAD(&one, V_F32, 0, MSGPACK_OBJECT_FLOAT32);
+	BAD(&one, V_F64_HUGE, 0, MSGPACK_OBJECT_FLOAT64);
+	BAD(&one, V_STR, 0, MSGPACK_OBJECT_STR);
+}
+END_TEST
+
+START_TEST(test_type_string_array_object)
+{
+	set_one(WSPOOL_T_STRING, false, false);
+	OK(&one, V_STR);
+	OK(&one, "\x91\xa0");      /* "" */
+	BAD(&one, V_UINT, 0, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	BAD(&one, "\x91\xc4\x01x", 0, MSGPACK_OBJECT_BIN);
+	set_one(WSPOOL_T_ARRAY, false, false);
+	OK(&one, V_ARR);
+	OK(&one, "\x91\x90");
+	BAD(&one, V_MAP, 0, MSGPACK_OBJECT_MAP);
+	set_one(WSPOOL_T_OBJECT, false, false);
+	OK(&one, V_MAP);
+	OK(&one, "\x91\x80");
+	BAD(&one, V_ARR, 0, MSGPACK_OBJECT_ARRAY);
+}
+END_TEST
+
+START_TEST(test_nullable)
+{
+	set_one(WSPOOL_T_STRING, false, true);
+	OK(&one, V_NIL);
+	OK(&one, V_STR);
+	BAD(&one, V_UINT, 0, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	/* Nullable does not make it optional. */
+	MISSING(&one, "\x90", 0);
+}
+END_TEST
+
+START_TEST(test_optional)
+{
+	set_one(WSPOOL_T_STRING, true, false);
+	OK(&one, "\x90");
+	OK(&one, V_STR);
+	/* A present null is checked. */
+	BAD(&one, V_NIL, 0, MSGPACK_OBJECT_NIL);
+	set_one(WSPOOL_T_STRING, true, true);
+	OK(&one, V_NIL);
+}
+END_TEST
+
+static const struct wspool_param add_params[] = {
+	{ .name = "a", .type = WSPOOL_T_NUMBER },
+	{ .name = "b", .type = WSPOOL_T_NUMBER },
+	{ .name = "c", .type = WSPOOL_T_STRING, .optional = true },
+};
+static const struct wspool_schema add2 = { add_params, 2, false };
+static const struct wspool_schema add3 = { add_params, 3, false };
+static const struct wspool_schema add2_rest = { add_params, 2, true };
+
+START_TEST(test_missing)
+{
+	OK(&add2, "\x92\x01\x02");
+	MISSING(&add2, "\x90", 0);
+	MISSING(&add2, "\x91\x01", 1);
+	/* A wrong type before the missing one is reported first. */
+	BAD(&add2, "\x91\xa1x", 0, MSGPACK_OBJECT_STR);
+	OK(&add3, "\x92\x01\x02");
+	OK(&add3, "\x93\x01\x02\xa1x");
+	BAD(&add3, "\x93\x01\x02\x03", 2, MSGPACK_OBJECT_POSITIVE_INTEGER);
+}
+END_TEST
+
+START_TEST(test_extra_and_rest)
+{
+	BAD(&add2, "\x93\x01\x02\xa1x", 2, MSGPACK_OBJECT_STR);
+	BAD(&add2, "\x94\x01\x02\xc3\xa1x", 2, MSGPACK_OBJECT_BOOLEAN);
+	BAD(&add3, "\x94\x01\x02\xa1x\xc0", 3, MSGPACK_OBJECT_NIL);
+	OK(&add2_rest, "\x94\x01\x02\xc3\xa1x");
+	OK(&add2_rest, "\x92\x01\x02");
+	MISSING(&add2_rest, "\x91\x01", 1);
+	/* rest does not excuse a wrong declared one. */
+	BAD(&add2_rest, "\x93\x01\xc2\xc3", 1, MSGPACK_OBJECT_BOOLEAN);
+}
+END_TEST
+
+START_TEST(test_no_schema_and_empty)
+{
+	static const struct wspool_schema none = { NULL, 0, false };
+	static const struct wspool_schema any_rest = { NULL, 0, true };
+
+	OK(NULL, "\x90");
+	OK(NULL, "\x93\x01\x02\x03");
+	OK(&none, "\x90");
+	BAD(&none, "\x91\x01", 0, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	OK(&any_rest, "\x92\x01\x02");
+}
+END_TEST
+
+/* Pack the error data and compare with the exact expected bytes. */
+static void
+expect_error_bytes(uint32_t index, const msgpack_object *value,
+    const char *want, size_t want_len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	ck_assert_int_eq(schema_pack_error(&pk, index, value), 0);
+	ck_assert_uint_eq(sb.size, want_len);
+	ck_assert_mem_eq(sb.data, want, want_len);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+START_TEST(test_error_data)
+{
+	struct params p;
+	static const char missing[] =
+	    "\x82\xa4path\xa2/1\xa5value\xc0";
+	static const char wrong[] =
+	    "\x82\xa4path\xa2/0\xa5value\xa1x";
+	static const char extra[] =
+	    "\x82\xa4path\xa3/12\xa5value\x92\x01\x02";
+	const msgpack_object *value;
+	uint32_t index;
+
+	expect_error_bytes(1, NULL, missing, sizeof(missing) - 1);
+	PARAMS(&p, "\x91\xa1x");
+	ck_assert_int_eq(schema_check(&add2, &p.obj.via.array, &index,
+	    &value), -1);
+	expect_error_bytes(index, value, wrong, sizeof(wrong) - 1);
+	params_fini(&p);
+	PARAMS(&p, "\x91\x92\x01\x02");
+	expect_error_bytes(12, &p.obj.via.array.ptr[0], extra,
+	    sizeof(extra) - 1);
+	params_fini(&p);
+}
+END_TEST
+
+START_TEST(test_invalid_schemas)
+{
+	static const struct wspool_param opt_then_req[] = {
+		{ .name = "a", .type = WSPOOL_T_ANY, .optional = true },
+		{ .name = "b", .type = WSPOOL_T_ANY },
+	};
+	static const struct wspool_param bad_type[] = {
+		{ .name = "a", .type = (enum wspool_type)42 },
+	};
+	const struct wspool_schema s1 = { opt_then_req, 2, false };
+	const struct wspool_schema s2 = { bad_type, 1, false };
+	const struct wspool_schema s3 = { NULL, 2, false };
+
+	ck_assert_ptr_null(schema_invalid(NULL));
+	ck_assert_ptr_null(schema_invalid(&add3));
+	ck_assert_str_eq(schema_invalid(&s1),
+	    "a required param follows an optional one");
+	ck_assert_str_eq(schema_invalid(&s2), "unknown param type");
+	ck_assert_str_eq(schema_invalid(&s3), "nparams > 0 with params NULL");
+}
+END_TEST
+
+static Suite *
+schema_suite(void)
+{
+	Suite *s = suite_create("schema");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_type_any);
+	tcase_add_test(tc, test_type_null);
+	tcase_add_test(tc, test_type_bool);
+	tcase_add_test(tc, test_type_number);
+	tcase_add_test(tc, test_type_integer);
+	tcase_add_test(tc, test_type_string_array_object);
+	tcase_add_test(tc, test_nullable);
+	tcase_add_test(tc, test_optional);
+	tcase_add_test(tc, test_missing);
+	tcase_add_test(tc, test_extra_and_rest);
+	tcase_add_test(tc, test_no_schema_and_empty);
+	tcase_add_test(tc, test_error_data);
+	tcase_add_test(tc, test_invalid_schemas);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(schema_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,183 @@
+/*
+ * options.c: the wspool-worker command line: parsing, checks and --help.
+ * Bad usage says what is wrong and exits 2 (see runtime.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker/worker.h"
+
+static void
+options_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: wspool-worker --connect ADDRESS [--threads N] "
+	    "[--max-threads M]\n"
+	    "                     [--memory BYTES] MODULE.so\n"
+	    "       wspool-worker --check MODULE.so\n"
+	    "\n"
+	    "Run the route handlers of MODULE.so for a wspool-master.\n"
+	    "\n"
+	    "  -c, --connect ADDRESS  the master's registry: ipc://PATH or "
+	    "tcp://HOST:PORT\n"
+	    "  -t, --threads N        handler threads at start (default 4)\n"
+	    "  -T, --max-threads M    grow up to M threads when handlers "
+	    "block (default 64)\n"
+	    "  -m, --memory BYTES     address space limit (suffix k, m, g); "
+	    "beyond it\n"
+	    "                         allocations fail\n"
+	    "  -C, --check            load and check the module (and run its "
+	    "init and fini),\n"
+	    "                         then exit: 0 when it can be served\n"
+	    "  -h, --help             this help\n"
+	    "  -V, --version          print the version\n"
+	    "\n"
+	    "SIGTERM or SIGINT cancels the running calls, runs their "
+	    "cleanups and exits.\n");
+}
+
+static int
+options_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+options_parse_bytes(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': mul = UINT64_C(1) << 10; end++; break;
+	case 'm': case 'M': mul = UINT64_C(1) << 20; end++; break;
+	case 'g': case 'G': mul = UINT64_C(1) << 30; end++; break;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end != '\0' || v == 0 || v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int
+options_parse(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "connect", required_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "max-threads", required_argument, NULL, 'T' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool max_set = false;
+	uint64_t v;
+	int ch;
+
+	o->opt_threads = 4;
+	o->opt_max_threads = 64;
+	while ((ch = getopt_long(argc, argv, "c:t:T:m:ChV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->opt_address = optarg;
+			break;
+		case 't':
+			if (options_parse_uint(optarg, 1024, &v) != 0) {
+				fprintf(stderr, "wspool-worker: --threads wants "
+				    "a number from 1 to 1024, not '%s'\n",
+				    optarg);
+				goto usage;
+			}
+			o->opt_threads = (unsigned)v;
+			break;
+		case 'T':
+			if (options_parse_uint(optarg, 4096, &v) != 0) {
+				fprintf(stderr, "wspool-worker: --max-threads "
+				    "wants a number from 1 to 4096, not '%s'\n",
+				    optarg);
+				goto usage;
+			}
+			o->opt_max_threads = (unsigned)v;
+			max_set = true;
+			break;
+		case 'm':
+			if (options_parse_bytes(optarg, &o->opt_memory) != 0) {
+				fprintf(stderr, "wspool-worker: --memory wants "
+				    "a size in bytes like 512m, not '%s'\n",
+				    optarg);
+				goto usage;
+			}
+			break;
+		case 'C':
+			o->opt_check = true;
+			break;
+		case 'h':
+			options_usage(stdout);
+			return 1;
+		case 'V':
+			printf("wspool-worker %s\n", PACKAGE_VERSION);
+			return 1;
+		default:
+			fprintf(stderr, "Try 'wspool-worker --help'.\n");
+			return 2;
+		}
+	}
+	if (o->opt_address == NULL && !o->opt_check) {
+		fprintf(stderr, "wspool-worker: --connect ADDRESS is required\n");
+		goto usage;
+	}
+	if (o->opt_address != NULL &&
+	    strncmp(o->opt_address, "ipc://", 6) != 0 &&
+	    strncmp(o->opt_address, "tcp://", 6) != 0) {
+		fprintf(stderr, "wspool-worker: --connect wants ipc://PATH or "
+		    "tcp://HOST:PORT, not '%s'\n", o->opt_address);
+		goto usage;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "wspool-worker: %s\n", optind == argc ?
+		    "the module to load (MODULE.so) is missing" :
+		    "only one module may be given");
+		goto usage;
+	}
+	o->opt_module = argv[optind];
+	if (o->opt_max_threads < o->opt_threads) {
+		if (max_set) {
+			fprintf(stderr, "wspool-worker: --max-threads (%u) is "
+			    "below --threads (%u)\n", o->opt_max_threads,
+			    o->opt_threads);
+			goto usage;
+		}
+		o->opt_max_threads = o->opt_threads;
+	}
+	return 0;
+usage:
+	fprintf(stderr, "Try 'wspool-worker --help'.\n");
+	return 2;
+}

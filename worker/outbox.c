@@ -1,0 +1,321 @@
+/*
+ * outbox.c: everything the worker sends to the master goes through here.
+ * Threads pack envelopes straight into the nng message being filled; one
+ * sender thread sends whatever has accumulated as one nng message.
+ *
+ * Design notes: one nng message costs about 100 us whatever its size, so
+ * batching is the throughput lever. One thread at a time sends (the
+ * ob_sending token), which keeps each call's envelopes in order. While a
+ * send is in progress, replies pile up in the next message, which the
+ * sender thread sends whole as soon as the token is free; when nothing is
+ * being sent, the thread that packed a reply sends it itself, so an idle
+ * worker adds neither latency nor a thread handoff. A message is closed
+ * at OUTBOX_MSG_MAX bytes and queued; producers block while more than
+ * OUTBOX_PENDING_MAX bytes wait (backpressure, never a silent drop).
+ * Only handler and cleanup threads produce: the receiver thread never
+ * blocks here, so a slow master cannot deadlock against us.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+
+#include "worker/worker.h"
+
+#define OUTBOX_MSG_MAX (1024u * 1024)
+#define OUTBOX_PENDING_MAX (32u * 1024 * 1024)
+#define OUTBOX_MSG_RESERVE (16u * 1024)
+
+static struct {
+	pthread_mutex_t ob_mu;
+	pthread_cond_t ob_work;   /* the sender waits for envelopes */
+	pthread_cond_t ob_space;  /* producers wait for room, flushers for 0
+	                           * (CLOCK_MONOTONIC) */
+	nng_socket ob_sock;
+	nng_msg *ob_cur;          /* the message being filled, or NULL */
+	struct proto_writer ob_w; /* writes into ob_cur */
+	unsigned ob_count;        /* envelopes in ob_cur */
+	size_t ob_mark;           /* ob_cur's length before the current put */
+	nng_msg **ob_ready;       /* closed messages, oldest first */
+	size_t ob_nready;
+	size_t ob_ready_cap;
+	size_t ob_pending;        /* bytes in ob_ready and ob_cur */
+	bool ob_sender_waiting;
+	bool ob_sending;
+	bool ob_dead;             /* master gone: drop everything */
+	bool ob_stop;
+	bool ob_started;
+	pthread_t ob_thread;
+} outbox = {
+	.ob_mu = PTHREAD_MUTEX_INITIALIZER,
+	.ob_work = PTHREAD_COND_INITIALIZER,
+};
+
+/* msgpack_packer_write: append to the nng message, growing it by doubling
+ * (nng 1.5 grows a message to the exact size asked on each append). */
+int
+outbox_msg_write_cb(void *data, const char *buf, size_t len)
+{
+	nng_msg *m = *(nng_msg **)data;
+	size_t need = nng_msg_len(m) + len;
+	size_t cap = nng_msg_capacity(m);
+
+	if (need > cap) {
+		cap = cap * 2 > need ? cap * 2 : need;
+		if (nng_msg_reserve(m, cap) != 0)
+			return -1;
+	}
+	return nng_msg_append(m, buf, len) == 0 ? 0 : -1;
+}
+
+/* With ob_mu held: move the current message to the ready queue. */
+static int
+outbox_close_cur(void)
+{
+	if (outbox.ob_nready == outbox.ob_ready_cap) {
+		size_t cap = outbox.ob_ready_cap ? outbox.ob_ready_cap * 2 : 8;
+		nng_msg **r = realloc(outbox.ob_ready, cap * sizeof(*r));
+
+		if (r == NULL)
+			return -1;
+		outbox.ob_ready = r;
+		outbox.ob_ready_cap = cap;
+	}
+	outbox.ob_ready[outbox.ob_nready++] = outbox.ob_cur;
+	outbox.ob_cur = NULL;
+	outbox.ob_count = 0;
+	return 0;
+}
+
+/* With ob_mu held: a fresh message with the protocol version packed. */
+static int
+outbox_open_cur(void)
+{
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, 0) != 0)
+		return -1;
+	if (nng_msg_reserve(m, OUTBOX_MSG_RESERVE) != 0) {
+		nng_msg_free(m);
+		return -1;
+	}
+	outbox.ob_cur = m;
+	outbox.ob_count = 0;
+	if (proto_writer_init(&outbox.ob_w, &outbox.ob_cur,
+	    outbox_msg_write_cb) != 0) {
+		nng_msg_free(m);
+		outbox.ob_cur = NULL;
+		return -1;
+	}
+	outbox.ob_pending += nng_msg_len(m);
+	return 0;
+}
+
+struct proto_writer *
+outbox_begin(size_t size)
+{
+	pthread_mutex_lock(&outbox.ob_mu);
+	while (outbox.ob_pending > OUTBOX_PENDING_MAX && !outbox.ob_dead)
+		pthread_cond_wait(&outbox.ob_space, &outbox.ob_mu);
+	if (outbox.ob_dead)
+		goto fail;
+	/* Close a full message; a large value also starts its own, so no
+	 * message outgrows what the master accepts (PROTO_MAX_MSG). */
+	if (outbox.ob_cur != NULL && outbox.ob_count > 0 &&
+	    nng_msg_len(outbox.ob_cur) + size >= OUTBOX_MSG_MAX &&
+	    outbox_close_cur() != 0)
+		goto nomem;
+	if (outbox.ob_cur == NULL && outbox_open_cur() != 0)
+		goto nomem;
+	outbox.ob_mark = nng_msg_len(outbox.ob_cur);
+	outbox.ob_w.error = 0;
+	return &outbox.ob_w;
+nomem:
+	runtime_log("out of memory: an envelope for the master is lost");
+fail:
+	pthread_mutex_unlock(&outbox.ob_mu);
+	return NULL;
+}
+
+/*
+ * With ob_mu held, nothing being sent and something pending: send the
+ * oldest message. Only one thread sends at a time (ob_sending is the
+ * token), which keeps a call's envelopes in order. Drops ob_mu meanwhile.
+ */
+static void
+outbox_send_one(void)
+{
+	nng_msg *m;
+	int rv;
+
+	if (outbox.ob_nready > 0) {
+		m = outbox.ob_ready[0];
+		memmove(outbox.ob_ready, outbox.ob_ready + 1,
+		    --outbox.ob_nready * sizeof(*outbox.ob_ready));
+	} else {
+		m = outbox.ob_cur;
+		outbox.ob_cur = NULL;
+		outbox.ob_count = 0;
+	}
+	outbox.ob_pending -= nng_msg_len(m);
+	outbox.ob_sending = true;
+	pthread_cond_broadcast(&outbox.ob_space);
+	pthread_mutex_unlock(&outbox.ob_mu);
+
+	if ((rv = nng_sendmsg(outbox.ob_sock, m, 0)) != 0) {
+		nng_msg_free(m);
+		if (rv != NNG_ECLOSED)
+			runtime_log("send to master failed: %s",
+			    nng_strerror(rv));
+	}
+
+	pthread_mutex_lock(&outbox.ob_mu);
+	outbox.ob_sending = false;
+	if (rv != 0)
+		outbox.ob_dead = true;
+	pthread_cond_broadcast(&outbox.ob_space);
+}
+
+static bool
+outbox_has_work(void)
+{
+	return outbox.ob_nready > 0 || outbox.ob_count > 0;
+}
+
+void
+outbox_end(int rv)
+{
+	size_t len = nng_msg_len(outbox.ob_cur);
+
+	if (rv != 0 || outbox.ob_w.error != 0) {
+		/* Keep the batch parseable: drop the partial envelope. */
+		nng_msg_chop(outbox.ob_cur, len - outbox.ob_mark);
+		outbox.ob_w.error = 0;
+		runtime_log("an envelope for the master could not be packed: "
+		    "it is lost");
+		pthread_mutex_unlock(&outbox.ob_mu);
+		return;
+	}
+	outbox.ob_count++;
+	outbox.ob_pending += len - outbox.ob_mark;
+	/*
+	 * Nobody sending: send it from this thread rather than wake the
+	 * sender, one thread handoff less per idle round trip. When a send
+	 * is in progress the envelope waits for the next batch instead.
+	 */
+	if (!outbox.ob_sending && outbox.ob_sender_waiting) {
+		outbox_send_one();
+		/* More came meanwhile: that is the sender's. */
+		if (outbox_has_work() && outbox.ob_sender_waiting &&
+		    !outbox.ob_dead)
+			pthread_cond_signal(&outbox.ob_work);
+	}
+	pthread_mutex_unlock(&outbox.ob_mu);
+}
+
+static void *
+outbox_sender_cb(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&outbox.ob_mu);
+	for (;;) {
+		while (!outbox.ob_stop && !outbox.ob_dead &&
+		    (!outbox_has_work() || outbox.ob_sending)) {
+			outbox.ob_sender_waiting = true;
+			pthread_cond_wait(&outbox.ob_work, &outbox.ob_mu);
+			outbox.ob_sender_waiting = false;
+		}
+		if (outbox.ob_dead)
+			break;
+		if (outbox.ob_stop && (!outbox_has_work() || outbox.ob_sending))
+			break;
+		outbox_send_one();
+	}
+	pthread_mutex_unlock(&outbox.ob_mu);
+	return NULL;
+}
+
+int
+outbox_start(uint32_t socket_id)
+{
+	pthread_condattr_t attr;
+	int rv;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	rv = pthread_cond_init(&outbox.ob_space, &attr);
+	pthread_condattr_destroy(&attr);
+	if (rv != 0)
+		return rv;
+	outbox.ob_sock.id = socket_id;
+	if ((rv = pthread_create(&outbox.ob_thread, NULL, outbox_sender_cb,
+	    NULL)) == 0)
+		outbox.ob_started = true;
+	return rv;
+}
+
+bool
+outbox_flush(int64_t ms)
+{
+	struct timespec ts;
+	bool done;
+
+	if (ms >= 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&outbox.ob_mu);
+	while (!(done = outbox.ob_dead || (!outbox.ob_sending &&
+	    !outbox_has_work()))) {
+		if (ms < 0)
+			pthread_cond_wait(&outbox.ob_space, &outbox.ob_mu);
+		else if (pthread_cond_timedwait(&outbox.ob_space,
+		    &outbox.ob_mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&outbox.ob_mu);
+	return done;
+}
+
+void
+outbox_kill(void)
+{
+	pthread_mutex_lock(&outbox.ob_mu);
+	outbox.ob_dead = true;
+	pthread_cond_broadcast(&outbox.ob_work);
+	pthread_cond_broadcast(&outbox.ob_space);
+	pthread_mutex_unlock(&outbox.ob_mu);
+}
+
+void
+outbox_stop(void)
+{
+	pthread_mutex_lock(&outbox.ob_mu);
+	outbox.ob_stop = true;
+	outbox.ob_dead = true;
+	pthread_cond_broadcast(&outbox.ob_work);
+	pthread_cond_broadcast(&outbox.ob_space);
+	pthread_mutex_unlock(&outbox.ob_mu);
+	if (outbox.ob_started)
+		pthread_join(outbox.ob_thread, NULL);
+	outbox.ob_started = false;
+	for (size_t i = 0; i < outbox.ob_nready; i++)
+		nng_msg_free(outbox.ob_ready[i]);
+	free(outbox.ob_ready);
+	outbox.ob_ready = NULL;
+	outbox.ob_nready = outbox.ob_ready_cap = 0;
+	if (outbox.ob_cur != NULL)
+		nng_msg_free(outbox.ob_cur);
+	outbox.ob_cur = NULL;
+	outbox.ob_count = 0;
+	outbox.ob_pending = 0;
+}
