@@ -245,6 +245,14 @@ int wspool_sleep(wspool_call *call, uint64_t ms);
 /* Milliseconds since the Unix epoch (realtime clock). */
 uint64_t wspool_now_ms(void);
 
+/*
+ * The value of a msgpack number (positive or negative integer, float32 or
+ * float64) as a double; 0.0 for anything else. JSON has one number type,
+ * so a param the client wrote as 2 arrives as an integer and 2.5 as a
+ * float: use this where either is fine (WSPOOL_T_NUMBER).
+ */
+double wspool_number(const msgpack_object *o);
+
 #ifdef __cplusplus
 }
 #endif

@@ -166,10 +166,12 @@ pool_timer_set(struct event *ev, unsigned ms)
 
 /*
  * In the build tree the master is master/wspool-master next to worker/ and
- * examples/; installed, the worker is in BINDIR and the demo in PKGLIBDIR.
+ * examples/. Installed, the worker sits next to the master and the demo in
+ * PKGLIBDIR; the install tree is also looked up relative to the master, so
+ * an install under DESTDIR or a moved prefix still works.
  */
 static char *
-pool_find(const char *configured, const char *build_rel, const char *installed)
+pool_find(const char *configured, const char *const *rels, const char *installed)
 {
 	char exe[PATH_MAX], cand[PATH_MAX + 64];
 	ssize_t n;
@@ -181,9 +183,11 @@ pool_find(const char *configured, const char *build_rel, const char *installed)
 		exe[n] = '\0';
 		if ((slash = strrchr(exe, '/')) != NULL) {
 			*slash = '\0';
-			snprintf(cand, sizeof(cand), "%s/%s", exe, build_rel);
-			if (access(cand, R_OK) == 0)
-				return realpath(cand, NULL);
+			for (; *rels != NULL; rels++) {
+				snprintf(cand, sizeof(cand), "%s/%s", exe, *rels);
+				if (access(cand, R_OK) == 0)
+					return realpath(cand, NULL);
+			}
 		}
 	}
 	return realpath(installed, NULL);
@@ -1107,14 +1111,19 @@ pool_reload_progress(void)
 static int
 pool_find_programs(void)
 {
-	pool.worker_path = pool_find(srv.cfg.worker_path, "../worker/wspool-worker",
+	static const char *const worker_rels[] = { "../worker/wspool-worker",
+	    "wspool-worker", NULL };
+	static const char *const demo_rels[] = { "../examples/.libs/demo.so",
+	    "../lib/" PACKAGE "/demo.so", NULL };
+
+	pool.worker_path = pool_find(srv.cfg.worker_path, worker_rels,
 	    BINDIR "/wspool-worker");
 	if (pool.worker_path == NULL) {
 		log_error("cannot find wspool-worker (use --worker-path)");
 		return -1;
 	}
-	pool.module_path = pool_find(srv.cfg.module_path,
-	    "../examples/.libs/demo.so", PKGLIBDIR "/demo.so");
+	pool.module_path = pool_find(srv.cfg.module_path, demo_rels,
+	    PKGLIBDIR "/demo.so");
 	if (pool.module_path == NULL) {
 		log_error("cannot find module %s: %s", srv.cfg.module_path ?
 		    srv.cfg.module_path : "(demo)", strerror(errno));

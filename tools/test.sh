@@ -24,6 +24,24 @@ for t in tests/unit/check_*; do
 	echo "valgrind clean: $t"
 done
 
+echo "== make install, and a module built against it with pkg-config"
+dest=$(mktemp -d)
+make -s install DESTDIR="$dest" >/dev/null
+inst="$dest/usr/local"
+pc="$inst/lib/pkgconfig"
+# wspool.pc names /usr/local: point pkg-config at the staged tree.
+cc -shared -fPIC $(PKG_CONFIG_PATH="$pc" pkg-config --define-prefix --cflags --libs wspool) \
+	-o "$dest/hello.so" ../examples/hello.c
+LD_LIBRARY_PATH="$inst/lib" "$inst/bin/wspool-master" --check "$dest/hello.so"
+LD_LIBRARY_PATH="$inst/lib" "$inst/bin/wspool-master" --check >/dev/null  # the installed demo
+for f in bin/wspool-master bin/wspool-worker include/wspool.h lib/libwspool.so \
+	lib/pkgconfig/wspool.pc lib/wspool/demo.so share/man/man8/wspool-master.8 \
+	share/man/man8/wspool-worker.8 share/man/man3/wspool.3 \
+	lib/systemd/system/wspool.service etc/wspool.conf; do
+	[ -e "$inst/$f" ] || { echo "make install did not install $f"; exit 1; }
+done
+rm -rf "$dest"
+
 echo "== make distcheck"
 make -s distcheck DISTCHECK_CONFIGURE_FLAGS=-q >distcheck.log 2>&1 ||
 	{ tail -100 distcheck.log; exit 1; }
