@@ -51,6 +51,12 @@ static struct {
 	double sum;
 } metrics;
 
+const char *
+metrics_outcome_name(enum metrics_outcome o)
+{
+	return (unsigned)o < OUTCOME_COUNT ? metrics_outcome_names[o] : "?";
+}
+
 uint64_t
 metrics_now_us(void)
 {

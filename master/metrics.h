@@ -38,6 +38,9 @@ void metrics_worker_death(const char *reason);
 /* Render everything into out (appended). Returns 0 or -1. */
 int metrics_render(msgpack_sbuffer *out);
 
+/* The outcome's name ("ok", "crashed", ...). */
+const char *metrics_outcome_name(enum metrics_outcome o);
+
 /* Monotonic microseconds. */
 uint64_t metrics_now_us(void);
 

@@ -204,11 +204,23 @@ rpc_detach(struct call *call)
 static void
 rpc_call_free(struct call *call)
 {
+	enum metrics_outcome o = call->k_outcome < 0 ? OUTCOME_OK :
+	    (enum metrics_outcome)call->k_outcome;
+	uint64_t us = metrics_now_us() - call->k_start_us;
+
+	/* One structured line per call: at info for those that did not end
+	 * well, at debug for the rest. */
+	int level = (o == OUTCOME_OK || o == OUTCOME_ERROR) ? LOG_DEBUG : LOG_INFO;
+
+	if (level <= log_level)
+		log_msg(level, "call=%llu route=%s conn=%llu worker=%d outcome=%s us=%llu",
+		    (unsigned long long)call->k_id, call->k_route,
+		    (unsigned long long)call->k_conn_id,
+		    call->k_worker ? (int)pool_worker_pid(call->k_worker) : 0,
+		    metrics_outcome_name(o), (unsigned long long)us);
 	rpc_unqueue(call);
 	rpc_detach(call);
-	metrics_call_end(call->k_route, call->k_outcome < 0 ? OUTCOME_OK :
-	    (enum metrics_outcome)call->k_outcome,
-	    metrics_now_us() - call->k_start_us);
+	metrics_call_end(call->k_route, o, us);
 	if (call->k_worker != NULL)
 		pool_call_done(call->k_worker, call);
 	if (call->k_deadline != NULL)
@@ -483,6 +495,7 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	call->k_pattern = r->r_pattern;
 	call->k_outcome = -1;
 	call->k_start_us = metrics_now_us();
+	call->k_conn_id = c->c_id;
 	if (id != NULL) {
 		memcpy(call->k_client_id, id, id_len);
 	} else {
