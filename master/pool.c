@@ -295,6 +295,7 @@ pool_send_call(struct worker *w, struct call *call, struct conn *c,
 	    strlen(call->k_route), params, params_len,
 	    (call->k_flags & CALL_NOTIFY) ? PROTO_CALL_NOTIFY : 0, deadline);
 	call->k_worker = w;
+	call->k_worker_pid = (int)w->w_pid;
 	TAILQ_INSERT_TAIL(&w->w_calls, call, k_wlink);
 	w->w_inflight++;
 	if (++w->w_ncalls == srv.cfg.max_calls_per_worker && w->w_child != NULL)

@@ -216,8 +216,7 @@ rpc_call_free(struct call *call)
 		log_msg(level, "call=%llu route=%s conn=%llu worker=%d outcome=%s us=%llu",
 		    (unsigned long long)call->k_id, call->k_route,
 		    (unsigned long long)call->k_conn_id,
-		    call->k_worker ? (int)pool_worker_pid(call->k_worker) : 0,
-		    metrics_outcome_name(o), (unsigned long long)us);
+		    call->k_worker_pid, metrics_outcome_name(o), (unsigned long long)us);
 	rpc_unqueue(call);
 	rpc_detach(call);
 	metrics_call_end(call->k_route, o, us);

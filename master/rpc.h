@@ -48,6 +48,7 @@ struct call {
 	int k_outcome;               /* enum metrics_outcome, -1 until known */
 	uint64_t k_start_us;
 	uint64_t k_conn_id;          /* for logs, after the connection is gone */
+	int k_worker_pid;            /* for logs, after the worker is gone */
 	char *k_params;              /* while queued: the packed params */
 	size_t k_params_len;
 	UT_hash_handle hh;           /* srv calls, by k_id */
