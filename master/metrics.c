@@ -170,7 +170,7 @@ metrics_render(msgpack_sbuffer *out)
 	metrics_put(out, "wspool_connections_refused_total %llu\n",
 	    (unsigned long long)srv.stats.conns_refused);
 	metrics_head(out, "wspool_calls_in_flight", "gauge", "Calls sent to a worker and not yet ended.");
-	metrics_put(out, "wspool_calls_in_flight %u\n", rpc_count());
+	metrics_put(out, "wspool_calls_in_flight %u\n", rpc_count() - rpc_queued());
 	metrics_head(out, "wspool_calls_queued", "gauge", "Calls waiting for a worker.");
 	metrics_put(out, "wspool_calls_queued %u\n", rpc_queued());
 	metrics_head(out, "wspool_calls_total", "counter", "Calls ended, by route and outcome.");
