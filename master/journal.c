@@ -92,6 +92,12 @@ journal_call(uint64_t call_id)
 	return jc;
 }
 
+bool
+journal_has_call(uint64_t call_id)
+{
+	return journal_call(call_id) != NULL;
+}
+
 static void
 journal_entry_free(struct jentry *e)
 {

@@ -62,6 +62,9 @@ void journal_worker_gone(struct worker *w, const struct wspool_reason *crash,
 /* Hand queued orphans to ready workers; call when a worker becomes ready. */
 void journal_dispatch(void);
 
+/* Whether the call has journaled cleanups. */
+bool journal_has_call(uint64_t call_id);
+
 /* Cleanups not yet reported done (pending and queued). */
 size_t journal_pending(void);
 

@@ -312,6 +312,16 @@ pool_call_done(struct worker *w, struct call *call)
 }
 
 int
+pool_send_answer_ack(struct worker *w, uint64_t call_id)
+{
+	struct proto_writer *pw;
+
+	if (w->w_state == W_GONE || (pw = pool_writer(w)) == NULL)
+		return -1;
+	return proto_put_defer_ack(pw, call_id, PROTO_ANSWER_ACK);
+}
+
+int
 pool_send_cancel(struct worker *w, uint64_t call_id,
     const struct wspool_reason *reason)
 {
@@ -547,6 +557,13 @@ pool_dispatch(struct worker *w, nng_msg *msg)
 		}
 		case PROTO_CLEANUP_DONE:
 			journal_done(w, m.id, m.seq, m.flags != 0, m.str.ptr, m.str.len);
+			/* The worker runs the call's next cleanup once we have this. */
+			if (m.seq > 0 && m.seq < PROTO_DONE_ACK) {
+				struct proto_writer *pw = pool_writer(w);
+				if (pw == NULL || proto_put_defer_ack(pw, m.id,
+				    m.seq | PROTO_DONE_ACK) != 0)
+					rv = -1;
+			}
 			break;
 		case PROTO_LOG:
 			log_msg((int)m.num, "worker %d: %.*s", (int)w->w_pid,

@@ -56,6 +56,8 @@ int pool_send_call(struct worker *w, struct call *call, struct conn *c,
     const char *params, size_t params_len);
 /* The call ended (terminal reply or abandoned): drop it from its worker. */
 void pool_call_done(struct worker *w, struct call *call);
+/* Acknowledge a call's terminal reply: its cleanups may run now. */
+int pool_send_answer_ack(struct worker *w, uint64_t call_id);
 int pool_send_cancel(struct worker *w, uint64_t call_id,
     const struct wspool_reason *reason);
 /* The connection closed: tell the workers that know it. */

@@ -634,6 +634,8 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 			reason.message = msg;
 		}
 		journal_call_ended(call->k_id, &reason, true);
+		if (journal_has_call(call->k_id))
+			pool_send_answer_ack(w, call->k_id);
 		rpc_set_outcome(call, m->type == PROTO_ERROR ? OUTCOME_ERROR : OUTCOME_OK);
 		rpc_call_free(call);
 		rpc_dispatch_queue();

@@ -34,7 +34,11 @@ enum proto_type {
 	PROTO_CANCEL = 2,     /* [2, call_id, reason:bin] */
 	PROTO_CONN_OPEN = 3,  /* [3, conn_id, uuid, ip, headers:map str->str] */
 	PROTO_CONN_CLOSE = 4, /* [4, conn_id] */
-	PROTO_DEFER_ACK = 5,  /* [5, call_id, seq] */
+	PROTO_DEFER_ACK = 5,  /* [5, call_id, seq]; seq PROTO_ANSWER_ACK: the master
+	                         has the call's terminal reply (sent for calls with
+	                         cleanups, which run only after it); seq with
+	                         PROTO_DONE_ACK set: it has CLEANUP_DONE(seq), so the
+	                         next cleanup may run */
 	PROTO_CLEANUP = 6,    /* [6, cleanup_id, route, name, arg:bin, reason:bin] */
 	PROTO_DRAIN = 7,      /* [7]: finish what you have, take nothing new, exit */
 
@@ -53,6 +57,10 @@ enum proto_type {
 	PROTO_HELLO = 64,     /* [64, pid, host]  worker -> master */
 	PROTO_WELCOME = 65,   /* [65, address]    master -> worker: dial this pair1 address */
 };
+
+#define PROTO_ANSWER_ACK UINT64_MAX
+/* DEFER_ACK with seq | PROTO_DONE_ACK: the master has CLEANUP_DONE(seq). */
+#define PROTO_DONE_ACK (UINT64_C(1) << 63)
 
 /* PROTO_CALL flags */
 #define PROTO_CALL_NOTIFY 0x1 /* a notification: no answer goes to the client */

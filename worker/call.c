@@ -78,6 +78,8 @@ struct wspool_call {
 	pthread_cond_t c_cond;
 	uint64_t c_seq;                 /* last defer seq sent */
 	uint64_t c_acked;               /* last defer seq acknowledged */
+	bool c_answer_acked;            /* the master has the terminal reply */
+	uint64_t c_done_acked;          /* last CLEANUP_DONE seq the master has */
 
 	struct defer_reg *c_defers;
 	size_t c_ndefers;
@@ -163,6 +165,8 @@ call_reset(struct wspool_call *c)
 	c->c_reason_len = 0;
 	atomic_store(&c->c_cancelled, false);
 	c->c_seq = c->c_acked = 0;
+	c->c_answer_acked = false;
+	c->c_done_acked = 0;
 	c->c_failed = false;
 	c->c_code = 0;
 	c->c_refuse = 0;
@@ -281,7 +285,14 @@ call_defer_ack(uint64_t call_id, uint64_t seq)
 		struct wspool_call *c = (struct wspool_call *)((char *)n -
 		    offsetof(struct wspool_call, c_node));
 
-		if (seq > c->c_acked && seq <= c->c_seq) {
+		if (seq == PROTO_ANSWER_ACK) {
+			c->c_answer_acked = true;
+			pthread_cond_broadcast(&c->c_cond);
+		} else if (seq & PROTO_DONE_ACK) {
+			if ((seq & ~PROTO_DONE_ACK) > c->c_done_acked)
+				c->c_done_acked = seq & ~PROTO_DONE_ACK;
+			pthread_cond_broadcast(&c->c_cond);
+		} else if (seq > c->c_acked && seq <= c->c_seq) {
 			c->c_acked = seq;
 			pthread_cond_broadcast(&c->c_cond);
 		}
@@ -439,6 +450,9 @@ call_classify(struct wspool_call *c, int rv)
 	return CALL_END_FAILED;
 }
 
+static void call_deadline(struct timespec *ts, uint64_t ms);
+static void call_wait_done_acked(struct wspool_call *c, uint64_t seq);
+
 /* Run the registered cleanups in order, each isolated, each reported. */
 static void
 call_run_defers(struct wspool_call *c, enum call_end end, bool cancelled)
@@ -485,6 +499,8 @@ call_run_defers(struct wspool_call *c, enum call_end end, bool cancelled)
 			outbox_end(proto_put_cleanup_done(w, id, d->dr_seq, ok,
 			    message));
 		}
+		if (i + 1 < c->c_ndefers)
+			call_wait_done_acked(c, d->dr_seq);
 	}
 }
 
@@ -508,6 +524,46 @@ call_release(struct wspool_call *c)
 		call_destroy(c);
 }
 
+
+/*
+ * The answer goes out before the cleanups run: wait until the master has
+ * the terminal reply (it acknowledges it for calls with cleanups). Without
+ * this, a cleanup that crashes the worker could take the answer, still in
+ * a buffer, down with it, and the client would see a crash for a call that
+ * ended well.
+ */
+static void
+call_wait_answer_acked(struct wspool_call *c)
+{
+	struct timespec ts;
+	int rv = 0;
+
+	call_deadline(&ts, CALL_DEFER_TIMEOUT_MS);
+	pthread_mutex_lock(&call_mu);
+	while (!c->c_answer_acked && !call_lost && rv != ETIMEDOUT)
+		rv = pthread_cond_timedwait(&c->c_cond, &call_mu, &ts);
+	pthread_mutex_unlock(&call_mu);
+}
+
+/*
+ * Likewise between cleanups: the next one runs once the master has the
+ * previous one's CLEANUP_DONE, so a cleanup that crashes the worker does
+ * not make the ones before it run twice (exactly once where possible;
+ * at least once always).
+ */
+static void
+call_wait_done_acked(struct wspool_call *c, uint64_t seq)
+{
+	struct timespec ts;
+	int rv = 0;
+
+	call_deadline(&ts, CALL_DEFER_TIMEOUT_MS);
+	pthread_mutex_lock(&call_mu);
+	while (c->c_done_acked < seq && !call_lost && rv != ETIMEDOUT)
+		rv = pthread_cond_timedwait(&c->c_cond, &call_mu, &ts);
+	pthread_mutex_unlock(&call_mu);
+}
+
 static void
 call_run_cb(struct job *j)
 {
@@ -521,6 +577,8 @@ call_run_cb(struct job *j)
 	cancelled = atomic_load(&c->c_cancelled);
 	pthread_mutex_unlock(&call_mu);
 	call_answer(c, end);
+	if (c->c_ndefers > 0)
+		call_wait_answer_acked(c);
 	call_run_defers(c, end, cancelled);
 	call_release(c);
 }
