@@ -35,6 +35,9 @@
 #define RUNTIME_LOST_GRACE_MS 5000
 /* The same after SIGTERM: less than the master waits before SIGKILL. */
 #define RUNTIME_TERM_GRACE_MS 3000
+/* How often the receiver looks up from nng_recvmsg (runtime_shutdown). */
+#define RUNTIME_RECV_POLL_MS 200
+
 /* After a drain, how long to let nng write the last replies out. */
 #define RUNTIME_LINGER_MS 250
 /* Stack of the threads that run no handler (nng's, sender, receiver).
@@ -61,6 +64,7 @@ static struct {
 	pthread_cond_t rt_cond;         /* state changes, pool idle */
 	enum runtime_state rt_state;
 	atomic_bool rt_draining;        /* DRAIN or SIGTERM: refuse calls */
+	atomic_bool rt_stopping;        /* the receiver is to return */
 	bool rt_pipe_gone;
 	nng_socket rt_sock;
 	bool rt_sock_open;
@@ -341,6 +345,11 @@ runtime_receiver_cb(void *arg)
 		int rv;
 
 		if ((rv = nng_recvmsg(runtime.rt_sock, &msg, 0)) != 0) {
+			/* A receive timeout only lets us look at rt_stopping. */
+			if (rv == NNG_ETIMEDOUT && !atomic_load(&runtime.rt_stopping))
+				continue;
+			if (rv == NNG_ETIMEDOUT)
+				break;
 			if (rv != NNG_ECLOSED) {
 				runtime_log("receive from master failed: %s",
 				    nng_strerror(rv));
@@ -447,8 +456,16 @@ runtime_connect(const char *address)
 		return -1;
 	}
 	runtime.rt_sock_open = true;
+	/*
+	 * nng 1.5's nng_close can hang while another thread is blocked in
+	 * nng_recvmsg on the socket (seen at shutdown): the receiver wakes up
+	 * every RUNTIME_RECV_POLL_MS to see whether to stop, and the socket is
+	 * closed only after it returned.
+	 */
 	if ((rv = nng_socket_set_size(runtime.rt_sock, NNG_OPT_RECVMAXSZ,
 	    PROTO_MAX_MSG)) != 0 ||
+	    (rv = nng_socket_set_ms(runtime.rt_sock, NNG_OPT_RECVTIMEO,
+	    RUNTIME_RECV_POLL_MS)) != 0 ||
 	    (rv = nng_pipe_notify(runtime.rt_sock, NNG_PIPE_EV_REM_POST,
 	    runtime_pipe_cb, NULL)) != 0) {
 		runtime_log("cannot set up the pair1 socket: %s",
@@ -666,13 +683,15 @@ runtime_abandon(int status, int64_t grace_ms, bool keep_outbox)
 static void
 runtime_shutdown(void)
 {
-	/* nng_close wakes the receiver (NNG_ECLOSED) and a blocked sender. */
-	if (runtime.rt_sock_open)
-		nng_close(runtime.rt_sock);
-	runtime.rt_sock_open = false;
+	/* The receiver first (it polls rt_stopping), then the socket, whose
+	 * close wakes a blocked sender. */
+	atomic_store(&runtime.rt_stopping, true);
 	if (runtime.rt_receiver_running)
 		pthread_join(runtime.rt_receiver, NULL);
 	runtime.rt_receiver_running = false;
+	if (runtime.rt_sock_open)
+		nng_close(runtime.rt_sock);
+	runtime.rt_sock_open = false;
 	if (runtime.rt_signals_running) {
 		pthread_mutex_lock(&runtime.rt_mu);
 		runtime.rt_state = RUNTIME_TERMINATED;
