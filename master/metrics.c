@@ -152,6 +152,15 @@ metrics_head(msgpack_sbuffer *out, const char *name, const char *type,
 	metrics_put(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A metric without labels: its HELP, TYPE and value. */
+static void
+metrics_scalar(msgpack_sbuffer *out, const char *name, const char *type,
+    const char *help, uint64_t value)
+{
+	metrics_head(out, name, type, help);
+	metrics_put(out, "%s %llu\n", name, (unsigned long long)value);
+}
+
 int
 metrics_render(msgpack_sbuffer *out)
 {
@@ -160,19 +169,21 @@ metrics_render(msgpack_sbuffer *out)
 	uint64_t cum = 0;
 	size_t i;
 
-	metrics_head(out, "wspool_connections_open", "gauge", "Open client connections.");
-	metrics_put(out, "wspool_connections_open %u\n", conn_count());
-	metrics_head(out, "wspool_connections_accepted_total", "counter", "Client connections accepted.");
-	metrics_put(out, "wspool_connections_accepted_total %llu\n",
-	    (unsigned long long)srv.stats.conns_accepted);
-	metrics_head(out, "wspool_connections_refused_total", "counter",
-	    "Connections refused at --max-connections.");
-	metrics_put(out, "wspool_connections_refused_total %llu\n",
-	    (unsigned long long)srv.stats.conns_refused);
-	metrics_head(out, "wspool_calls_in_flight", "gauge", "Calls sent to a worker and not yet ended.");
-	metrics_put(out, "wspool_calls_in_flight %u\n", rpc_count() - rpc_queued());
-	metrics_head(out, "wspool_calls_queued", "gauge", "Calls waiting for a worker.");
-	metrics_put(out, "wspool_calls_queued %u\n", rpc_queued());
+	metrics_scalar(out, "wspool_connections_open", "gauge",
+	    "Open client connections.",
+	    (uint64_t)conn_count());
+	metrics_scalar(out, "wspool_connections_accepted_total", "counter",
+	    "Client connections accepted.",
+	    (uint64_t)srv.stats.conns_accepted);
+	metrics_scalar(out, "wspool_connections_refused_total", "counter",
+	    "Connections refused at --max-connections.",
+	    (uint64_t)srv.stats.conns_refused);
+	metrics_scalar(out, "wspool_calls_in_flight", "gauge",
+	    "Calls sent to a worker and not yet ended.",
+	    (uint64_t)rpc_count() - rpc_queued());
+	metrics_scalar(out, "wspool_calls_queued", "gauge",
+	    "Calls waiting for a worker.",
+	    (uint64_t)rpc_queued());
 	metrics_head(out, "wspool_calls_total", "counter", "Calls ended, by route and outcome.");
 	HASH_ITER(hh, metrics.routes, r, rtmp)
 		for (i = 0; i < OUTCOME_COUNT; i++)
@@ -198,34 +209,34 @@ metrics_render(msgpack_sbuffer *out)
 	metrics_put(out, "wspool_call_duration_seconds_sum %.6f\n", metrics.sum);
 	metrics_put(out, "wspool_call_duration_seconds_count %llu\n",
 	    (unsigned long long)metrics.count);
-	metrics_head(out, "wspool_workers_ready", "gauge", "Workers ready for calls.");
-	metrics_put(out, "wspool_workers_ready %u\n", pool_nready());
-	metrics_head(out, "wspool_worker_starts_total", "counter", "Local workers started.");
-	metrics_put(out, "wspool_worker_starts_total %llu\n",
-	    (unsigned long long)srv.stats.worker_starts);
+	metrics_scalar(out, "wspool_workers_ready", "gauge",
+	    "Workers ready for calls.",
+	    (uint64_t)pool_nready());
+	metrics_scalar(out, "wspool_worker_starts_total", "counter",
+	    "Local workers started.",
+	    (uint64_t)srv.stats.worker_starts);
 	metrics_head(out, "wspool_worker_deaths_total", "counter", "Workers gone, by reason.");
 	HASH_ITER(hh, metrics.deaths, l, ltmp)
 		metrics_put(out, "wspool_worker_deaths_total{reason=\"%s\"} %llu\n",
 		    l->ml_name, (unsigned long long)l->ml_count);
-	metrics_head(out, "wspool_cleanups_pending", "gauge", "Deferred cleanups journaled and not yet done.");
-	metrics_put(out, "wspool_cleanups_pending %zu\n", journal_pending());
-	metrics_head(out, "wspool_cleanups_run_total", "counter", "Deferred cleanups reported done.");
-	metrics_put(out, "wspool_cleanups_run_total %llu\n",
-	    (unsigned long long)srv.stats.cleanups_run);
-	metrics_head(out, "wspool_cleanups_retried_total", "counter",
-	    "Deferred cleanups handed over to another worker after a death.");
-	metrics_put(out, "wspool_cleanups_retried_total %llu\n",
-	    (unsigned long long)srv.stats.cleanups_retried);
-	metrics_head(out, "wspool_cleanups_dropped_total", "counter",
-	    "Deferred cleanups dropped after crashing their worker too often.");
-	metrics_put(out, "wspool_cleanups_dropped_total %llu\n",
-	    (unsigned long long)srv.stats.cleanups_dropped);
-	metrics_head(out, "wspool_bytes_received_total", "counter", "Bytes read from clients.");
-	metrics_put(out, "wspool_bytes_received_total %llu\n",
-	    (unsigned long long)srv.stats.bytes_in);
-	metrics_head(out, "wspool_bytes_sent_total", "counter", "Bytes written to clients.");
-	metrics_put(out, "wspool_bytes_sent_total %llu\n",
-	    (unsigned long long)srv.stats.bytes_out);
+	metrics_scalar(out, "wspool_cleanups_pending", "gauge",
+	    "Deferred cleanups journaled and not yet done.",
+	    (uint64_t)journal_pending());
+	metrics_scalar(out, "wspool_cleanups_run_total", "counter",
+	    "Deferred cleanups reported done.",
+	    (uint64_t)srv.stats.cleanups_run);
+	metrics_scalar(out, "wspool_cleanups_retried_total", "counter",
+	    "Deferred cleanups handed over to another worker after a death.",
+	    (uint64_t)srv.stats.cleanups_retried);
+	metrics_scalar(out, "wspool_cleanups_dropped_total", "counter",
+	    "Deferred cleanups dropped after crashing their worker too often.",
+	    (uint64_t)srv.stats.cleanups_dropped);
+	metrics_scalar(out, "wspool_bytes_received_total", "counter",
+	    "Bytes read from clients.",
+	    (uint64_t)srv.stats.bytes_in);
+	metrics_scalar(out, "wspool_bytes_sent_total", "counter",
+	    "Bytes written to clients.",
+	    (uint64_t)srv.stats.bytes_out);
 	return 0;
 }
 

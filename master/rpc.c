@@ -254,6 +254,24 @@ rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		pool_kill(w, why); /* may free call */
 }
 
+/*
+ * Nothing more goes to the client for this call: record why, and tell its
+ * worker (which still owes its terminal reply), or end it now if it never
+ * reached one (queued).
+ */
+static void
+rpc_abandon(struct call *call, enum metrics_outcome outcome,
+    const struct wspool_reason *reason)
+{
+	rpc_detach(call);
+	rpc_set_outcome(call, outcome);
+	journal_call_ended(call->k_id, reason, false);
+	if (call->k_worker != NULL)
+		pool_send_cancel(call->k_worker, call->k_id, reason);
+	else
+		rpc_call_free(call);
+}
+
 unsigned
 rpc_count(void)
 {
@@ -363,13 +381,7 @@ rpc_cancel_all(const struct wspool_reason *reason)
 		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 			rpc_send_reason_error(call->k_conn, call, 503,
 			    "Service Unavailable: shutting down", reason);
-		rpc_set_outcome(call, OUTCOME_SHUTDOWN);
-		rpc_detach(call);
-		journal_call_ended(call->k_id, reason, false);
-		if (call->k_worker != NULL)
-			pool_send_cancel(call->k_worker, call->k_id, reason);
-		else
-			rpc_call_free(call); /* queued */
+		rpc_abandon(call, OUTCOME_SHUTDOWN, reason);
 	}
 }
 
@@ -405,14 +417,8 @@ rpc_cancel(struct conn *c, const struct jreq *req)
 	HASH_FIND(hh_conn, c->c_calls, key, key_len, call);
 	if (call == NULL)
 		return; /* unknown or finished: ignored */
-	rpc_detach(call);
-	rpc_set_outcome(call, OUTCOME_CANCELLED);
 	rpc_reason(&reason, WSPOOL_REASON_CANCELLED);
-	journal_call_ended(call->k_id, &reason, false);
-	if (call->k_worker != NULL)
-		pool_send_cancel(call->k_worker, call->k_id, &reason);
-	else
-		rpc_call_free(call); /* still queued */
+	rpc_abandon(call, OUTCOME_CANCELLED, &reason);
 }
 
 void
@@ -536,15 +542,8 @@ rpc_conn_closed(struct conn *c)
 	struct wspool_reason reason;
 
 	rpc_reason(&reason, WSPOOL_REASON_DISCONNECTED);
-	HASH_ITER(hh_conn, c->c_calls, call, tmp) {
-		rpc_detach(call);
-		rpc_set_outcome(call, OUTCOME_DISCONNECTED);
-		journal_call_ended(call->k_id, &reason, false);
-		if (call->k_worker != NULL)
-			pool_send_cancel(call->k_worker, call->k_id, &reason);
-		else
-			rpc_call_free(call); /* still queued */
-	}
+	HASH_ITER(hh_conn, c->c_calls, call, tmp)
+		rpc_abandon(call, OUTCOME_DISCONNECTED, &reason);
 }
 
 /* ---- worker replies --------------------------------------------------------- */
