@@ -52,4 +52,14 @@ cd "$top" && rm -rf _build-asan && mkdir _build-asan && cd _build-asan
 ../configure -q --enable-sanitizers
 make -j"$jobs" -s
 make -j"$jobs" check || { cat test-suite.log; exit 1; }
-echo "all test suites passed"
+
+# One closing line for both builds' suites (automake's own summaries above).
+passed=0
+failed=0
+for log in "$top/_build/test-suite.log" "$top/_build-asan/test-suite.log"; do
+	p=$(sed -n 's/^# PASS: *//p' "$log" | head -1)
+	f=$(sed -n 's/^# FAIL: *//p' "$log" | head -1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+done
+echo "tests: $passed passed, $failed failed"
