@@ -361,7 +361,7 @@ conn_keep_headers(struct conn *c, const struct handshake *hs)
 static void
 conn_http_answer(struct conn *c, int status)
 {
-	char buf[1024], path[256];
+	char buf[1024];
 	int n = -1;
 
 	if (status == 200 || status == 503) {
@@ -377,7 +377,6 @@ conn_http_answer(struct conn *c, int status)
 		n = handshake_plain_response(status, "text/plain", "", 0, buf, sizeof(buf));
 	if (n > 0)
 		bufferevent_write(c->c_bev, buf, (size_t)n);
-	(void)path;
 	conn_close(c, 0, NULL);
 }
 

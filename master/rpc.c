@@ -553,7 +553,6 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 {
 	struct call *call;
 	struct conn *c;
-	char num[16];
 	bool terminal = true;
 
 	HASH_FIND(hh, rpc.calls, &m->id, sizeof(m->id), call);
@@ -607,7 +606,6 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 			break;
 		rpc_put_error_head(call->k_client_id, call->k_client_id_len,
 		    (int)m->num, m->str.ptr, m->str.len);
-		(void)num;
 		if (m->has_value) {
 			size_t mark = rpc.out.size;
 			RPC_PUT(",\"data\":");
