@@ -604,8 +604,10 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 		srv.stats.calls_failed++;
 		if (c == NULL)
 			break;
+		/* A worker is not trusted with the code either. */
 		rpc_put_error_head(call->k_client_id, call->k_client_id_len,
-		    (int)m->num, m->str.ptr, m->str.len);
+		    m->num >= 400 && m->num <= 599 ? (int)m->num : 500,
+		    m->str.ptr, m->str.len);
 		if (m->has_value) {
 			size_t mark = rpc.out.size;
 			RPC_PUT(",\"data\":");
