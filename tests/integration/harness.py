@@ -59,6 +59,25 @@ UUID4 = re.compile(
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
+def _sanitizer_env():
+    """Environment for servers whose workers must die by their own signal.
+
+    Under the sanitizer build the demo's crash routes must still end in
+    SIGSEGV/SIGABRT/SIGBUS, not in a sanitizer report and exit 1 (the
+    worker sets these defaults itself too); later options override earlier
+    ones, so ours win over the caller's.
+    """
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    asan = (asan + ":" if asan else "") + \
+        "handle_segv=0:handle_abort=0:handle_sigbus=0:detect_leaks=1"
+    return {"ASAN_OPTIONS": asan,
+            "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS",
+                                            "print_stacktrace=1")}
+
+
+SAN_ENV = _sanitizer_env()
+
+
 def deadline(seconds):
     """An absolute monotonic deadline, scaled for slow wrappers."""
     return time.monotonic() + seconds * SCALE

@@ -16,22 +16,9 @@ import time
 import pytest
 
 import harness
-from harness import Client, Server, run, same_json, tag, wait_for
+from harness import SAN_ENV, Client, Server, run, same_json, tag, wait_for
 
 
-# The demo's crash routes must die by their own signal under the sanitizer
-# build too: ASan must not catch SIGSEGV/SIGABRT/SIGBUS itself. Later
-# options override earlier ones, so ours win over the caller's.
-def _sanitizer_env():
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    asan = (asan + ":" if asan else "") + \
-        "handle_segv=0:handle_abort=0:handle_sigbus=0:detect_leaks=1"
-    return {"ASAN_OPTIONS": asan,
-            "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS",
-                                            "print_stacktrace=1")}
-
-
-SAN_ENV = _sanitizer_env()
 
 
 def _asan_build():

@@ -14,7 +14,7 @@ import socket
 import time
 
 import harness
-from harness import Client, Server, run, same_json, tag
+from harness import SAN_ENV, Client, Server, run, same_json, tag
 
 LONG = os.environ.get("WSPOOL_LONG_RUN") == "1"
 MIN_CALLS, MIN_KILLS = (1000, 20) if LONG else (300, 8)
@@ -36,14 +36,6 @@ REGISTER_GRACE = 0.5
 
 HOST = socket.gethostname()
 SEED = int(os.environ.get("WSPOOL_TEST_SEED", str(random.randrange(2**32))))
-
-# Same as test_cleanups.py: the demo's crashes die by their signal.
-_asan = os.environ.get("ASAN_OPTIONS", "")
-SAN_ENV = {
-    "ASAN_OPTIONS": (_asan + ":" if _asan else "") +
-    "handle_segv=0:handle_abort=0:handle_sigbus=0:detect_leaks=1",
-    "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "print_stacktrace=1"),
-}
 
 FAIL_CODES = (400, 409, 418, 422, 500, 599)   # never 502-504: those are ours
 

@@ -22,22 +22,11 @@ from collections import Counter
 import pytest
 
 import harness
-from harness import (Client, RawWS, Server, closed_code, http_request, run,
-                     same_json, tag, upgrade_headers, wait_for, worker_pids)
+from harness import (SAN_ENV, Client, RawWS, Server, closed_code,
+                     http_request, run, same_json, tag, upgrade_headers,
+                     wait_for, worker_pids)
 
 
-# The demo's crash route must die by its own signal under the sanitizer
-# build too (as in test_cleanups.py): ASan must not catch SIGSEGV itself.
-def _sanitizer_env():
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    asan = (asan + ":" if asan else "") + \
-        "handle_segv=0:handle_abort=0:handle_sigbus=0:detect_leaks=1"
-    return {"ASAN_OPTIONS": asan,
-            "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS",
-                                            "print_stacktrace=1")}
-
-
-SAN_ENV = _sanitizer_env()
 SHUTDOWN = {"kind": "shutdown"}
 
 
