@@ -327,7 +327,8 @@ journal_dispatch(void)
 			continue; /* one hand-over at a time per worker */
 		e = TAILQ_FIRST(&journal.queue);
 		jc = e->je_call;
-		if (pool_send_cleanup(w, e->je_id, jc->jc_route, e->je_name,
+		if (pool_send_cleanup(w, e->je_id, e->je_key.call_id,
+		    e->je_key.seq, e->je_attempts + 1, jc->jc_route, e->je_name,
 		    e->je_arg, e->je_arg_len, jc->jc_reason, jc->jc_reason_len) != 0)
 			continue;
 		log_debug("cleanup %s of call %llu handed to worker %d",

@@ -275,7 +275,6 @@ pool_send_call(struct worker *w, struct call *call, struct conn *c,
 {
 	struct proto_writer *pw;
 	struct wconn *wc;
-	int64_t deadline = 0;
 
 	if ((pw = pool_writer(w)) == NULL)
 		return -1;
@@ -293,7 +292,7 @@ pool_send_call(struct worker *w, struct call *call, struct conn *c,
 	}
 	proto_put_call(pw, call->k_id, c ? c->c_id : 0, call->k_route,
 	    strlen(call->k_route), params, params_len,
-	    (call->k_flags & CALL_NOTIFY) ? PROTO_CALL_NOTIFY : 0, deadline);
+	    (call->k_flags & CALL_NOTIFY) ? PROTO_CALL_NOTIFY : 0);
 	call->k_worker = w;
 	call->k_worker_pid = (int)w->w_pid;
 	TAILQ_INSERT_TAIL(&w->w_calls, call, k_wlink);
@@ -408,16 +407,16 @@ pool_ready_next(struct worker *prev)
 }
 
 int
-pool_send_cleanup(struct worker *w, uint64_t cleanup_id, const char *route,
-    const char *name, const void *arg, size_t arg_len, const void *reason,
-    size_t reason_len)
+pool_send_cleanup(struct worker *w, uint64_t cleanup_id, uint64_t call_id,
+    uint64_t seq, unsigned attempt, const char *route, const char *name,
+    const void *arg, size_t arg_len, const void *reason, size_t reason_len)
 {
 	struct proto_writer *pw;
 
 	if (w->w_state != W_READY || (pw = pool_writer(w)) == NULL)
 		return -1;
-	return proto_put_cleanup(pw, cleanup_id, route, name, arg, arg_len,
-	    reason, reason_len);
+	return proto_put_cleanup(pw, cleanup_id, call_id, seq, attempt, route,
+	    name, arg, arg_len, reason, reason_len);
 }
 
 bool
@@ -566,8 +565,13 @@ pool_dispatch(struct worker *w, nng_msg *msg)
 			}
 			break;
 		case PROTO_LOG:
-			log_msg((int)m.num, "worker %d: %.*s", (int)w->w_pid,
-			    (int)m.str.len, m.str.ptr);
+			if (m.call_id != 0)
+				log_msg((int)m.num, "worker=%d call=%llu route=%s: %.*s",
+				    (int)w->w_pid, (unsigned long long)m.call_id,
+				    rpc_route_of(m.call_id), (int)m.str.len, m.str.ptr);
+			else
+				log_msg((int)m.num, "worker=%d: %.*s", (int)w->w_pid,
+				    (int)m.str.len, m.str.ptr);
 			break;
 		default:
 			rd.error = "message type not expected from a worker";

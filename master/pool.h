@@ -73,8 +73,8 @@ pid_t pool_worker_pid(const struct worker *w);
 /* Ready workers one after the other: pass NULL first, then the last one. */
 struct worker *pool_ready_next(struct worker *prev);
 /* Hand a cleanup over to w (PROTO_CLEANUP). Values are packed msgpack. */
-int pool_send_cleanup(struct worker *w, uint64_t cleanup_id, const char *route,
-    const char *name, const void *arg, size_t arg_len, const void *reason,
-    size_t reason_len);
+int pool_send_cleanup(struct worker *w, uint64_t cleanup_id, uint64_t call_id,
+    uint64_t seq, unsigned attempt, const char *route, const char *name,
+    const void *arg, size_t arg_len, const void *reason, size_t reason_len);
 
 #endif /* MASTER_POOL_H */

@@ -188,6 +188,7 @@ enum proto_kind {
 	K_INT,      /* any int64 */
 	K_INT32,    /* an int */
 	K_PID,      /* non-negative int64 */
+	K_ATTEMPT,  /* an attempt count: 1 to INT_MAX */
 	K_STR,      /* str, at most PROTO_MAX_STR bytes */
 	K_BIN,      /* bin */
 	K_OPTBIN,   /* bin or nil */
@@ -199,11 +200,11 @@ enum proto_kind {
 
 /* Where it goes in struct proto_msg. */
 enum proto_dest {
-	D_ID = 1, D_CONN, D_SEQ, D_NUM, D_FLAGS, D_STR, D_STR2, D_VALUE,
+	D_ID = 1, D_CONN, D_CALL, D_SEQ, D_NUM, D_FLAGS, D_STR, D_STR2, D_VALUE,
 	D_VALUE2, D_OBJ, D_OBJ2,
 };
 
-#define PROTO_MAX_FIELDS 6
+#define PROTO_MAX_FIELDS 8
 
 static const struct proto_spec {
 	const char *name;
@@ -213,9 +214,8 @@ static const struct proto_spec {
 		unsigned char dest;
 	} f[PROTO_MAX_FIELDS];
 } proto_specs[] = {
-	[PROTO_CALL] = { "call", 6, { { K_UINT, D_ID }, { K_UINT, D_CONN },
-	    { K_STR, D_STR }, { K_BIN, D_VALUE }, { K_UINT, D_FLAGS },
-	    { K_INT, D_NUM } } },
+	[PROTO_CALL] = { "call", 5, { { K_UINT, D_ID }, { K_UINT, D_CONN },
+	    { K_STR, D_STR }, { K_BIN, D_VALUE }, { K_UINT, D_FLAGS } } },
 	[PROTO_CANCEL] = { "cancel", 2, { { K_UINT, D_ID },
 	    { K_BIN, D_VALUE } } },
 	[PROTO_CONN_OPEN] = { "conn_open", 4, { { K_UINT, D_ID },
@@ -223,7 +223,8 @@ static const struct proto_spec {
 	[PROTO_CONN_CLOSE] = { "conn_close", 1, { { K_UINT, D_ID } } },
 	[PROTO_DEFER_ACK] = { "defer_ack", 2, { { K_UINT, D_ID },
 	    { K_UINT, D_SEQ } } },
-	[PROTO_CLEANUP] = { "cleanup", 5, { { K_UINT, D_ID }, { K_STR, D_STR },
+	[PROTO_CLEANUP] = { "cleanup", 8, { { K_UINT, D_ID }, { K_UINT, D_CALL },
+	    { K_UINT, D_SEQ }, { K_ATTEMPT, D_NUM }, { K_STR, D_STR },
 	    { K_STR, D_STR2 }, { K_BIN, D_VALUE }, { K_BIN, D_VALUE2 } } },
 	[PROTO_DRAIN] = { "drain", 0, { { 0, 0 } } },
 	[PROTO_READY] = { "ready", 5, { { K_PID, D_NUM }, { K_STR, D_STR },
@@ -239,7 +240,8 @@ static const struct proto_spec {
 	    { K_STR, D_STR }, { K_BIN, D_VALUE } } },
 	[PROTO_CLEANUP_DONE] = { "cleanup_done", 4, { { K_UINT, D_ID },
 	    { K_UINT, D_SEQ }, { K_BOOL, D_FLAGS }, { K_STR, D_STR } } },
-	[PROTO_LOG] = { "log", 2, { { K_INT32, D_NUM }, { K_STR, D_STR } } },
+	[PROTO_LOG] = { "log", 3, { { K_UINT, D_CALL }, { K_INT32, D_NUM },
+	    { K_STR, D_STR } } },
 	[PROTO_HELLO] = { "hello", 2, { { K_PID, D_NUM }, { K_STR, D_STR } } },
 	[PROTO_WELCOME] = { "welcome", 1, { { K_STR, D_STR } } },
 };
@@ -390,6 +392,12 @@ proto_read_field(struct proto_msg *m, int kind, int dest,
 			return "integer out of range";
 		i = (int64_t)o->via.u64;
 		break;
+	case K_ATTEMPT:
+		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    o->via.u64 == 0 || o->via.u64 > INT_MAX)
+			return "attempt is not a count from 1";
+		i = (int64_t)o->via.u64;
+		break;
 	case K_INT:
 	case K_INT32:
 		if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
@@ -445,6 +453,7 @@ proto_read_field(struct proto_msg *m, int kind, int dest,
 	switch (dest) {
 	case D_ID: m->id = u; break;
 	case D_CONN: m->conn_id = u; break;
+	case D_CALL: m->call_id = u; break;
 	case D_SEQ: m->seq = u; break;
 	case D_FLAGS: m->flags = u; break;
 	case D_NUM: m->num = i; break;
@@ -626,19 +635,18 @@ proto_writer_init(struct proto_writer *w, void *data,
 int
 proto_put_call(struct proto_writer *w, uint64_t call_id, uint64_t conn_id,
     const char *route, size_t route_len, const void *params, size_t params_len,
-    uint64_t flags, int64_t deadline_ms)
+    uint64_t flags)
 {
 	if (w->error != 0)
 		return w->error;
 	if (route_len > PROTO_MAX_STR || params_len > PROTO_MAX_MSG)
 		return -1;
-	proto_put_open(w, PROTO_CALL, 6);
+	proto_put_open(w, PROTO_CALL, 5);
 	proto_w_uint(w, call_id);
 	proto_w_uint(w, conn_id);
 	proto_w_str(w, route, route_len);
 	proto_w_bin(w, params, params_len);
 	proto_w_uint(w, flags);
-	proto_w_int(w, deadline_ms);
 	return proto_put_close(w);
 }
 
@@ -706,7 +714,8 @@ proto_put_defer_ack(struct proto_writer *w, uint64_t call_id, uint64_t seq)
 
 int
 proto_put_cleanup(struct proto_writer *w, uint64_t cleanup_id,
-    const char *route, const char *name, const void *arg, size_t arg_len,
+    uint64_t call_id, uint64_t seq, uint64_t attempt, const char *route,
+    const char *name, const void *arg, size_t arg_len,
     const void *reason, size_t reason_len)
 {
 	size_t route_len = proto_id_len(route), name_len = proto_id_len(name);
@@ -714,10 +723,14 @@ proto_put_cleanup(struct proto_writer *w, uint64_t cleanup_id,
 	if (w->error != 0)
 		return w->error;
 	if (route_len == SIZE_MAX || name_len == SIZE_MAX ||
-	    arg_len > PROTO_MAX_MSG || reason_len > PROTO_MAX_MSG)
+	    arg_len > PROTO_MAX_MSG || reason_len > PROTO_MAX_MSG ||
+	    attempt == 0 || attempt > INT_MAX)
 		return -1;
-	proto_put_open(w, PROTO_CLEANUP, 5);
+	proto_put_open(w, PROTO_CLEANUP, 8);
 	proto_w_uint(w, cleanup_id);
+	proto_w_uint(w, call_id);
+	proto_w_uint(w, seq);
+	proto_w_uint(w, attempt);
 	proto_w_str(w, route, route_len);
 	proto_w_str(w, name, name_len);
 	proto_w_bin(w, arg, arg_len);
@@ -866,11 +879,13 @@ proto_put_cleanup_done(struct proto_writer *w, uint64_t id, uint64_t seq,
 }
 
 int
-proto_put_log(struct proto_writer *w, int level, const char *text)
+proto_put_log(struct proto_writer *w, uint64_t call_id, int level,
+    const char *text)
 {
 	size_t text_len = proto_text_len(text);
 
-	proto_put_open(w, PROTO_LOG, 2);
+	proto_put_open(w, PROTO_LOG, 3);
+	proto_w_uint(w, call_id);
 	proto_w_int(w, level);
 	proto_w_str(w, text, text_len);
 	return proto_put_close(w);

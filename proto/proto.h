@@ -21,7 +21,7 @@
 
 #include <msgpack.h>
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 
 /* Largest nng message either side accepts (NNG_OPT_RECVMAXSZ). */
 #define PROTO_MAX_MSG (64u * 1024 * 1024)
@@ -30,7 +30,7 @@
 
 enum proto_type {
 	/* 1-31: master -> worker */
-	PROTO_CALL = 1,       /* [1, call_id, conn_id, route, params:bin, flags, deadline_ms] */
+	PROTO_CALL = 1,       /* [1, call_id, conn_id, route, params:bin, flags] */
 	PROTO_CANCEL = 2,     /* [2, call_id, reason:bin] */
 	PROTO_CONN_OPEN = 3,  /* [3, conn_id, uuid, ip, headers:map str->str] */
 	PROTO_CONN_CLOSE = 4, /* [4, conn_id] */
@@ -39,7 +39,10 @@ enum proto_type {
 	                         cleanups, which run only after it); seq with
 	                         PROTO_DONE_ACK set: it has CLEANUP_DONE(seq), so the
 	                         next cleanup may run */
-	PROTO_CLEANUP = 6,    /* [6, cleanup_id, route, name, arg:bin, reason:bin] */
+	PROTO_CLEANUP = 6,    /* [6, cleanup_id, call_id, seq, attempt, route, name,
+	                         arg:bin, reason:bin]: run a cleanup handed over from
+	                         another worker; call_id and seq name it stably
+	                         (an idempotency key), attempt counts from 1 */
 	PROTO_DRAIN = 7,      /* [7]: finish what you have, take nothing new, exit */
 
 	/* 32-63: worker -> master */
@@ -51,7 +54,8 @@ enum proto_type {
 	PROTO_DEFER = 37,     /* [37, call_id, seq, name, arg:bin] */
 	PROTO_CLEANUP_DONE = 38, /* [38, id, seq, ok:bool, message]: id is a call_id (seq = defer seq)
 	                         or, for PROTO_CLEANUP runs, the cleanup_id (seq 0) */
-	PROTO_LOG = 39,       /* [39, level, text] a line for the master's log */
+	PROTO_LOG = 39,       /* [39, call_id, level, text] a line for the master's log
+	                         (wspool_log); call_id 0: not about a call */
 
 	/* 64-71: joining, on the master's registry socket (req/rep) */
 	PROTO_HELLO = 64,     /* [64, pid, host]  worker -> master */
@@ -82,8 +86,10 @@ struct proto_msg {
 	enum proto_type type;
 	uint64_t id;            /* call_id, conn_id (CONN_*), cleanup_id (CLEANUP) */
 	uint64_t conn_id;       /* CALL */
-	uint64_t seq;           /* DEFER, DEFER_ACK, CLEANUP_DONE */
-	int64_t num;            /* CALL: deadline_ms; READY: pid; ERROR: code; LOG: level */
+	uint64_t call_id;       /* CLEANUP: the call the cleanup belongs to; LOG: the
+	                           call it is about, or 0 */
+	uint64_t seq;           /* DEFER, DEFER_ACK, CLEANUP_DONE, CLEANUP */
+	int64_t num;            /* READY: pid; ERROR: code; LOG: level; CLEANUP: attempt */
 	uint64_t flags;         /* CALL: flags; CLEANUP_DONE: ok (1/0) */
 	struct proto_bytes str;  /* CALL, CLEANUP: route; ERROR, CLEANUP_DONE: message;
 	                            READY: host; CONN_OPEN: uuid; DEFER: name; LOG: text */
@@ -167,7 +173,7 @@ int proto_writer_init(struct proto_writer *w, void *data,
 /* Values (bin) are given as already packed msgpack bytes: one value each. */
 int proto_put_call(struct proto_writer *w, uint64_t call_id, uint64_t conn_id,
     const char *route, size_t route_len, const void *params, size_t params_len,
-    uint64_t flags, int64_t deadline_ms);
+    uint64_t flags);
 int proto_put_cancel(struct proto_writer *w, uint64_t call_id,
     const void *reason, size_t reason_len);
 /* headers: n pairs of lower-case name and value, NUL-terminated strings. */
@@ -177,7 +183,7 @@ int proto_put_conn_open(struct proto_writer *w, uint64_t conn_id,
 int proto_put_conn_close(struct proto_writer *w, uint64_t conn_id);
 int proto_put_defer_ack(struct proto_writer *w, uint64_t call_id, uint64_t seq);
 int proto_put_cleanup(struct proto_writer *w, uint64_t cleanup_id,
-    const char *route, const char *name, const void *arg, size_t arg_len,
+    uint64_t call_id, uint64_t seq, uint64_t attempt, const char *route, const char *name, const void *arg, size_t arg_len,
     const void *reason, size_t reason_len);
 int proto_put_drain(struct proto_writer *w);
 
@@ -203,7 +209,8 @@ int proto_put_defer(struct proto_writer *w, uint64_t call_id, uint64_t seq,
     const char *name, const void *arg, size_t arg_len);
 int proto_put_cleanup_done(struct proto_writer *w, uint64_t id, uint64_t seq,
     int ok, const char *message);
-int proto_put_log(struct proto_writer *w, int level, const char *text);
+int proto_put_log(struct proto_writer *w, uint64_t call_id, int level,
+    const char *text);
 int proto_put_hello(struct proto_writer *w, int64_t pid, const char *host);
 int proto_put_welcome(struct proto_writer *w, const char *address);
 

@@ -51,7 +51,6 @@ struct wspool_call {
 	const struct wspool_route *c_route; /* NULL: unknown route */
 	struct conn *c_conn;            /* a reference */
 	uint64_t c_flags;
-	int64_t c_deadline_ms;
 	int c_refuse;                   /* answer this code at once */
 
 	char *c_params;                 /* packed params, copied */
@@ -215,7 +214,6 @@ call_receive(const struct proto_msg *m, int refuse, struct job **first,
 	c->c_job.j_next = NULL;
 	c->c_node.tn_key = m->id;
 	c->c_flags = m->flags;
-	c->c_deadline_ms = m->num;
 	c->c_refuse = refuse;
 	c->c_route = module_route(m->str.ptr, m->str.len);
 	if (m->has_value) {

@@ -18,6 +18,9 @@
 struct cleanup_job {
 	struct job cj_job;          /* first: the pool runs it */
 	uint64_t cj_id;
+	uint64_t cj_call_id;        /* with cj_seq: the cleanup's stable name */
+	uint64_t cj_seq;
+	unsigned cj_attempt;
 	const char *cj_name;        /* NUL-terminated, in cj_bytes */
 	const char *cj_route;
 	const char *cj_arg;         /* packed value, or NULL for nil */
@@ -136,6 +139,9 @@ cleanup_receive(const struct proto_msg *m, struct job **first,
 	cj->cj_job.j_fn = cleanup_job_cb;
 	cj->cj_job.j_next = NULL;
 	cj->cj_id = m->id;
+	cj->cj_call_id = m->call_id;
+	cj->cj_seq = m->seq;
+	cj->cj_attempt = (unsigned)m->num;
 	p = cj->cj_bytes;
 	cj->cj_name = p;
 	p = cleanup_copy(p, m->str2.ptr, m->str2.len);

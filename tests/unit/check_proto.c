@@ -228,7 +228,7 @@ obj_str_is(const msgpack_object *o, const char *s)
 /* What an envelope must decode to; every field of struct proto_msg. */
 struct expect {
 	enum proto_type type;
-	uint64_t id, conn_id, seq;
+	uint64_t id, conn_id, call_id, seq;
 	int64_t num;
 	uint64_t flags;
 	const char *str, *str2;  /* NULL: absent */
@@ -246,6 +246,7 @@ msg_eq(const struct proto_msg *m, const struct expect *e)
 	ck_assert_int_eq(m->type, e->type);
 	ck_assert_uint_eq(m->id, e->id);
 	ck_assert_uint_eq(m->conn_id, e->conn_id);
+	ck_assert_uint_eq(m->call_id, e->call_id);
 	ck_assert_uint_eq(m->seq, e->seq);
 	ck_assert_int_eq(m->num, e->num);
 	ck_assert_uint_eq(m->flags, e->flags);
@@ -280,12 +281,12 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 	bounds[n++] = b->sb.size;
 #define PUT(call) do { ck_assert_int_eq((call), 0); bounds[n++] = b->sb.size; } while (0)
 	PUT(proto_put_call(w, 7, 9, "add", 3, V_PARAMS, LEN(V_PARAMS),
-	    PROTO_CALL_NOTIFY, 1234));
+	    PROTO_CALL_NOTIFY));
 	PUT(proto_put_cancel(w, 7, V_TIMEOUT, LEN(V_TIMEOUT)));
 	PUT(proto_put_conn_open(w, 9, UUID, "10.0.0.1", hdr_names, hdr_values, 2));
 	PUT(proto_put_conn_close(w, 9));
 	PUT(proto_put_defer_ack(w, 7, 3));
-	PUT(proto_put_cleanup(w, 11, "add", "unlock", V_ARG, LEN(V_ARG),
+	PUT(proto_put_cleanup(w, 11, 7, 3, 2, "add", "unlock", V_ARG, LEN(V_ARG),
 	    V_TIMEOUT, LEN(V_TIMEOUT)));
 	PUT(proto_put_drain(w));
 	PUT(proto_put_ready(w, 4242, "h1", "demo", routes, 2, cleanups, 1));
@@ -298,7 +299,7 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 	PUT(proto_put_defer(w, 7, 3, "unlock", V_ARG, LEN(V_ARG)));
 	PUT(proto_put_cleanup_done(w, 11, 0, 1, ""));
 	PUT(proto_put_cleanup_done(w, 7, 3, 0, "failed"));
-	PUT(proto_put_log(w, -1, "hello log"));
+	PUT(proto_put_log(w, 7, -1, "hello log"));
 	PUT(proto_put_hello(w, 4242, "h1"));
 	PUT(proto_put_welcome(w, "ipc:///tmp/w1"));
 #undef PUT
@@ -310,14 +311,15 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 static const struct expect all_expect[NALL] = {
 	{ .type = PROTO_CALL, .id = 7, .conn_id = 9, .str = "add",
 	  .value = V_PARAMS, .value_len = LEN(V_PARAMS), .has_value = 1,
-	  .flags = PROTO_CALL_NOTIFY, .num = 1234 },
+	  .flags = PROTO_CALL_NOTIFY },
 	{ .type = PROTO_CANCEL, .id = 7, .value = V_TIMEOUT,
 	  .value_len = LEN(V_TIMEOUT), .has_value = 1 },
 	{ .type = PROTO_CONN_OPEN, .id = 9, .str = UUID, .str2 = "10.0.0.1",
 	  .obj = 1 },
 	{ .type = PROTO_CONN_CLOSE, .id = 9 },
 	{ .type = PROTO_DEFER_ACK, .id = 7, .seq = 3 },
-	{ .type = PROTO_CLEANUP, .id = 11, .str = "add", .str2 = "unlock",
+	{ .type = PROTO_CLEANUP, .id = 11, .call_id = 7, .seq = 3, .num = 2,
+	  .str = "add", .str2 = "unlock",
 	  .value = V_ARG, .value_len = LEN(V_ARG), .has_value = 1,
 	  .value2 = V_TIMEOUT, .value2_len = LEN(V_TIMEOUT) },
 	{ .type = PROTO_DRAIN },
@@ -337,7 +339,7 @@ static const struct expect all_expect[NALL] = {
 	{ .type = PROTO_CLEANUP_DONE, .id = 11, .seq = 0, .flags = 1, .str = "" },
 	{ .type = PROTO_CLEANUP_DONE, .id = 7, .seq = 3, .flags = 0,
 	  .str = "failed" },
-	{ .type = PROTO_LOG, .num = -1, .str = "hello log" },
+	{ .type = PROTO_LOG, .call_id = 7, .num = -1, .str = "hello log" },
 	{ .type = PROTO_HELLO, .num = 4242, .str = "h1" },
 	{ .type = PROTO_WELCOME, .str = "ipc:///tmp/w1" },
 };
@@ -412,11 +414,11 @@ START_TEST(test_roundtrip_limits)
 
 	batch_init(&b);
 	ck_assert_int_eq(proto_put_call(&b.w, UINT64_MAX, 0, "", 0, "\xc0", 1,
-	    UINT64_MAX, INT64_MIN), 0);
+	    UINT64_MAX), 0);
 	ck_assert_int_eq(proto_put_call(&b.w, 0, UINT64_MAX, NULL, 0, "\xc0", 1,
-	    0, INT64_MAX), 0);
+	    0), 0);
 	ck_assert_int_eq(proto_put_error(&b.w, UINT64_MAX, INT_MIN, NULL, NULL, 0), 0);
-	ck_assert_int_eq(proto_put_log(&b.w, INT_MAX, NULL), 0);
+	ck_assert_int_eq(proto_put_log(&b.w, UINT64_MAX, INT_MAX, NULL), 0);
 	ck_assert_int_eq(proto_put_hello(&b.w, INT64_MAX, ""), 0);
 	ck_assert_int_eq(proto_put_ready(&b.w, 0, "h", "m", NULL, 0, NULL, 0), 0);
 	ck_assert_int_eq(proto_put_defer_ack(&b.w, UINT64_MAX, UINT64_MAX), 0);
@@ -428,16 +430,16 @@ START_TEST(test_roundtrip_limits)
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_CALL, .id = UINT64_MAX,
 	    .str = "", .value = "\xc0", .value_len = 1, .has_value = 1,
-	    .flags = UINT64_MAX, .num = INT64_MIN });
+	    .flags = UINT64_MAX });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_CALL, .conn_id = UINT64_MAX,
-	    .str = "", .value = "\xc0", .value_len = 1, .has_value = 1,
-	    .num = INT64_MAX });
+	    .str = "", .value = "\xc0", .value_len = 1, .has_value = 1 });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_ERROR, .id = UINT64_MAX,
 	    .num = INT_MIN, .str = "" });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
-	msg_eq(&m, &(struct expect){ .type = PROTO_LOG, .num = INT_MAX, .str = "" });
+	msg_eq(&m, &(struct expect){ .type = PROTO_LOG, .call_id = UINT64_MAX,
+	    .num = INT_MAX, .str = "" });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_HELLO, .num = INT64_MAX,
 	    .str = "" });
@@ -474,7 +476,7 @@ START_TEST(test_batch_1000)
 	for (i = 0; i < 1000; i++) {
 		if (i % 2 == 0)
 			ck_assert_int_eq(proto_put_call(&b.w, i, i / 2, "add", 3,
-			    V_PARAMS, LEN(V_PARAMS), 0, (int64_t)i * 10), 0);
+			    V_PARAMS, LEN(V_PARAMS), 0), 0);
 		else
 			ck_assert_int_eq(proto_put_result(&b.w, i, V_RESULT,
 			    LEN(V_RESULT)), 0);
@@ -487,8 +489,7 @@ START_TEST(test_batch_1000)
 		if (i % 2 == 0) {
 			msg_eq(&m, &(struct expect){ .type = PROTO_CALL, .id = i,
 			    .conn_id = i / 2, .str = "add", .value = V_PARAMS,
-			    .value_len = LEN(V_PARAMS), .has_value = 1,
-			    .num = (int64_t)i * 10 });
+			    .value_len = LEN(V_PARAMS), .has_value = 1 });
 		} else {
 			msg_eq(&m, &(struct expect){ .type = PROTO_RESULT, .id = i,
 			    .value = V_RESULT, .value_len = LEN(V_RESULT),
@@ -513,16 +514,17 @@ START_TEST(test_version)
 	ck_assert_int_eq(proto_reader_init(&rd, "\x01", PROTO_MAX_MSG + 1), -1);
 	ck_assert_str_eq(rd.error, "message too large");
 	proto_reader_fini(&rd);
-	expect_error("\x01", 1, 0, "message has no envelope");
-	expect_error("\x02\x91\x07", 3, 0, "wrong protocol version");
+	expect_error("\x02", 1, 0, "message has no envelope");
+	expect_error("\x03\x91\x07", 3, 0, "wrong protocol version");
+	expect_error("\x01\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x00\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\xff\x91\x07", 3, 0, "version is not an integer");
 	expect_error("\xa1" "1\x91\x07", 4, 0, "version is not an integer");
 	expect_error("\x91\x01\x91\x07", 4, 0, "version is not an integer");
 	expect_error("\xcd\x00", 2, 0, "truncated message");
 	expect_error("\xc1\x91\x07", 3, 0, "invalid msgpack");
-	/* A long encoding of 1 is still version 1. */
-	expect_error("\xcf\0\0\0\0\0\0\0\x01\x91\x08", 11, 0,
+	/* A long encoding of 2 is still version 2. */
+	expect_error("\xcf\0\0\0\0\0\0\0\x02\x91\x08", 11, 0,
 	    "unknown message type");
 
 	raw_init(&r);
@@ -660,11 +662,13 @@ START_TEST(test_oversized_string)
 	ck_assert_int_eq(proto_put_end(&b.w, 1), 0);
 	size = b.sb.size;
 	ck_assert_int_eq(proto_put_call(&b.w, 1, 1, big, PROTO_MAX_STR + 1,
-	    "\xc0", 1, 0, 0), -1);
+	    "\xc0", 1, 0), -1);
 	ck_assert_int_eq(proto_put_welcome(&b.w, big), -1);
 	ck_assert_int_eq(proto_put_hello(&b.w, 1, big), -1);
 	ck_assert_int_eq(proto_put_defer(&b.w, 1, 1, big, "\xc0", 1), -1);
-	ck_assert_int_eq(proto_put_cleanup(&b.w, 1, "r", big, "\xc0", 1,
+	ck_assert_int_eq(proto_put_cleanup(&b.w, 1, 1, 1, 1, "r", big, "\xc0", 1,
+	    "\xc0", 1), -1);
+	ck_assert_int_eq(proto_put_cleanup(&b.w, 1, 1, 1, 0, "r", "n", "\xc0", 1,
 	    "\xc0", 1), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", big, NULL, 0, NULL, 0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m", NULL, 0,
@@ -683,7 +687,7 @@ START_TEST(test_oversized_string)
 	/* Values over the message limit: the lengths are checked before
 	 * any byte is read. */
 	ck_assert_int_eq(proto_put_call(&b.w, 1, 1, "r", 1, "\xc0",
-	    PROTO_MAX_MSG + 1, 0, 0), -1);
+	    PROTO_MAX_MSG + 1, 0), -1);
 	ck_assert_int_eq(proto_put_result(&b.w, 1, "\xc0", PROTO_MAX_MSG + 1), -1);
 	ck_assert_int_eq(proto_put_chunk(&b.w, 1, "\xc0", PROTO_MAX_MSG + 1), -1);
 	ck_assert_int_eq(proto_put_cancel(&b.w, 1, "\xc0", PROTO_MAX_MSG + 1), -1);
@@ -691,14 +695,14 @@ START_TEST(test_oversized_string)
 	    PROTO_MAX_MSG + 1), -1);
 	ck_assert_int_eq(proto_put_defer(&b.w, 1, 1, "n", "\xc0",
 	    PROTO_MAX_MSG + 1), -1);
-	ck_assert_int_eq(proto_put_cleanup(&b.w, 1, "r", "n", "\xc0", 1,
+	ck_assert_int_eq(proto_put_cleanup(&b.w, 1, 1, 1, 1, "r", "n", "\xc0", 1,
 	    "\xc0", PROTO_MAX_MSG + 1), -1);
 	ck_assert_uint_eq(b.sb.size, size);
 	ck_assert_uint_eq(b.w.count, 1);
 	ck_assert_int_eq(b.w.error, 0);
 
 	/* Text is cut instead, on a character boundary. */
-	ck_assert_int_eq(proto_put_log(&b.w, 1, big), 0);
+	ck_assert_int_eq(proto_put_log(&b.w, 0, 1, big), 0);
 	ck_assert_uint_eq(b.w.count, 2);
 	ck_assert_int_eq(proto_reader_init(&r, b.sb.data, b.sb.size), 0);
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
@@ -745,28 +749,30 @@ START_TEST(test_wrong_types)
 	const uint64_t CALL = PROTO_CALL;
 	const char *V = "\xc0";
 
-	/* CALL: [1, call_id, conn_id, route, params, flags, deadline] */
-	envelope_error("field is not a non-negative integer", "[7u i u s b u i",
-	    CALL, (int64_t)-5, (uint64_t)2, "r", V, (uint64_t)0, (int64_t)0);
-	envelope_error("field is not a non-negative integer", "[7u s u s b u i",
-	    CALL, "1", (uint64_t)2, "r", V, (uint64_t)0, (int64_t)0);
-	envelope_error("field is not a non-negative integer", "[7u u d s b u i",
-	    CALL, (uint64_t)1, 2.0, "r", V, (uint64_t)0, (int64_t)0);
-	envelope_error("field is not a string", "[7u u u b b u i",
-	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0, (int64_t)0);
-	envelope_error("field is not a string", "[7u u u n b u i",
-	    CALL, (uint64_t)1, (uint64_t)2, V, (uint64_t)0, (int64_t)0);
-	envelope_error("field is not bin", "[7u u u s s u i",
-	    CALL, (uint64_t)1, (uint64_t)2, "r", "\xc0", (uint64_t)0, (int64_t)0);
-	envelope_error("field is not bin", "[7u u u s n u i",
-	    CALL, (uint64_t)1, (uint64_t)2, "r", (uint64_t)0, (int64_t)0);
-	envelope_error("field is not a non-negative integer", "[7u u u s b i i",
-	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (int64_t)-1, (int64_t)0);
-	envelope_error("field is not an integer", "[7u u u s b u d",
-	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0, 1.5);
-	envelope_error("integer out of range", "[7u u u s b u u",
-	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0,
-	    (uint64_t)INT64_MAX + 1);
+	/* CALL: [1, call_id, conn_id, route, params, flags] */
+	envelope_error("field is not a non-negative integer", "[6u i u s b u",
+	    CALL, (int64_t)-5, (uint64_t)2, "r", V, (uint64_t)0);
+	envelope_error("field is not a non-negative integer", "[6u s u s b u",
+	    CALL, "1", (uint64_t)2, "r", V, (uint64_t)0);
+	envelope_error("field is not a non-negative integer", "[6u u d s b u",
+	    CALL, (uint64_t)1, 2.0, "r", V, (uint64_t)0);
+	envelope_error("field is not a string", "[6u u u b b u",
+	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0);
+	envelope_error("field is not a string", "[6u u u n b u",
+	    CALL, (uint64_t)1, (uint64_t)2, V, (uint64_t)0);
+	envelope_error("field is not bin", "[6u u u s s u",
+	    CALL, (uint64_t)1, (uint64_t)2, "r", "\xc0", (uint64_t)0);
+	envelope_error("field is not bin", "[6u u u s n u",
+	    CALL, (uint64_t)1, (uint64_t)2, "r", (uint64_t)0);
+	envelope_error("field is not a non-negative integer", "[6u u u s b i",
+	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (int64_t)-1);
+	/* CLEANUP: attempt counts from 1 */
+	envelope_error("attempt is not a count from 1", "[9u u u u u s s b b",
+	    (uint64_t)PROTO_CLEANUP, (uint64_t)1, (uint64_t)2, (uint64_t)3,
+	    (uint64_t)0, "r", "n", V, V);
+	envelope_error("attempt is not a count from 1", "[9u u u u u s s b b",
+	    (uint64_t)PROTO_CLEANUP, (uint64_t)1, (uint64_t)2, (uint64_t)3,
+	    (uint64_t)INT_MAX + 1, "r", "n", V, V);
 
 	envelope_error("field is not bin", "[3u u n", (uint64_t)PROTO_CANCEL,
 	    (uint64_t)1);
@@ -781,8 +787,10 @@ START_TEST(test_wrong_types)
 	    (uint64_t)PROTO_ERROR, (uint64_t)1, (uint64_t)INT_MAX + 1, "m");
 	envelope_error("integer out of range", "[5u u i s n",
 	    (uint64_t)PROTO_ERROR, (uint64_t)1, (int64_t)INT_MIN - 1, "m");
-	envelope_error("field is not an integer", "[3u s s", (uint64_t)PROTO_LOG,
-	    "info", "text");
+	envelope_error("field is not an integer", "[4u u s s", (uint64_t)PROTO_LOG,
+	    (uint64_t)0, "info", "text");
+	envelope_error("field is not a non-negative integer", "[4u i u s",
+	    (uint64_t)PROTO_LOG, (int64_t)-1, (uint64_t)1, "text");
 	envelope_error("field is not a non-negative integer", "[5u u s s b",
 	    (uint64_t)PROTO_DEFER, (uint64_t)1, "1", "name", V);
 	envelope_error("field is not a string", "[2u n", (uint64_t)PROTO_WELCOME);
@@ -833,11 +841,11 @@ START_TEST(test_wrong_counts)
 {
 	const char *V = "\xc0";
 
-	envelope_error("wrong number of fields", "[6u u u s b u",
-	    (uint64_t)PROTO_CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0);
-	envelope_error("wrong number of fields", "[8u u u s b u i i",
+	envelope_error("wrong number of fields", "[5u u u s b",
+	    (uint64_t)PROTO_CALL, (uint64_t)1, (uint64_t)2, "r", V);
+	envelope_error("wrong number of fields", "[7u u u s b u i",
 	    (uint64_t)PROTO_CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0,
-	    (int64_t)0, (int64_t)0);
+	    (int64_t)0);
 	envelope_error("wrong number of fields", "[2u u", (uint64_t)PROTO_DRAIN,
 	    (uint64_t)1);
 	envelope_error("wrong number of fields", "[1u", (uint64_t)PROTO_END);
@@ -846,8 +854,8 @@ START_TEST(test_wrong_counts)
 	    (uint64_t)PROTO_WELCOME, "a", "b");
 	envelope_error("wrong number of fields", "[4u u u u",
 	    (uint64_t)PROTO_CANCEL, (uint64_t)1, (uint64_t)2, (uint64_t)3);
-	envelope_error("wrong number of fields", "[5u u s s b",
-	    (uint64_t)PROTO_CLEANUP, (uint64_t)1, "r", "n", V);
+	envelope_error("wrong number of fields", "[6u u s s b b",
+	    (uint64_t)PROTO_CLEANUP, (uint64_t)1, "r", "n", V, V);
 }
 END_TEST
 
@@ -910,9 +918,9 @@ START_TEST(test_nesting_bomb)
 	raw_fini(&r);
 
 	/* Containers claiming more elements than there are bytes. */
-	expect_error("\x01\xdd\xff\xff\xff\xff\x07", 7, 0, "truncated message");
-	expect_error("\x01\xdf\xff\xff\xff\xff\x07\x07", 8, 0, "truncated message");
-	expect_error("\x01\x91\xdd\x7f\xff\xff\xff", 7, 0, "truncated message");
+	expect_error("\x02\xdd\xff\xff\xff\xff\x07", 7, 0, "truncated message");
+	expect_error("\x02\xdf\xff\xff\xff\xff\x07\x07", 8, 0, "truncated message");
+	expect_error("\x02\x91\xdd\x7f\xff\xff\xff", 7, 0, "truncated message");
 	bytes.ptr = "\xdd\xff\xff\xff\xff\xc0";
 	bytes.len = 6;
 	ck_assert_int_eq(proto_unpack_value(&bytes, &zone, &o), -1);
@@ -1083,21 +1091,21 @@ START_TEST(test_writer_sticky_error)
 	ck_assert_int_eq(proto_writer_init(&w, &s, sink_write_cb), 0);
 	ck_assert_int_eq(proto_put_end(&w, 1), 0);        /* 3 bytes */
 	ck_assert_int_eq(proto_put_call(&w, 1, 2, "route", 5, V_PARAMS,
-	    LEN(V_PARAMS), 0, 0), -7);
+	    LEN(V_PARAMS), 0), -7);
 	ck_assert_int_eq(w.error, -7);
 	ck_assert_uint_eq(w.count, 1);
 	calls = s.calls;
 	/* Nothing more reaches the sink. */
 	ck_assert_int_eq(proto_put_end(&w, 2), -7);
-	ck_assert_int_eq(proto_put_log(&w, 1, "x"), -7);
+	ck_assert_int_eq(proto_put_log(&w, 0, 1, "x"), -7);
 	ck_assert_int_eq(proto_put_cleanup_done(&w, 1, 1, 1, "x"), -7);
 	ck_assert_int_eq(proto_put_ready(&w, 1, "h", "m", routes, 2, cleanups, 1), -7);
-	ck_assert_int_eq(proto_put_call(&w, 1, 2, "r", 1, "\xc0", 1, 0, 0), -7);
+	ck_assert_int_eq(proto_put_call(&w, 1, 2, "r", 1, "\xc0", 1, 0), -7);
 	ck_assert_int_eq(proto_put_cancel(&w, 1, "\xc0", 1), -7);
 	ck_assert_int_eq(proto_put_conn_open(&w, 1, UUID, "::1", NULL, NULL, 0), -7);
 	ck_assert_int_eq(proto_put_conn_close(&w, 1), -7);
 	ck_assert_int_eq(proto_put_defer_ack(&w, 1, 1), -7);
-	ck_assert_int_eq(proto_put_cleanup(&w, 1, "r", "n", "\xc0", 1, "\xc0", 1), -7);
+	ck_assert_int_eq(proto_put_cleanup(&w, 1, 1, 1, 1, "r", "n", "\xc0", 1, "\xc0", 1), -7);
 	ck_assert_int_eq(proto_put_drain(&w), -7);
 	ck_assert_int_eq(proto_put_result(&w, 1, "\xc0", 1), -7);
 	ck_assert_int_eq(proto_put_chunk(&w, 1, NULL, 0), -7);

@@ -319,7 +319,7 @@ fm_call(struct fm *f, uint64_t id, uint64_t conn, const char *route,
     const char *params, size_t len, uint64_t flags)
 {
 	ck_assert_int_eq(proto_put_call(fm_w(f), id, conn, route,
-	    strlen(route), params, len, flags, 0), 0);
+	    strlen(route), params, len, flags), 0);
 	fm_flush(f);
 }
 
@@ -732,9 +732,9 @@ START_TEST(test_cleanup_handover)
 	fm_start(&f);
 	n = snprintf(arg, sizeof(arg), "\x82\xa3tag%c%s\xa5index\x05",
 	    (char)(0xa0 | len), tag);
-	ck_assert_int_eq(proto_put_cleanup(fm_w(&f), 77, "crash", "record",
+	ck_assert_int_eq(proto_put_cleanup(fm_w(&f), 77, 700, 1, 1, "crash", "record",
 	    arg, (size_t)n, reason, sizeof(reason) - 1), 0);
-	ck_assert_int_eq(proto_put_cleanup(fm_w(&f), 78, "crash", "nope",
+	ck_assert_int_eq(proto_put_cleanup(fm_w(&f), 78, 700, 2, 1, "crash", "nope",
 	    arg, (size_t)n, reason, sizeof(reason) - 1), 0);
 	fm_flush(&f);
 	/* Two pool threads may finish in either order. */
@@ -803,10 +803,10 @@ START_TEST(test_drain_finishes)
 	fm_start(&f);
 	FM_CALL(&f, 1, "sleep", "\x91\x32");
 	ck_assert_int_eq(proto_put_call(fm_w(&f), 2, 1, "echo", 4, "\x91\x07",
-	    2, 0, 0), 0);
+	    2, 0), 0);
 	ck_assert_int_eq(proto_put_drain(fm_w(&f)), 0);
 	ck_assert_int_eq(proto_put_call(fm_w(&f), 3, 1, "echo", 4, "\x91\x07",
-	    2, 0, 0), 0);
+	    2, 0), 0);
 	fm_flush(&f);
 	for (int i = 0; i < 3; i++) {
 		fm_next(&f, &m);
