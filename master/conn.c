@@ -25,7 +25,7 @@
 
 #include "master/conn.h"
 #include "master/handshake.h"
-#include "master/log.h"
+#include "common/log.h"
 #include "master/master.h"
 #include "master/metrics.h"
 #include "master/pool.h"

@@ -15,7 +15,7 @@
 #include <wspool.h>
 
 #include "master/journal.h"
-#include "master/log.h"
+#include "common/log.h"
 #include "master/master.h"
 #include "master/pool.h"
 #include "proto/proto.h"

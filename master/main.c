@@ -23,7 +23,7 @@
 
 #include "master/conn.h"
 #include "master/journal.h"
-#include "master/log.h"
+#include "common/log.h"
 #include "master/master.h"
 #include "master/pool.h"
 #include "master/rpc.h"
@@ -183,6 +183,7 @@ main(int argc, char **argv)
 
 	if (options_parse(&srv.cfg, argc, argv) != 0)
 		return 2;
+	log_init("master");
 	log_level = srv.cfg.log_level;
 	signal(SIGPIPE, SIG_IGN);
 	if (!srv.cfg.core_dumps) {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "master/log.h"
+#include "common/log.h"
 #include "master/master.h"
 
 static void

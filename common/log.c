@@ -12,11 +12,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "master/log.h"
+#include "common/log.h"
 
 int log_level = LOG_INFO;
 
+static const char *log_program = "wspool";
+
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
+
+void
+log_init(const char *program)
+{
+	log_program = program;
+}
 
 int
 log_level_parse(const char *s)
@@ -25,6 +33,12 @@ log_level_parse(const char *s)
 		if (strcasecmp(s, log_names[i]) == 0)
 			return i;
 	return -1;
+}
+
+const char *
+log_level_name(int level)
+{
+	return log_names[level < 0 ? 0 : level > 3 ? 3 : level];
 }
 
 void
@@ -41,10 +55,12 @@ log_msg(int level, const char *fmt, ...)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	n = snprintf(line, sizeof(line),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s master[%d]: ",
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s[%d]: ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
-	    log_names[level < 0 ? 0 : level > 3 ? 3 : level], (int)getpid());
+	    log_level_name(level), log_program, (int)getpid());
+	if (n < 0)
+		return;
 	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
@@ -54,5 +70,6 @@ log_msg(int level, const char *fmt, ...)
 	if ((size_t)n > sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
+	/* Nothing to do if stderr is gone. */
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 }
