@@ -11,18 +11,12 @@ autoreconf -fi
 
 echo "== build and make check"
 rm -rf _build && mkdir _build && cd _build
-../configure -q
+../configure -q --enable-werror
 make -j"$jobs" -s
 make -j"$jobs" check || { cat test-suite.log; exit 1; }
 
 echo "== unit tests under valgrind"
-for t in tests/unit/check_*; do
-	case "$t" in *.o|*.log|*.trs) continue ;; esac
-	[ -x "$t" ] || continue
-	CK_FORK=no ./libtool --mode=execute valgrind -q --leak-check=full --show-possibly-lost=no \
-		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 "$t" >/dev/null
-	echo "valgrind clean: $t"
-done
+make -s check-valgrind
 
 echo "== make install, and a module built against it with pkg-config"
 dest=$(mktemp -d)
@@ -49,7 +43,7 @@ tail -4 distcheck.log
 
 echo "== ASan+UBSan build and make check"
 cd "$top" && rm -rf _build-asan && mkdir _build-asan && cd _build-asan
-../configure -q --enable-sanitizers
+../configure -q --enable-sanitizers --enable-werror
 make -j"$jobs" -s
 make -j"$jobs" check || { cat test-suite.log; exit 1; }
 
