@@ -18,6 +18,7 @@
 #include "master/conn.h"
 #include "master/journal.h"
 #include "master/json.h"
+#include "master/request.h"
 #include "common/log.h"
 #include "master/master.h"
 #include "master/metrics.h"
