@@ -70,6 +70,12 @@ conn_count(void)
 	return conns.count;
 }
 
+static uint64_t
+conn_count_gauge(void)
+{
+	return conns.count;
+}
+
 /* A version 4 (random) UUID, RFC 4122. */
 static void
 conn_uuid(char out[37])
@@ -139,7 +145,6 @@ conn_kill(struct conn *c, const char *why)
 	TAILQ_REMOVE(&conns.live, c, c_link);
 	TAILQ_INSERT_TAIL(&conns.dead, c, c_link);
 	conns.count--;
-	srv.stats.conns_open = conns.count;
 	bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
 	event_active(conns.reaper, EV_TIMEOUT, 0);
 }
@@ -259,7 +264,7 @@ conn_ws_send_cb(void *arg, const void *data, size_t len)
 {
 	struct conn *c = arg;
 
-	srv.stats.bytes_out += len;
+	metrics_counters.bytes_sent_total += len;
 	return bufferevent_write(c->c_bev, data, len);
 }
 
@@ -320,7 +325,7 @@ conn_ws_read(struct conn *c, struct evbuffer *in)
 		if (n > 8)
 			n = 8;
 		for (int i = 0; i < n; i++) {
-			srv.stats.bytes_in += v[i].iov_len;
+			metrics_counters.bytes_received_total += v[i].iov_len;
 			if (ws_feed(c->c_ws, v[i].iov_base, v[i].iov_len) != 0 ||
 			    c->c_state != CONN_WS) {
 				evbuffer_drain(in, evbuffer_get_length(in));
@@ -426,7 +431,7 @@ conn_http_read(struct conn *c, struct evbuffer *in)
 	data = evbuffer_pullup(in, (ev_ssize_t)len);
 	used = handshake_feed(hs, (const char *)data, len);
 	evbuffer_drain(in, used);
-	srv.stats.bytes_in += used;
+	metrics_counters.bytes_received_total += used;
 	if (hs->hs_state == HANDSHAKE_MORE) {
 		if (hs->hs_bytes >= HANDSHAKE_MAX_BYTES)
 			conn_http_answer(c, 431);
@@ -520,7 +525,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		/* Best effort: a short answer in the socket buffer, then close. */
 		(void)!send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		evutil_closesocket(fd);
-		srv.stats.conns_refused++;
+		metrics_counters.connections_refused_total++;
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -545,8 +550,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	event_add(c->c_timer, &tv);
 	TAILQ_INSERT_TAIL(&conns.live, c, c_link);
 	conns.count++;
-	srv.stats.conns_accepted++;
-	srv.stats.conns_open = conns.count;
+	metrics_counters.connections_accepted_total++;
 	return;
 fail:
 	log_error("cannot accept a connection: out of memory");
@@ -590,6 +594,8 @@ conn_listen(void)
 	if (conns.reaper == NULL || conns.accept_retry == NULL)
 		return -1;
 	event_priority_set(conns.reaper, 2);
+	metrics_gauge("wspool_connections_open", "Open client connections.",
+	    conn_count_gauge);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

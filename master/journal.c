@@ -17,6 +17,7 @@
 #include "master/journal.h"
 #include "common/log.h"
 #include "master/master.h"
+#include "master/metrics.h"
 #include "master/pool.h"
 #include "proto/proto.h"
 
@@ -69,12 +70,20 @@ static struct {
 	size_t count;
 } journal;
 
+static uint64_t
+journal_pending_gauge(void)
+{
+	return journal.count;
+}
+
 void
 journal_init(void)
 {
 	TAILQ_INIT(&journal.queue);
 	TAILQ_INIT(&journal.handover);
 	journal.next_id = 1;
+	metrics_gauge("wspool_cleanups_pending",
+	    "Deferred cleanups journaled and not yet done.", journal_pending_gauge);
 }
 
 size_t
@@ -113,7 +122,6 @@ journal_entry_free(struct jentry *e)
 	free(e->je_arg);
 	free(e);
 	journal.count--;
-	srv.stats.cleanups_pending = journal.count;
 	if (TAILQ_EMPTY(&jc->jc_entries)) {
 		HASH_DEL(journal.calls, jc);
 		free(jc->jc_route);
@@ -159,7 +167,6 @@ journal_defer(struct worker *w, uint64_t call_id, uint64_t seq,
 	HASH_ADD(hh, journal.by_key, je_key, sizeof(e->je_key), e);
 	HASH_ADD(hh_id, journal.by_id, je_id, sizeof(e->je_id), e);
 	journal.count++;
-	srv.stats.cleanups_pending = journal.count;
 	return 0;
 fail:
 	if (e != NULL) {
@@ -192,7 +199,7 @@ journal_done(struct worker *w, uint64_t id, uint64_t seq, bool ok,
 		    (int)pool_worker_pid(w));
 		return; /* already done elsewhere: at least once */
 	}
-	srv.stats.cleanups_run++;
+	metrics_counters.cleanups_run_total++;
 	if (!ok)
 		log_warn("cleanup %s of call %llu (route %s) failed: %.*s",
 		    e->je_name, (unsigned long long)e->je_key.call_id,
@@ -243,7 +250,7 @@ journal_attempt(struct jentry *e, const struct wspool_reason *crash)
 	    "times (last: %s): dropped", e->je_name,
 	    (unsigned long long)e->je_key.call_id, e->je_call->jc_route,
 	    e->je_attempts, crash->signal ? crash->signal : "exit");
-	srv.stats.cleanups_dropped++;
+	metrics_counters.cleanups_dropped_total++;
 	journal_entry_free(e);
 	return false;
 }
@@ -306,7 +313,7 @@ journal_worker_gone(struct worker *w, const struct wspool_reason *crash,
 	if (n > 0) {
 		log_info("worker %d died with %zu cleanups not done: handing them over",
 		    (int)pool_worker_pid(w), n);
-		srv.stats.cleanups_retried += n;
+		metrics_counters.cleanups_retried_total += n;
 	}
 	TAILQ_CONCAT(&journal.queue, &orphans, je_qlink);
 	journal_dispatch();

@@ -25,6 +25,7 @@
 #include "master/journal.h"
 #include "common/log.h"
 #include "master/master.h"
+#include "master/metrics.h"
 #include "master/pool.h"
 #include "master/rpc.h"
 
@@ -239,6 +240,7 @@ out_stop:
 	pool_stop();
 	journal_fini();
 	rpc_fini();
+	metrics_fini();
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)

@@ -390,6 +390,12 @@ pool_nready(void)
 	return pool.nready;
 }
 
+static uint64_t
+pool_nready_gauge(void)
+{
+	return pool.nready;
+}
+
 pid_t
 pool_worker_pid(const struct worker *w)
 {
@@ -693,7 +699,6 @@ pool_worker_free(struct worker *w, const struct wspool_reason *why)
 		w->w_child->ch_worker = NULL;
 	event_free(w->w_timer);
 	HASH_DEL(pool.workers, w);
-	srv.stats.worker_deaths++;
 	metrics_worker_death(why->kind == WSPOOL_REASON_LOST ? "lost" :
 	    why->kind == WSPOOL_REASON_SHUTDOWN ? "shutdown" :
 	    why->signal != NULL ? why->signal :
@@ -1020,7 +1025,7 @@ pool_spawn(void)
 	ch->ch_generation = pool.generation;
 	TAILQ_INSERT_TAIL(&pool.children, ch, ch_link);
 	pool.nchildren++;
-	srv.stats.worker_starts++;
+	metrics_counters.worker_starts_total++;
 	log_debug("started worker %d", (int)pid);
 	return 0;
 }
@@ -1192,6 +1197,8 @@ pool_start(void)
 
 	TAILQ_INIT(&pool.flushq);
 	TAILQ_INIT(&pool.children);
+	metrics_gauge("wspool_workers_ready", "Workers ready for calls.",
+	    pool_nready_gauge);
 	if (pool_find_programs() != 0)
 		return -1;
 	log_info("module %s, worker program %s", pool.module_path, pool.worker_path);

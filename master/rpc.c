@@ -19,6 +19,7 @@
 #include "master/journal.h"
 #include "master/json.h"
 #include "master/request.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "master/master.h"
 #include "master/metrics.h"
@@ -37,7 +38,25 @@ static struct {
 	struct event *queue_timer;
 } rpc;
 
+static const char *const rpc_outcome_names[] = {
+#define X(e, s) s,
+	CALL_OUTCOMES(X)
+#undef X
+};
+
 static void rpc_queue_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static uint64_t
+rpc_in_flight_gauge(void)
+{
+	return (uint64_t)HASH_COUNT(rpc.calls) - rpc.nqueued;
+}
+
+static uint64_t
+rpc_queued_gauge(void)
+{
+	return rpc.nqueued;
+}
 
 void
 rpc_init(void)
@@ -48,6 +67,11 @@ rpc_init(void)
 	msgpack_sbuffer_init(&rpc.params);
 	msgpack_sbuffer_init(&rpc.out);
 	msgpack_zone_init(&rpc.zone, 4096);
+	metrics_outcomes(rpc_outcome_names, OUTCOME_COUNT);
+	metrics_gauge("wspool_calls_in_flight",
+	    "Calls sent to a worker and not yet ended.", rpc_in_flight_gauge);
+	metrics_gauge("wspool_calls_queued", "Calls waiting for a worker.",
+	    rpc_queued_gauge);
 }
 
 void
@@ -172,7 +196,7 @@ rpc_send_reason_error(struct conn *c, const struct call *call, int code,
 /* ---- the call table ------------------------------------------------------- */
 
 static void
-rpc_set_outcome(struct call *call, enum metrics_outcome o)
+rpc_set_outcome(struct call *call, enum call_outcome o)
 {
 	if (call->k_outcome < 0)
 		call->k_outcome = (int)o;
@@ -205,9 +229,9 @@ rpc_detach(struct call *call)
 static void
 rpc_call_free(struct call *call)
 {
-	enum metrics_outcome o = call->k_outcome < 0 ? OUTCOME_OK :
-	    (enum metrics_outcome)call->k_outcome;
-	uint64_t us = metrics_now_us() - call->k_start_us;
+	enum call_outcome o = call->k_outcome < 0 ? OUTCOME_OK :
+	    (enum call_outcome)call->k_outcome;
+	uint64_t us = clock_now_us() - call->k_start_us;
 
 	/* One structured line per call: at info for those that did not end
 	 * well, at debug for the rest. */
@@ -217,10 +241,10 @@ rpc_call_free(struct call *call)
 		log_msg(level, "call=%llu route=%s conn=%llu worker=%d outcome=%s us=%llu",
 		    (unsigned long long)call->k_id, call->k_route,
 		    (unsigned long long)call->k_conn_id,
-		    call->k_worker_pid, metrics_outcome_name(o), (unsigned long long)us);
+		    call->k_worker_pid, rpc_outcome_names[o], (unsigned long long)us);
 	rpc_unqueue(call);
 	rpc_detach(call);
-	metrics_call_end(call->k_route, o, us);
+	metrics_call_end(call->k_route, (unsigned)o, us);
 	if (call->k_worker != NULL)
 		pool_call_done(call->k_worker, call);
 	if (call->k_deadline != NULL)
@@ -242,7 +266,6 @@ rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	journal_call_ended(call->k_id, &reason, false);
 	if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 		rpc_send_reason_error(call->k_conn, call, 504, "Gateway Timeout", &reason);
-	srv.stats.calls_failed++;
 	if (w == NULL) { /* still queued: no worker to stop */
 		rpc_call_free(call);
 		return;
@@ -261,7 +284,7 @@ rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
  * reached one (queued).
  */
 static void
-rpc_abandon(struct call *call, enum metrics_outcome outcome,
+rpc_abandon(struct call *call, enum call_outcome outcome,
     const struct wspool_reason *reason)
 {
 	rpc_detach(call);
@@ -305,7 +328,7 @@ static void
 rpc_queue_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct call *call;
-	uint64_t now = metrics_now_us(), limit = srv.cfg.queue_timeout_ms * 1000;
+	uint64_t now = clock_now_us(), limit = srv.cfg.queue_timeout_ms * 1000;
 
 	while ((call = TAILQ_FIRST(&rpc.queue)) != NULL &&
 	    now - call->k_start_us >= limit) {
@@ -500,7 +523,7 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	call->k_route = r->r_name;
 	call->k_pattern = r->r_pattern;
 	call->k_outcome = -1;
-	call->k_start_us = metrics_now_us();
+	call->k_start_us = clock_now_us();
 	call->k_conn_id = c->c_id;
 	if (id != NULL) {
 		memcpy(call->k_client_id, id, id_len);
@@ -524,7 +547,6 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		if ((call->k_deadline = evtimer_new(srv.base, rpc_deadline_cb, call)) != NULL)
 			evtimer_add(call->k_deadline, &tv);
 	}
-	srv.stats.calls_total++;
 	if (TAILQ_EMPTY(&rpc.queue) && (w = pool_pick()) != NULL) {
 		if (pool_send_call(w, call, c, rpc.params.data, rpc.params.size) == 0)
 			return;
@@ -602,7 +624,6 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 			RPC_PUT(",\"result\":null}");
 		break;
 	case PROTO_ERROR:
-		srv.stats.calls_failed++;
 		if (c == NULL)
 			break;
 		/* A worker is not trusted with the code either. */
@@ -657,7 +678,6 @@ rpc_worker_gone(struct worker *w, struct call_list *calls,
 		call->k_worker = NULL;
 		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY)) {
 			rpc_send_reason_error(call->k_conn, call, code, msg, reason);
-			srv.stats.calls_failed++;
 		}
 		rpc_set_outcome(call, reason->kind == WSPOOL_REASON_LOST ? OUTCOME_LOST :
 		    reason->kind == WSPOOL_REASON_SHUTDOWN ? OUTCOME_SHUTDOWN :

@@ -45,7 +45,7 @@ struct call {
 	unsigned k_flags;
 #define CALL_NOTIFY 0x1              /* notification: never answered */
 #define CALL_QUEUED 0x2              /* waiting for a worker (on rpc's queue) */
-	int k_outcome;               /* enum metrics_outcome, -1 until known */
+	int k_outcome;               /* enum call_outcome, -1 until known */
 	uint64_t k_start_us;
 	uint64_t k_conn_id;          /* for logs, after the connection is gone */
 	int k_worker_pid;            /* for logs, after the worker is gone */
@@ -59,6 +59,20 @@ struct call {
 };
 
 TAILQ_HEAD(call_list, call);
+
+/* How a call ended, as the client saw it (the outcome label of
+ * wspool_calls_total). */
+#define CALL_OUTCOMES(X) \
+	X(OK, "ok") X(ERROR, "error") X(CANCELLED, "cancelled") \
+	X(DISCONNECTED, "disconnected") X(TIMEOUT, "timeout") \
+	X(CRASHED, "crashed") X(LOST, "lost") X(SHUTDOWN, "shutdown")
+
+enum call_outcome {
+#define X(e, s) OUTCOME_##e,
+	CALL_OUTCOMES(X)
+#undef X
+	OUTCOME_COUNT
+};
 
 void rpc_init(void);
 void rpc_fini(void);
