@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/random.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,6 +24,7 @@
 
 #include "master/conn.h"
 #include "master/handshake.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "master/master.h"
 #include "master/metrics.h"
@@ -32,7 +32,7 @@
 #include "master/rpc.h"
 #include "master/ws.h"
 
-#define CONN_CLOSE_TIMEOUT_S 5
+#define CONN_CLOSE_TIMEOUT_MS 5000
 /* A client that does not read its answers stops being read from when its
  * output backlog passes HIGH, until it is back under LOW. */
 #define CONN_OUT_HIGH (8u * 1024 * 1024)
@@ -54,14 +54,6 @@ static struct {
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_keepalive_arm(struct conn *c);
 
-static uint32_t
-conn_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint32_t)ts.tv_sec;
-}
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 
 unsigned
@@ -162,7 +154,7 @@ static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	uint32_t now = conn_now_s();
+	uint32_t now = clock_now_s();
 
 	if (c->c_state != CONN_WS) {
 		conn_kill(c, c->c_state == CONN_HTTP ? "handshake timeout" :
@@ -191,7 +183,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_keepalive_arm(struct conn *c)
 {
-	uint32_t now = conn_now_s(), delay = UINT32_MAX, t;
+	uint32_t now = clock_now_s(), delay = UINT32_MAX, t;
 	struct timeval tv;
 
 	if (c->c_ping_sent != 0) {
@@ -209,15 +201,14 @@ conn_keepalive_arm(struct conn *c)
 	}
 	if (delay == UINT32_MAX)
 		return;
-	tv.tv_sec = delay ? (time_t)delay : 1;
-	tv.tv_usec = 0;
+	tv = clock_tv(delay ? (uint64_t)delay * 1000 : 1000);
 	event_add(c->c_timer, &tv);
 }
 
 void
 conn_close(struct conn *c, uint16_t code, const char *why)
 {
-	struct timeval tv = { CONN_CLOSE_TIMEOUT_S, 0 };
+	struct timeval tv = clock_tv(CONN_CLOSE_TIMEOUT_MS);
 
 	if (c->c_state == CONN_CLOSING)
 		return;
@@ -485,7 +476,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	/* Any bytes prove the peer alive: no ping needed, none outstanding. */
-	c->c_last_rx = conn_now_s();
+	c->c_last_rx = clock_now_s();
 	c->c_ping_sent = 0;
 	if (c->c_state == CONN_HTTP)
 		conn_http_read(c, in);
@@ -513,7 +504,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 	    "Content-Type: text/plain\r\nContent-Length: 21\r\n"
 	    "Connection: close\r\n\r\ntoo many connections\n";
-	struct timeval tv = { (time_t)srv.cfg.handshake_timeout_s, 0 };
+	struct timeval tv = clock_tv((uint64_t)srv.cfg.handshake_timeout_s * 1000);
 	struct conn *c;
 	int one = 1;
 
@@ -570,7 +561,7 @@ conn_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct timeval tv = { 0, CONN_ACCEPT_RETRY_MS * 1000 };
+	struct timeval tv = clock_tv(CONN_ACCEPT_RETRY_MS);
 	int err = EVUTIL_SOCKET_ERROR();
 
 	/* Out of descriptors: pause accepting instead of spinning. */

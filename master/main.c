@@ -12,7 +12,6 @@
 #include <string.h>
 #include <grp.h>
 #include <pwd.h>
-#include <time.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 
 #include "master/conn.h"
 #include "master/journal.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "master/master.h"
 #include "master/metrics.h"
@@ -51,21 +51,12 @@ static struct {
 	uint64_t phase_end_ms;
 } stop;
 
-static uint64_t
-main_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 main_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeval tv = { 0, MAIN_TICK_MS * 1000 };
+	struct timeval tv = clock_tv(MAIN_TICK_MS);
 	struct wspool_reason why;
-	uint64_t now = main_now_ms();
+	uint64_t now = clock_now_ms();
 
 	switch (stop.phase) {
 	case MAIN_RUNNING:
@@ -120,7 +111,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	srv.stopping = true;
 	conn_stop_listening();
 	stop.phase = MAIN_DRAIN;
-	stop.phase_end_ms = main_now_ms() + srv.cfg.grace_ms;
+	stop.phase_end_ms = clock_now_ms() + srv.cfg.grace_ms;
 	main_tick_cb(-1, 0, NULL);
 }
 

@@ -33,7 +33,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -47,6 +46,7 @@
 
 #include "master/conn.h"
 #include "master/journal.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "master/master.h"
 #include "master/metrics.h"
@@ -145,19 +145,10 @@ static void pool_worker_free(struct worker *w, const struct wspool_reason *why);
 static void pool_spawn_missing(void);
 static void pool_reload_progress(void);
 
-static uint64_t
-pool_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
-pool_timer_set(struct event *ev, unsigned ms)
+pool_timer_set(struct event *ev, uint64_t ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = clock_tv(ms);
 
 	event_add(ev, &tv);
 }
@@ -1085,7 +1076,7 @@ pool_retire(struct worker *w, const char *why)
 		w->w_child->ch_retired = true;
 		pool.nchildren--;
 	}
-	pool_timer_set(w->w_timer, (unsigned)srv.cfg.grace_ms);
+	pool_timer_set(w->w_timer, srv.cfg.grace_ms);
 	pool_spawn_missing();
 }
 
@@ -1263,7 +1254,7 @@ pool_stop(void)
 	TAILQ_FOREACH(ch, &pool.children, ch_link)
 		kill(ch->ch_pid, SIGTERM);
 	/* Wait for the children with a deadline, then make sure. */
-	deadline = pool_now_ms() + POOL_STOP_TIMEOUT_MS;
+	deadline = clock_now_ms() + POOL_STOP_TIMEOUT_MS;
 	while (!TAILQ_EMPTY(&pool.children)) {
 		pid = waitpid(-1, &status, WNOHANG);
 		if (pid > 0) {
@@ -1280,7 +1271,7 @@ pool_stop(void)
 		}
 		if (pid < 0 && errno == ECHILD)
 			break;
-		if (pool_now_ms() > deadline) {
+		if (clock_now_ms() > deadline) {
 			TAILQ_FOREACH(ch, &pool.children, ch_link)
 				kill(ch->ch_pid, SIGKILL);
 			deadline = UINT64_MAX;

@@ -341,9 +341,9 @@ rpc_queue_timer_cb(evutil_socket_t fd, short what, void *arg)
 		rpc_call_free(call);
 	}
 	if (call != NULL) {
-		uint64_t left = call->k_start_us + limit - now;
-		struct timeval tv = { (time_t)(left / 1000000),
-		    (suseconds_t)(left % 1000000) };
+		/* Rounded up: a timer that fires early only re-arms. */
+		uint64_t left_us = call->k_start_us + limit - now;
+		struct timeval tv = clock_tv((left_us + 999) / 1000);
 		evtimer_add(rpc.queue_timer, &tv);
 	}
 }
@@ -377,7 +377,7 @@ rpc_dispatch_queue(void)
 static int
 rpc_enqueue(struct call *call, const char *params, size_t len)
 {
-	struct timeval tv;
+	struct timeval tv = clock_tv(srv.cfg.queue_timeout_ms);
 
 	if (rpc.nqueued >= srv.cfg.queue_max || srv.cfg.queue_timeout_ms == 0)
 		return -1;
@@ -388,11 +388,8 @@ rpc_enqueue(struct call *call, const char *params, size_t len)
 	call->k_flags |= CALL_QUEUED;
 	TAILQ_INSERT_TAIL(&rpc.queue, call, k_wlink);
 	rpc.nqueued++;
-	if (!evtimer_pending(rpc.queue_timer, NULL)) {
-		tv.tv_sec = (time_t)(srv.cfg.queue_timeout_ms / 1000);
-		tv.tv_usec = (suseconds_t)(srv.cfg.queue_timeout_ms % 1000) * 1000;
+	if (!evtimer_pending(rpc.queue_timer, NULL))
 		evtimer_add(rpc.queue_timer, &tv);
-	}
 	return 0;
 }
 
@@ -542,8 +539,7 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	if (timeout_ms == 0 && r->r_pattern != WSPOOL_SUBSCRIPTION)
 		timeout_ms = srv.cfg.call_timeout_ms;
 	if (timeout_ms > 0) {
-		struct timeval tv = { (time_t)(timeout_ms / 1000),
-		    (suseconds_t)(timeout_ms % 1000) * 1000 };
+		struct timeval tv = clock_tv(timeout_ms);
 		if ((call->k_deadline = evtimer_new(srv.base, rpc_deadline_cb, call)) != NULL)
 			evtimer_add(call->k_deadline, &tv);
 	}
