@@ -1,6 +1,6 @@
 /*
  * conn.c: client connections. Accepts, reads the HTTP upgrade request,
- * answers plain HTTP (health, 404, 426...) or switches to WebSocket, and
+ * has http.c answer what is not an upgrade, switches to WebSocket, and
  * passes text messages to rpc.c. A connection is never freed inside its
  * own callback: conn_close marks it, and the reaper frees it at the end of
  * the loop turn (Redis's freeClientAsync).
@@ -24,6 +24,7 @@
 
 #include "master/conn.h"
 #include "master/handshake.h"
+#include "master/http.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/master.h"
@@ -354,56 +355,11 @@ conn_keep_headers(struct conn *c, const struct handshake *hs)
 	return 0;
 }
 
+/* A plain answer that ends the request (400, 431, 503). */
 static void
-conn_http_answer(struct conn *c, int status)
+conn_http_fail(struct conn *c, int status)
 {
-	char buf[1024];
-	int n = -1;
-
-	if (status == 200 || status == 503) {
-		/* /healthz: ready when at least one worker is. */
-		bool ok = pool_nready() > 0 && !srv.stopping;
-		status = ok ? 200 : 503;
-		n = handshake_plain_response(status, "text/plain",
-		    ok ? "ok\n" : "no worker ready\n", ok ? 3 : 16, buf, sizeof(buf));
-	} else if (c->c_hs != NULL) {
-		n = handshake_response(c->c_hs, status, buf, sizeof(buf));
-	}
-	if (n < 0)
-		n = handshake_plain_response(status, "text/plain", "", 0, buf, sizeof(buf));
-	if (n > 0)
-		bufferevent_write(c->c_bev, buf, (size_t)n);
-	conn_close(c, 0, NULL);
-}
-
-/* Browsers send Origin; with an allow-list, only listed origins may upgrade. */
-static bool
-conn_origin_allowed(const char *origin)
-{
-	if (srv.cfg.nallow_origin == 0 || origin == NULL)
-		return true;
-	for (size_t i = 0; i < srv.cfg.nallow_origin; i++)
-		if (strcmp(origin, srv.cfg.allow_origin[i]) == 0)
-			return true;
-	log_info("upgrade refused: origin %s not allowed", origin);
-	return false;
-}
-
-static void
-conn_metrics_answer(struct conn *c)
-{
-	msgpack_sbuffer body;
-	char head[256];
-	int n;
-
-	msgpack_sbuffer_init(&body);
-	metrics_render(&body);
-	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
-	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", body.size);
-	bufferevent_write(c->c_bev, head, (size_t)n);
-	bufferevent_write(c->c_bev, body.data, body.size);
-	msgpack_sbuffer_destroy(&body);
+	http_error(c->c_hs, status, bufferevent_get_output(c->c_bev));
 	conn_close(c, 0, NULL);
 }
 
@@ -411,10 +367,10 @@ static void
 conn_http_read(struct conn *c, struct evbuffer *in)
 {
 	struct handshake *hs = c->c_hs;
-	char buf[1024], path[256];
+	char buf[1024];
 	size_t len, used;
 	unsigned char *data;
-	int status, n;
+	int n;
 
 	len = evbuffer_get_length(in);
 	if (len > HANDSHAKE_MAX_BYTES)
@@ -425,35 +381,21 @@ conn_http_read(struct conn *c, struct evbuffer *in)
 	metrics_counters.bytes_received_total += used;
 	if (hs->hs_state == HANDSHAKE_MORE) {
 		if (hs->hs_bytes >= HANDSHAKE_MAX_BYTES)
-			conn_http_answer(c, 431);
+			conn_http_fail(c, 431);
 		return;
 	}
 	if (hs->hs_state == HANDSHAKE_ERROR) {
-		conn_http_answer(c, hs->hs_error_status ? hs->hs_error_status : 400);
+		conn_http_fail(c, hs->hs_error_status ? hs->hs_error_status : 400);
 		return;
 	}
-	handshake_path(hs, path, sizeof(path));
-	if (strcmp(path, "/healthz") == 0 &&
-	    handshake_header(hs, "upgrade") == NULL) {
-		conn_http_answer(c, 200);
-		return;
-	}
-	if (strcmp(path, "/metrics") == 0 &&
-	    handshake_header(hs, "upgrade") == NULL) {
-		conn_metrics_answer(c);
-		return;
-	}
-	status = handshake_decide(hs, srv.cfg.ws_path);
-	if (status == 101 && !conn_origin_allowed(handshake_header(hs, "origin")))
-		status = 403;
-	if (status != 101) {
-		conn_http_answer(c, status);
+	if (http_request(hs, bufferevent_get_output(c->c_bev)) != 101) {
+		conn_close(c, 0, NULL);
 		return;
 	}
 	if ((n = handshake_response(hs, 101, buf, sizeof(buf))) < 0 ||
 	    conn_keep_headers(c, hs) != 0 ||
 	    (c->c_ws = ws_new(&conn_ws_callbacks, c, srv.cfg.max_message)) == NULL) {
-		conn_http_answer(c, 503);
+		conn_http_fail(c, 503);
 		return;
 	}
 	bufferevent_write(c->c_bev, buf, (size_t)n);
@@ -501,9 +443,6 @@ static void
 conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Type: text/plain\r\nContent-Length: 21\r\n"
-	    "Connection: close\r\n\r\ntoo many connections\n";
 	struct timeval tv = clock_tv((uint64_t)srv.cfg.handshake_timeout_s * 1000);
 	struct conn *c;
 	int one = 1;
@@ -513,8 +452,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	if (conns.count >= srv.cfg.max_connections) {
-		/* Best effort: a short answer in the socket buffer, then close. */
-		(void)!send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		http_refuse_busy(fd);
 		evutil_closesocket(fd);
 		metrics_counters.connections_refused_total++;
 		return;
