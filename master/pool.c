@@ -51,6 +51,7 @@
 #include "master/master.h"
 #include "master/metrics.h"
 #include "master/pool.h"
+#include "master/routes.h"
 #include "master/rpc.h"
 #include "proto/proto.h"
 
@@ -123,10 +124,6 @@ static struct {
 	struct worker *workers;
 	uint64_t next_gen;
 	unsigned nready;
-	struct route *routes;
-	unsigned routes_generation;
-	struct route *old_routes;      /* tables of earlier generations: calls may
-	                                  still point at their names */
 	unsigned generation;           /* bumped by each reload (SIGHUP) */
 	int notify_fd[2];
 	struct event *notify_ev;
@@ -416,76 +413,14 @@ pool_send_cleanup(struct worker *w, uint64_t cleanup_id, uint64_t call_id,
 	    name, arg, arg_len, reason, reason_len);
 }
 
-bool
-pool_routes_known(void)
-{
-	return pool.routes != NULL;
-}
-
-const struct route *
-pool_route(const char *name, size_t len)
-{
-	struct route *r;
-
-	HASH_FIND(hh, pool.routes, name, len, r);
-	return r;
-}
-
 /* ---- receiving ----------------------------------------------------------------- */
 
-/* READY: the worker's module and routes. The first one defines the table. */
+/* READY: the worker's module and routes. */
 static int
 pool_on_ready(struct worker *w, const struct proto_msg *m)
 {
-	const msgpack_object_array *ra = &m->obj->via.array;
-	struct route *r, *table = NULL, *tmp;
-	unsigned matched = 0;
-
-	for (uint32_t i = 0; i < ra->size; i++) {
-		const msgpack_object_array *e = &ra->ptr[i].via.array;
-		const msgpack_object_str *name = &e->ptr[0].via.str;
-
-		if (pool.routes != NULL && pool.routes_generation == w->w_generation) {
-			HASH_FIND(hh, pool.routes, name->ptr, name->size, r);
-			if (r == NULL || r->r_pattern != (int)e->ptr[1].via.u64)
-				goto mismatch;
-			matched++;
-			continue;
-		}
-		if ((r = calloc(1, sizeof(*r))) == NULL ||
-		    (r->r_name = strndup(name->ptr, name->size)) == NULL) {
-			free(r);
-			goto nomem;
-		}
-		r->r_pattern = (int)e->ptr[1].via.u64;
-		r->r_timeout_ms = (uint32_t)e->ptr[2].via.u64;
-		HASH_ADD_KEYPTR(hh, table, r->r_name, name->size, r);
-	}
-	if (w->w_generation != pool.routes_generation && pool.routes != NULL &&
-	    w->w_generation < pool.routes_generation) {
-		/* A worker of an older module joining late: serves as it is. */
-		HASH_ITER(hh, table, r, tmp) {
-			HASH_DEL(table, r);
-			free(r->r_name);
-			free(r);
-		}
-		table = NULL;
-	} else if (table == NULL && pool.routes != NULL &&
-	    matched != HASH_COUNT(pool.routes)) {
-		goto mismatch;
-	}
-	if (table != NULL) {
-		/* First worker of a generation: its routes become the table. The
-		 * old table stays allocated: calls in flight name its routes. */
-		if (pool.routes != NULL) {
-			pool.routes->r_retired_next = pool.old_routes;
-			pool.old_routes = pool.routes;
-		}
-		pool.routes = table;
-		pool.routes_generation = w->w_generation;
-		log_info("module %.*s: %u routes", (int)m->str2.len, m->str2.ptr,
-		    HASH_COUNT(table));
-	}
+	if (routes_ready(w->w_generation, w->w_host, m) != 0)
+		return -1;
 	w->w_pid = (pid_t)m->num;
 	w->w_state = W_READY;
 	event_del(w->w_timer);
@@ -500,18 +435,6 @@ pool_on_ready(struct worker *w, const struct proto_msg *m)
 	journal_dispatch();
 	rpc_dispatch_queue();
 	return 0;
-
-mismatch:
-	log_error("worker %d (host %s) serves other routes than the pool: refused",
-	    (int)m->num, w->w_host);
-	return -1;
-nomem:
-	HASH_ITER(hh, table, r, tmp) {
-		HASH_DEL(table, r);
-		free(r->r_name);
-		free(r);
-	}
-	return -1;
 }
 
 static int
@@ -1242,7 +1165,6 @@ pool_stop(void)
 {
 	struct worker *w, *tmp;
 	struct child *ch;
-	struct route *r, *rtmp;
 	struct wspool_reason why;
 	uint64_t deadline;
 	int status;
@@ -1288,20 +1210,7 @@ pool_stop(void)
 	}
 	if (pool.reg_open)
 		nng_close(pool.reg);
-	HASH_ITER(hh, pool.routes, r, rtmp) {
-		HASH_DEL(pool.routes, r);
-		free(r->r_name);
-		free(r);
-	}
-	while ((r = pool.old_routes) != NULL) {
-		struct route *t, *next = r->r_retired_next;
-		HASH_ITER(hh, r, t, rtmp) {
-			HASH_DEL(r, t);
-			free(t->r_name);
-			free(t);
-		}
-		pool.old_routes = next;
-	}
+	routes_fini();
 	if (pool.reg_ev)
 		event_free(pool.reg_ev);
 	if (pool.notify_ev)

@@ -21,15 +21,6 @@ struct conn;
 struct call;
 struct wspool_reason;
 
-/* A route as announced by the workers' READY. */
-struct route {
-	char *r_name;
-	int r_pattern;           /* enum wspool_pattern */
-	uint32_t r_timeout_ms;   /* 0: server default */
-	struct route *r_retired_next; /* on the first route of a retired table */
-	UT_hash_handle hh;
-};
-
 struct worker; /* private to pool.c */
 
 int pool_start(void);
@@ -38,10 +29,6 @@ int pool_start(void);
 int pool_check(void);
 /* Stop every worker (SIGTERM, then SIGKILL after a deadline) and free. */
 void pool_stop(void);
-
-const struct route *pool_route(const char *name, size_t len);
-/* Whether a worker has told the route table yet. */
-bool pool_routes_known(void);
 
 /* The ready worker with the fewest calls in flight, or NULL (503). */
 struct worker *pool_pick(void);

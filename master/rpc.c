@@ -24,6 +24,7 @@
 #include "master/master.h"
 #include "master/metrics.h"
 #include "master/pool.h"
+#include "master/routes.h"
 #include "master/rpc.h"
 #include "proto/proto.h"
 
@@ -488,12 +489,12 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		rpc_refuse(c, id, id_len, 503, "Service Unavailable: shutting down");
 		return;
 	}
-	if (!pool_routes_known()) {
+	if (!routes_known()) {
 		/* No worker has joined yet: the route table is unknown. */
 		rpc_refuse(c, id, id_len, 503, "Service Unavailable: no worker ready");
 		return;
 	}
-	r = req.method_too_long ? NULL : pool_route(req.method, req.method_len);
+	r = req.method_too_long ? NULL : routes_find(req.method, req.method_len);
 	if (r == NULL) {
 		rpc_refuse(c, id, id_len, 404, "Not Found");
 		return;
