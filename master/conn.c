@@ -29,7 +29,6 @@
 #include "common/log.h"
 #include "master/master.h"
 #include "master/metrics.h"
-#include "master/pool.h"
 #include "master/rpc.h"
 #include "master/ws.h"
 
@@ -132,7 +131,6 @@ conn_kill(struct conn *c, const char *why)
 	if (c->c_state != CONN_CLOSING) {
 		c->c_state = CONN_CLOSING;
 		rpc_conn_closed(c);
-		pool_conn_closed(c);
 	}
 	log_debug("conn %llu: closed: %s", (unsigned long long)c->c_id, why);
 	TAILQ_REMOVE(&conns.live, c, c_link);
@@ -217,7 +215,6 @@ conn_close(struct conn *c, uint16_t code, const char *why)
 		ws_close(c->c_ws, code, why);
 	c->c_state = CONN_CLOSING;
 	rpc_conn_closed(c);
-	pool_conn_closed(c);
 	/* Stop reading; write what is queued, then free. */
 	bufferevent_disable(c->c_bev, EV_READ);
 	bufferevent_setwatermark(c->c_bev, EV_WRITE, 0, 0);

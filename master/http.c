@@ -17,7 +17,7 @@
 #include "master/http.h"
 #include "master/master.h"
 #include "master/metrics.h"
-#include "master/pool.h"
+#include "master/sched.h"
 
 void
 http_error(const struct handshake *hs, int status, struct evbuffer *out)
@@ -38,7 +38,7 @@ http_error(const struct handshake *hs, int status, struct evbuffer *out)
 static int
 http_healthz(struct evbuffer *out)
 {
-	bool ok = pool_nready() > 0 && !srv.stopping;
+	bool ok = sched_nready() > 0 && !srv.stopping;
 	char buf[256];
 	int n;
 

@@ -1,7 +1,7 @@
 /*
  * master.h: the master's settings and global server state. One libevent
  * loop owns everything here; nothing is touched from another thread
- * except through pool.c's notification pipe.
+ * except through link.c's notification pipe.
  */
 #ifndef MASTER_MASTER_H
 #define MASTER_MASTER_H
