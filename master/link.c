@@ -384,12 +384,8 @@ link_open(pid_t pid, const char *host, size_t host_len,
 	w->w_gen = ++links.next_gen;
 	w->w_pid = pid;
 	snprintf(w->w_host, sizeof(w->w_host), "%.*s", (int)host_len, host);
-	if ((rv = nng_pair1_open(&w->w_sock)) != 0) {
-		free(w);
-		log_error("cannot open a socket for worker %d: %s", (int)pid,
-		    nng_strerror(rv));
-		return NULL;
-	}
+	if ((rv = nng_pair1_open(&w->w_sock)) != 0)
+		goto fail;
 	nng_socket_set_size(w->w_sock, NNG_OPT_RECVMAXSZ, PROTO_MAX_MSG);
 	nng_socket_set_int(w->w_sock, NNG_OPT_SENDBUF, 64);
 	nng_socket_set_int(w->w_sock, NNG_OPT_RECVBUF, 64);
@@ -420,7 +416,8 @@ fail:
 		event_free(w->w_recv_ev);
 	if (w->w_send_ev != NULL)
 		event_free(w->w_send_ev);
-	nng_close(w->w_sock);
+	if (nng_socket_id(w->w_sock) > 0)
+		nng_close(w->w_sock);
 	free(w);
 	return NULL;
 }
