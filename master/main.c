@@ -246,8 +246,6 @@ main(int argc, char **argv)
 			    srv.cfg.config_path ? srv.cfg.config_path : "");
 		goto out;
 	}
-	if (gethostname(srv.hostname, sizeof(srv.hostname) - 1) != 0)
-		strcpy(srv.hostname, "localhost");
 	if (main_rundir() != 0)
 		goto out;
 	if ((ecfg = event_config_new()) == NULL ||

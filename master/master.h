@@ -52,7 +52,6 @@ struct settings {
 struct server {
 	struct event_base *base;
 	struct settings cfg;
-	char hostname[256];
 	char rundir[256];          /* private dir for ipc:// sockets */
 	bool stopping;             /* SIGTERM: no new connections or calls */
 	bool exiting;              /* last phase: workers are being stopped */
