@@ -63,7 +63,7 @@ conn_count(void)
 }
 
 static uint64_t
-conn_count_gauge(void)
+conn_count_gauge_cb(void)
 {
 	return conns.count;
 }
@@ -521,7 +521,7 @@ conn_listen(void)
 		return -1;
 	event_priority_set(conns.reaper, 2);
 	metrics_gauge("wspool_connections_open", "Open client connections.",
-	    conn_count_gauge);
+	    conn_count_gauge_cb);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

@@ -33,7 +33,7 @@
 /* READY: the worker's module and routes. Refused unless it is joining
  * and serves the pool's routes. */
 static int
-dispatch_ready(struct worker *w, const struct proto_msg *m)
+dispatch_ready_cb(struct worker *w, const struct proto_msg *m)
 {
 	if (w->w_state != W_JOINING ||
 	    routes_ready(w->w_generation, w->w_host, m) != 0)
@@ -48,7 +48,7 @@ dispatch_ready(struct worker *w, const struct proto_msg *m)
 
 /* RESULT, CHUNK, END, ERROR: only from a worker that has calls. */
 static int
-dispatch_reply(struct worker *w, const struct proto_msg *m)
+dispatch_reply_cb(struct worker *w, const struct proto_msg *m)
 {
 	if (w->w_state != W_READY && w->w_state != W_DRAINING)
 		return -1;
@@ -59,7 +59,7 @@ dispatch_reply(struct worker *w, const struct proto_msg *m)
 /* DEFER: journal first, then acknowledge: when wspool_defer returns in
  * the handler, the master holds the cleanup. */
 static int
-dispatch_defer(struct worker *w, const struct proto_msg *m)
+dispatch_defer_cb(struct worker *w, const struct proto_msg *m)
 {
 	if (journal_defer(w->w_gen, m->id, m->seq, rpc_route_of(m->id),
 	    m->str.ptr, m->str.len, m->value.ptr, m->value.len) != 0)
@@ -68,7 +68,7 @@ dispatch_defer(struct worker *w, const struct proto_msg *m)
 }
 
 static int
-dispatch_cleanup_done(struct worker *w, const struct proto_msg *m)
+dispatch_cleanup_done_cb(struct worker *w, const struct proto_msg *m)
 {
 	switch (journal_done(w->w_gen, m->id, m->seq, m->flags != 0, m->str.ptr,
 	    m->str.len)) {
@@ -91,7 +91,7 @@ dispatch_cleanup_done(struct worker *w, const struct proto_msg *m)
 }
 
 static int
-dispatch_log(struct worker *w, const struct proto_msg *m)
+dispatch_log_cb(struct worker *w, const struct proto_msg *m)
 {
 	if (m->call_id != 0)
 		log_msg((int)m->num, "worker=%d call=%llu route=%s: %.*s",
@@ -119,7 +119,7 @@ dispatch_death_label(const struct wspool_reason *why)
 /* The worker is gone: its calls end with why, its cleanups are orphaned
  * and handed over. */
 static void
-dispatch_gone(struct worker *w, const struct wspool_reason *why)
+dispatch_gone_cb(struct worker *w, const struct wspool_reason *why)
 {
 	/* An outside SIGKILL (an operator, the OOM killer) says nothing about
 	 * the cleanup that was running; any other death counts against it. */
@@ -139,16 +139,16 @@ dispatch_gone(struct worker *w, const struct wspool_reason *why)
 void
 dispatch_init(void)
 {
-	link_handle(PROTO_READY, dispatch_ready);
-	link_handle(PROTO_RESULT, dispatch_reply);
-	link_handle(PROTO_CHUNK, dispatch_reply);
-	link_handle(PROTO_END, dispatch_reply);
-	link_handle(PROTO_ERROR, dispatch_reply);
-	link_handle(PROTO_DEFER, dispatch_defer);
-	link_handle(PROTO_CLEANUP_DONE, dispatch_cleanup_done);
-	link_handle(PROTO_LOG, dispatch_log);
-	link_on_down(supervise_down);
-	link_on_gone(dispatch_gone);
-	join_on_hello(supervise_adopt);
-	supervise_on_drain_expired(rpc_worker_drained);
+	link_handle(PROTO_READY, dispatch_ready_cb);
+	link_handle(PROTO_RESULT, dispatch_reply_cb);
+	link_handle(PROTO_CHUNK, dispatch_reply_cb);
+	link_handle(PROTO_END, dispatch_reply_cb);
+	link_handle(PROTO_ERROR, dispatch_reply_cb);
+	link_handle(PROTO_DEFER, dispatch_defer_cb);
+	link_handle(PROTO_CLEANUP_DONE, dispatch_cleanup_done_cb);
+	link_handle(PROTO_LOG, dispatch_log_cb);
+	link_on_down(supervise_down_cb);
+	link_on_gone(dispatch_gone_cb);
+	join_on_hello(supervise_adopt_cb);
+	supervise_on_drain_expired(rpc_worker_drained_cb);
 }

@@ -69,7 +69,7 @@ static struct {
 } journal;
 
 static uint64_t
-journal_pending_gauge(void)
+journal_pending_gauge_cb(void)
 {
 	return journal.count;
 }
@@ -81,7 +81,7 @@ journal_init(void)
 	TAILQ_INIT(&journal.handover);
 	journal.next_id = 1;
 	metrics_gauge("wspool_cleanups_pending",
-	    "Deferred cleanups journaled and not yet done.", journal_pending_gauge);
+	    "Deferred cleanups journaled and not yet done.", journal_pending_gauge_cb);
 }
 
 size_t

@@ -44,16 +44,16 @@ static const char *const rpc_outcome_names[] = {
 #undef X
 };
 
-static void rpc_sched_start(struct sched_entry *e, struct worker *w);
-static void rpc_sched_expire(struct sched_entry *e);
+static void rpc_sched_start_cb(struct sched_entry *e, struct worker *w);
+static void rpc_sched_expire_cb(struct sched_entry *e);
 
 static const struct sched_hooks rpc_sched_hooks = {
-	.sh_start = rpc_sched_start,
-	.sh_expire = rpc_sched_expire,
+	.sh_start = rpc_sched_start_cb,
+	.sh_expire = rpc_sched_expire_cb,
 };
 
 static uint64_t
-rpc_in_flight_gauge(void)
+rpc_in_flight_gauge_cb(void)
 {
 	return (uint64_t)HASH_COUNT(rpc.calls) - sched_queued();
 }
@@ -67,7 +67,7 @@ rpc_init(void)
 	msgpack_zone_init(&rpc.zone, 4096);
 	metrics_outcomes(rpc_outcome_names, OUTCOME_COUNT);
 	metrics_gauge("wspool_calls_in_flight",
-	    "Calls sent to a worker and not yet ended.", rpc_in_flight_gauge);
+	    "Calls sent to a worker and not yet ended.", rpc_in_flight_gauge_cb);
 	return sched_init(&rpc_sched_hooks);
 }
 
@@ -288,7 +288,7 @@ rpc_count(void)
 }
 
 void
-rpc_worker_drained(struct worker *w, const struct wspool_reason *reason)
+rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason)
 {
 	struct call *call, *tmp;
 
@@ -335,7 +335,7 @@ rpc_send_call(struct call *call, struct worker *w, const char *params,
 
 /* sched: a worker can take a waiting call now. */
 static void
-rpc_sched_start(struct sched_entry *e, struct worker *w)
+rpc_sched_start_cb(struct sched_entry *e, struct worker *w)
 {
 	struct call *call = RPC_CALL_OF(e);
 	char *params = call->k_params;
@@ -352,7 +352,7 @@ rpc_sched_start(struct sched_entry *e, struct worker *w)
 
 /* sched: a call waited --queue-timeout for a worker. */
 static void
-rpc_sched_expire(struct sched_entry *e)
+rpc_sched_expire_cb(struct sched_entry *e)
 {
 	struct call *call = RPC_CALL_OF(e);
 

@@ -98,7 +98,7 @@ const char *rpc_route_of(uint64_t call_id);
 void rpc_on_reply(struct worker *w, const struct proto_msg *m);
 /* w's drain grace is over: end its calls for their clients (503, reason
  * as data) and cancel them on w, which still owes their terminal replies. */
-void rpc_worker_drained(struct worker *w, const struct wspool_reason *reason);
+void rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason);
 /* w is gone: every call on it ends with reason. */
 void rpc_worker_gone(struct worker *w, const struct wspool_reason *reason);
 

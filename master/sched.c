@@ -25,13 +25,13 @@ static struct {
 static void sched_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 static uint64_t
-sched_nready_gauge(void)
+sched_nready_gauge_cb(void)
 {
 	return sched_nready();
 }
 
 static uint64_t
-sched_queued_gauge(void)
+sched_queued_gauge_cb(void)
 {
 	return sched.nqueued;
 }
@@ -44,9 +44,9 @@ sched_init(const struct sched_hooks *hooks)
 	if ((sched.timer = evtimer_new(srv.base, sched_timer_cb, NULL)) == NULL)
 		return -1;
 	metrics_gauge("wspool_calls_queued", "Calls waiting for a worker.",
-	    sched_queued_gauge);
+	    sched_queued_gauge_cb);
 	metrics_gauge("wspool_workers_ready", "Workers ready for calls.",
-	    sched_nready_gauge);
+	    sched_nready_gauge_cb);
 	return 0;
 }
 

@@ -342,7 +342,7 @@ supervise_reload_progress(void)
 static void supervise_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 int
-supervise_adopt(struct worker *w, bool local)
+supervise_adopt_cb(struct worker *w, bool local)
 {
 	struct child *ch;
 
@@ -414,7 +414,7 @@ supervise_kill(struct worker *w, const char *why)
 }
 
 void
-supervise_down(struct worker *w, const char *why, bool bad)
+supervise_down_cb(struct worker *w, const char *why, bool bad)
 {
 	if (bad)
 		supervise_kill(w, why);

@@ -45,11 +45,11 @@ void supervise_on_drain_expired(supervise_drain_fn fn);
 /* The join event: w said HELLO (local: by the local registry). Ties it to
  * the process started here, sets its generation and its join deadline.
  * Returns 0 or -1 (no memory). */
-int supervise_adopt(struct worker *w, bool local);
+int supervise_adopt_cb(struct worker *w, bool local);
 /* w's READY was accepted: it is W_READY now. */
 void supervise_ready(struct worker *w);
 /* The link's down event: its pipe closed, or (bad) it spoke garbage. */
-void supervise_down(struct worker *w, const char *why, bool bad);
+void supervise_down_cb(struct worker *w, const char *why, bool bad);
 /* The gone event: forget w (its deadline, its process). */
 void supervise_gone(struct worker *w);
 

@@ -65,12 +65,12 @@ supervise_gone(struct worker *w)
 }
 
 void
-supervise_down(struct worker *w, const char *why, bool bad)
+supervise_down_cb(struct worker *w, const char *why, bool bad)
 {
 }
 
 int
-supervise_adopt(struct worker *w, bool local)
+supervise_adopt_cb(struct worker *w, bool local)
 {
 	return 0;
 }
@@ -119,7 +119,7 @@ rpc_worker_gone(struct worker *w, const struct wspool_reason *reason)
 }
 
 void
-rpc_worker_drained(struct worker *w, const struct wspool_reason *reason)
+rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason)
 {
 }
 
@@ -249,10 +249,10 @@ START_TEST(test_registered)
 		ck_assert_msg(fake_link.handlers[refused[i]] == NULL,
 		    "a handler for %s, which no worker may send",
 		    proto_type_name(refused[i]));
-	ck_assert_ptr_eq(fake_link.on_down, supervise_down);
+	ck_assert_ptr_eq(fake_link.on_down, supervise_down_cb);
 	ck_assert_ptr_nonnull(fake_link.on_gone);
-	ck_assert_ptr_eq(fake.on_hello, supervise_adopt);
-	ck_assert_ptr_eq(fake.on_drain, rpc_worker_drained);
+	ck_assert_ptr_eq(fake.on_hello, supervise_adopt_cb);
+	ck_assert_ptr_eq(fake.on_drain, rpc_worker_drained_cb);
 }
 END_TEST
 
