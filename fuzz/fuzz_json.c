@@ -1,5 +1,5 @@
 /*
- * fuzz_json.c: fuzz target for master/json.c. Parses the input as a client
+ * fuzz_json.c: fuzz target for master/request.c and json.c. Parses the input as a client
  * message and checks what comes out (status, id, method, params that render
  * back as valid UTF-8 JSON, stable on a second pass); then reads the input
  * as msgpack values and writes each as JSON, as answers from a worker.
@@ -13,6 +13,7 @@
 
 #include "fuzz/driver.h"
 #include "master/json.h"
+#include "master/request.h"
 #include "master/utf8.h"
 
 /* A broken invariant is a finding: crash so the driver reports it. */

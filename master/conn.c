@@ -1,6 +1,6 @@
 /*
  * conn.c: client connections. Accepts, reads the HTTP upgrade request,
- * answers plain HTTP (health, 404, 426...) or switches to WebSocket, and
+ * has http.c answer what is not an upgrade, switches to WebSocket, and
  * passes text messages to rpc.c. A connection is never freed inside its
  * own callback: conn_close marks it, and the reaper frees it at the end of
  * the loop turn (Redis's freeClientAsync).
@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/random.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,14 +24,15 @@
 
 #include "master/conn.h"
 #include "master/handshake.h"
+#include "master/http.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "master/master.h"
 #include "master/metrics.h"
-#include "master/pool.h"
 #include "master/rpc.h"
 #include "master/ws.h"
 
-#define CONN_CLOSE_TIMEOUT_S 5
+#define CONN_CLOSE_TIMEOUT_MS 5000
 /* A client that does not read its answers stops being read from when its
  * output backlog passes HIGH, until it is back under LOW. */
 #define CONN_OUT_HIGH (8u * 1024 * 1024)
@@ -54,18 +54,16 @@ static struct {
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_keepalive_arm(struct conn *c);
 
-static uint32_t
-conn_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint32_t)ts.tv_sec;
-}
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 
 unsigned
 conn_count(void)
+{
+	return conns.count;
+}
+
+static uint64_t
+conn_count_gauge_cb(void)
 {
 	return conns.count;
 }
@@ -133,13 +131,11 @@ conn_kill(struct conn *c, const char *why)
 	if (c->c_state != CONN_CLOSING) {
 		c->c_state = CONN_CLOSING;
 		rpc_conn_closed(c);
-		pool_conn_closed(c);
 	}
 	log_debug("conn %llu: closed: %s", (unsigned long long)c->c_id, why);
 	TAILQ_REMOVE(&conns.live, c, c_link);
 	TAILQ_INSERT_TAIL(&conns.dead, c, c_link);
 	conns.count--;
-	srv.stats.conns_open = conns.count;
 	bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
 	event_active(conns.reaper, EV_TIMEOUT, 0);
 }
@@ -157,7 +153,7 @@ static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	uint32_t now = conn_now_s();
+	uint32_t now = clock_now_s();
 
 	if (c->c_state != CONN_WS) {
 		conn_kill(c, c->c_state == CONN_HTTP ? "handshake timeout" :
@@ -186,7 +182,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_keepalive_arm(struct conn *c)
 {
-	uint32_t now = conn_now_s(), delay = UINT32_MAX, t;
+	uint32_t now = clock_now_s(), delay = UINT32_MAX, t;
 	struct timeval tv;
 
 	if (c->c_ping_sent != 0) {
@@ -204,15 +200,14 @@ conn_keepalive_arm(struct conn *c)
 	}
 	if (delay == UINT32_MAX)
 		return;
-	tv.tv_sec = delay ? (time_t)delay : 1;
-	tv.tv_usec = 0;
+	tv = clock_tv(delay ? (uint64_t)delay * 1000 : 1000);
 	event_add(c->c_timer, &tv);
 }
 
 void
 conn_close(struct conn *c, uint16_t code, const char *why)
 {
-	struct timeval tv = { CONN_CLOSE_TIMEOUT_S, 0 };
+	struct timeval tv = clock_tv(CONN_CLOSE_TIMEOUT_MS);
 
 	if (c->c_state == CONN_CLOSING)
 		return;
@@ -220,7 +215,6 @@ conn_close(struct conn *c, uint16_t code, const char *why)
 		ws_close(c->c_ws, code, why);
 	c->c_state = CONN_CLOSING;
 	rpc_conn_closed(c);
-	pool_conn_closed(c);
 	/* Stop reading; write what is queued, then free. */
 	bufferevent_disable(c->c_bev, EV_READ);
 	bufferevent_setwatermark(c->c_bev, EV_WRITE, 0, 0);
@@ -259,7 +253,7 @@ conn_ws_send_cb(void *arg, const void *data, size_t len)
 {
 	struct conn *c = arg;
 
-	srv.stats.bytes_out += len;
+	metrics_counters.bytes_sent_total += len;
 	return bufferevent_write(c->c_bev, data, len);
 }
 
@@ -320,7 +314,7 @@ conn_ws_read(struct conn *c, struct evbuffer *in)
 		if (n > 8)
 			n = 8;
 		for (int i = 0; i < n; i++) {
-			srv.stats.bytes_in += v[i].iov_len;
+			metrics_counters.bytes_received_total += v[i].iov_len;
 			if (ws_feed(c->c_ws, v[i].iov_base, v[i].iov_len) != 0 ||
 			    c->c_state != CONN_WS) {
 				evbuffer_drain(in, evbuffer_get_length(in));
@@ -358,56 +352,11 @@ conn_keep_headers(struct conn *c, const struct handshake *hs)
 	return 0;
 }
 
+/* A plain answer that ends the request (400, 431, 503). */
 static void
-conn_http_answer(struct conn *c, int status)
+conn_http_fail(struct conn *c, int status)
 {
-	char buf[1024];
-	int n = -1;
-
-	if (status == 200 || status == 503) {
-		/* /healthz: ready when at least one worker is. */
-		bool ok = pool_nready() > 0 && !srv.stopping;
-		status = ok ? 200 : 503;
-		n = handshake_plain_response(status, "text/plain",
-		    ok ? "ok\n" : "no worker ready\n", ok ? 3 : 16, buf, sizeof(buf));
-	} else if (c->c_hs != NULL) {
-		n = handshake_response(c->c_hs, status, buf, sizeof(buf));
-	}
-	if (n < 0)
-		n = handshake_plain_response(status, "text/plain", "", 0, buf, sizeof(buf));
-	if (n > 0)
-		bufferevent_write(c->c_bev, buf, (size_t)n);
-	conn_close(c, 0, NULL);
-}
-
-/* Browsers send Origin; with an allow-list, only listed origins may upgrade. */
-static bool
-conn_origin_allowed(const char *origin)
-{
-	if (srv.cfg.nallow_origin == 0 || origin == NULL)
-		return true;
-	for (size_t i = 0; i < srv.cfg.nallow_origin; i++)
-		if (strcmp(origin, srv.cfg.allow_origin[i]) == 0)
-			return true;
-	log_info("upgrade refused: origin %s not allowed", origin);
-	return false;
-}
-
-static void
-conn_metrics_answer(struct conn *c)
-{
-	msgpack_sbuffer body;
-	char head[256];
-	int n;
-
-	msgpack_sbuffer_init(&body);
-	metrics_render(&body);
-	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
-	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", body.size);
-	bufferevent_write(c->c_bev, head, (size_t)n);
-	bufferevent_write(c->c_bev, body.data, body.size);
-	msgpack_sbuffer_destroy(&body);
+	http_error(c->c_hs, status, bufferevent_get_output(c->c_bev));
 	conn_close(c, 0, NULL);
 }
 
@@ -415,10 +364,10 @@ static void
 conn_http_read(struct conn *c, struct evbuffer *in)
 {
 	struct handshake *hs = c->c_hs;
-	char buf[1024], path[256];
+	char buf[1024];
 	size_t len, used;
 	unsigned char *data;
-	int status, n;
+	int n;
 
 	len = evbuffer_get_length(in);
 	if (len > HANDSHAKE_MAX_BYTES)
@@ -426,38 +375,24 @@ conn_http_read(struct conn *c, struct evbuffer *in)
 	data = evbuffer_pullup(in, (ev_ssize_t)len);
 	used = handshake_feed(hs, (const char *)data, len);
 	evbuffer_drain(in, used);
-	srv.stats.bytes_in += used;
+	metrics_counters.bytes_received_total += used;
 	if (hs->hs_state == HANDSHAKE_MORE) {
 		if (hs->hs_bytes >= HANDSHAKE_MAX_BYTES)
-			conn_http_answer(c, 431);
+			conn_http_fail(c, 431);
 		return;
 	}
 	if (hs->hs_state == HANDSHAKE_ERROR) {
-		conn_http_answer(c, hs->hs_error_status ? hs->hs_error_status : 400);
+		conn_http_fail(c, hs->hs_error_status ? hs->hs_error_status : 400);
 		return;
 	}
-	handshake_path(hs, path, sizeof(path));
-	if (strcmp(path, "/healthz") == 0 &&
-	    handshake_header(hs, "upgrade") == NULL) {
-		conn_http_answer(c, 200);
-		return;
-	}
-	if (strcmp(path, "/metrics") == 0 &&
-	    handshake_header(hs, "upgrade") == NULL) {
-		conn_metrics_answer(c);
-		return;
-	}
-	status = handshake_decide(hs, srv.cfg.ws_path);
-	if (status == 101 && !conn_origin_allowed(handshake_header(hs, "origin")))
-		status = 403;
-	if (status != 101) {
-		conn_http_answer(c, status);
+	if (http_request(hs, bufferevent_get_output(c->c_bev)) != 101) {
+		conn_close(c, 0, NULL);
 		return;
 	}
 	if ((n = handshake_response(hs, 101, buf, sizeof(buf))) < 0 ||
 	    conn_keep_headers(c, hs) != 0 ||
 	    (c->c_ws = ws_new(&conn_ws_callbacks, c, srv.cfg.max_message)) == NULL) {
-		conn_http_answer(c, 503);
+		conn_http_fail(c, 503);
 		return;
 	}
 	bufferevent_write(c->c_bev, buf, (size_t)n);
@@ -480,7 +415,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	/* Any bytes prove the peer alive: no ping needed, none outstanding. */
-	c->c_last_rx = conn_now_s();
+	c->c_last_rx = clock_now_s();
 	c->c_ping_sent = 0;
 	if (c->c_state == CONN_HTTP)
 		conn_http_read(c, in);
@@ -505,10 +440,7 @@ static void
 conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Type: text/plain\r\nContent-Length: 21\r\n"
-	    "Connection: close\r\n\r\ntoo many connections\n";
-	struct timeval tv = { (time_t)srv.cfg.handshake_timeout_s, 0 };
+	struct timeval tv = clock_tv((uint64_t)srv.cfg.handshake_timeout_s * 1000);
 	struct conn *c;
 	int one = 1;
 
@@ -517,10 +449,9 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	if (conns.count >= srv.cfg.max_connections) {
-		/* Best effort: a short answer in the socket buffer, then close. */
-		(void)!send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		http_refuse_busy(fd);
 		evutil_closesocket(fd);
-		srv.stats.conns_refused++;
+		metrics_counters.connections_refused_total++;
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -545,8 +476,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	event_add(c->c_timer, &tv);
 	TAILQ_INSERT_TAIL(&conns.live, c, c_link);
 	conns.count++;
-	srv.stats.conns_accepted++;
-	srv.stats.conns_open = conns.count;
+	metrics_counters.connections_accepted_total++;
 	return;
 fail:
 	log_error("cannot accept a connection: out of memory");
@@ -566,7 +496,7 @@ conn_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct timeval tv = { 0, CONN_ACCEPT_RETRY_MS * 1000 };
+	struct timeval tv = clock_tv(CONN_ACCEPT_RETRY_MS);
 	int err = EVUTIL_SOCKET_ERROR();
 
 	/* Out of descriptors: pause accepting instead of spinning. */
@@ -590,6 +520,8 @@ conn_listen(void)
 	if (conns.reaper == NULL || conns.accept_retry == NULL)
 		return -1;
 	event_priority_set(conns.reaper, 2);
+	metrics_gauge("wspool_connections_open", "Open client connections.",
+	    conn_count_gauge_cb);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

@@ -1,7 +1,7 @@
 /*
  * journal.c: deferred cleanups not yet reported done, by call and by
- * worker, and the hand-over of a dead worker's cleanups to live ones.
- * The design notes are in journal.h.
+ * worker, and which of them a dead worker left to hand over. A store: it
+ * sends nothing. The design notes are in journal.h.
  */
 #include "config.h"
 
@@ -14,10 +14,9 @@
 
 #include <wspool.h>
 
-#include "master/journal.h"
 #include "common/log.h"
-#include "master/master.h"
-#include "master/pool.h"
+#include "master/journal.h"
+#include "master/metrics.h"
 #include "proto/proto.h"
 
 enum jentry_state {
@@ -48,7 +47,7 @@ struct jentry {
 	char *je_name;
 	char *je_arg;
 	size_t je_arg_len;
-	struct worker *je_worker;
+	uint64_t je_worker;         /* w_gen of the worker running it; 0: none */
 	enum jentry_state je_state;
 	unsigned je_attempts;
 	UT_hash_handle hh;          /* by je_key */
@@ -69,12 +68,20 @@ static struct {
 	size_t count;
 } journal;
 
+static uint64_t
+journal_pending_gauge_cb(void)
+{
+	return journal.count;
+}
+
 void
 journal_init(void)
 {
 	TAILQ_INIT(&journal.queue);
 	TAILQ_INIT(&journal.handover);
 	journal.next_id = 1;
+	metrics_gauge("wspool_cleanups_pending",
+	    "Deferred cleanups journaled and not yet done.", journal_pending_gauge_cb);
 }
 
 size_t
@@ -113,7 +120,6 @@ journal_entry_free(struct jentry *e)
 	free(e->je_arg);
 	free(e);
 	journal.count--;
-	srv.stats.cleanups_pending = journal.count;
 	if (TAILQ_EMPTY(&jc->jc_entries)) {
 		HASH_DEL(journal.calls, jc);
 		free(jc->jc_route);
@@ -123,7 +129,7 @@ journal_entry_free(struct jentry *e)
 }
 
 int
-journal_defer(struct worker *w, uint64_t call_id, uint64_t seq,
+journal_defer(uint64_t wid, uint64_t call_id, uint64_t seq,
     const char *route, const char *name, size_t name_len,
     const void *arg, size_t arg_len)
 {
@@ -153,13 +159,12 @@ journal_defer(struct worker *w, uint64_t call_id, uint64_t seq,
 	e->je_key.call_id = call_id;
 	e->je_key.seq = seq;
 	e->je_call = jc;
-	e->je_worker = w;
+	e->je_worker = wid;
 	e->je_state = JE_PENDING;
 	TAILQ_INSERT_TAIL(&jc->jc_entries, e, je_clink);
 	HASH_ADD(hh, journal.by_key, je_key, sizeof(e->je_key), e);
 	HASH_ADD(hh_id, journal.by_id, je_id, sizeof(e->je_id), e);
 	journal.count++;
-	srv.stats.cleanups_pending = journal.count;
 	return 0;
 fail:
 	if (e != NULL) {
@@ -174,8 +179,8 @@ fail:
 	return -1;
 }
 
-void
-journal_done(struct worker *w, uint64_t id, uint64_t seq, bool ok,
+enum journal_done
+journal_done(uint64_t wid, uint64_t id, uint64_t seq, bool ok,
     const char *msg, size_t msg_len)
 {
 	struct jentry *e;
@@ -185,21 +190,16 @@ journal_done(struct worker *w, uint64_t id, uint64_t seq, bool ok,
 		HASH_FIND(hh, journal.by_key, &key, sizeof(key), e);
 	else
 		HASH_FIND(hh_id, journal.by_id, &id, sizeof(id), e);
-	if (e == NULL || e->je_worker != w ||
-	    e->je_state != (seq > 0 ? JE_PENDING : JE_HANDOVER)) {
-		log_debug("cleanup done for %llu/%llu from worker %d: not pending there",
-		    (unsigned long long)id, (unsigned long long)seq,
-		    (int)pool_worker_pid(w));
-		return; /* already done elsewhere: at least once */
-	}
-	srv.stats.cleanups_run++;
+	if (e == NULL || e->je_worker != wid ||
+	    e->je_state != (seq > 0 ? JE_PENDING : JE_HANDOVER))
+		return JOURNAL_DONE_UNKNOWN; /* already done elsewhere: at least once */
+	metrics_counters.cleanups_run_total++;
 	if (!ok)
 		log_warn("cleanup %s of call %llu (route %s) failed: %.*s",
 		    e->je_name, (unsigned long long)e->je_key.call_id,
 		    e->je_call->jc_route, (int)msg_len, msg);
 	journal_entry_free(e);
-	if (seq == 0)
-		journal_dispatch();
+	return seq > 0 ? JOURNAL_DONE_OWN : JOURNAL_DONE_HANDOVER;
 }
 
 static int
@@ -243,13 +243,13 @@ journal_attempt(struct jentry *e, const struct wspool_reason *crash)
 	    "times (last: %s): dropped", e->je_name,
 	    (unsigned long long)e->je_key.call_id, e->je_call->jc_route,
 	    e->je_attempts, crash->signal ? crash->signal : "exit");
-	srv.stats.cleanups_dropped++;
+	metrics_counters.cleanups_dropped_total++;
 	journal_entry_free(e);
 	return false;
 }
 
-void
-journal_worker_gone(struct worker *w, const struct wspool_reason *crash,
+size_t
+journal_worker_gone(uint64_t wid, const struct wspool_reason *crash,
     bool counts)
 {
 	struct jentry *e, *next;
@@ -261,14 +261,14 @@ journal_worker_gone(struct worker *w, const struct wspool_reason *crash,
 	/* Hand-overs it was running: exactly one each, so exact blame. */
 	for (e = TAILQ_FIRST(&journal.handover); e != NULL; e = next) {
 		next = TAILQ_NEXT(e, je_qlink);
-		if (e->je_worker != w)
+		if (e->je_worker != wid)
 			continue;
 		TAILQ_REMOVE(&journal.handover, e, je_qlink);
 		e->je_state = JE_PENDING;
 		if (counts && !journal_attempt(e, crash))
 			continue;
 		e->je_state = JE_QUEUED;
-		e->je_worker = NULL;
+		e->je_worker = 0;
 		TAILQ_INSERT_TAIL(&orphans, e, je_qlink);
 	}
 	/* Its calls' own cleanups, in registration order. */
@@ -277,7 +277,7 @@ journal_worker_gone(struct worker *w, const struct wspool_reason *crash,
 
 		for (e = TAILQ_FIRST(&jc->jc_entries); e != NULL; e = next) {
 			next = TAILQ_NEXT(e, je_clink);
-			if (e->je_worker != w || e->je_state != JE_PENDING)
+			if (e->je_worker != wid || e->je_state != JE_PENDING)
 				continue;
 			if (jc->jc_reason == NULL)
 				journal_pack_reason(crash, &jc->jc_reason,
@@ -297,48 +297,62 @@ journal_worker_gone(struct worker *w, const struct wspool_reason *crash,
 			}
 			first = false;
 			e->je_state = JE_QUEUED;
-			e->je_worker = NULL;
+			e->je_worker = 0;
 			TAILQ_INSERT_TAIL(&orphans, e, je_qlink);
 		}
 	}
 	TAILQ_FOREACH(e, &orphans, je_qlink)
 		n++;
-	if (n > 0) {
-		log_info("worker %d died with %zu cleanups not done: handing them over",
-		    (int)pool_worker_pid(w), n);
-		srv.stats.cleanups_retried += n;
-	}
+	metrics_counters.cleanups_retried_total += n;
 	TAILQ_CONCAT(&journal.queue, &orphans, je_qlink);
-	journal_dispatch();
+	return n;
+}
+
+bool
+journal_next_orphan(struct journal_orphan *o)
+{
+	struct jentry *e = TAILQ_FIRST(&journal.queue);
+	struct jcall *jc;
+
+	if (e == NULL)
+		return false;
+	jc = e->je_call;
+	o->jo_id = e->je_id;
+	o->jo_call_id = e->je_key.call_id;
+	o->jo_seq = e->je_key.seq;
+	o->jo_attempt = e->je_attempts + 1;
+	o->jo_route = jc->jc_route;
+	o->jo_name = e->je_name;
+	o->jo_arg = e->je_arg;
+	o->jo_arg_len = e->je_arg_len;
+	o->jo_reason = jc->jc_reason;
+	o->jo_reason_len = jc->jc_reason_len;
+	return true;
+}
+
+bool
+journal_handing_to(uint64_t wid)
+{
+	struct jentry *h;
+
+	TAILQ_FOREACH(h, &journal.handover, je_qlink)
+		if (h->je_worker == wid)
+			return true;
+	return false;
 }
 
 void
-journal_dispatch(void)
+journal_handed_over(uint64_t id, uint64_t wid)
 {
-	struct worker *w = NULL;
-	struct jentry *e, *h;
-	struct jcall *jc;
+	struct jentry *e;
 
-	while (!TAILQ_EMPTY(&journal.queue) && (w = pool_ready_next(w)) != NULL) {
-		TAILQ_FOREACH(h, &journal.handover, je_qlink)
-			if (h->je_worker == w)
-				break;
-		if (h != NULL)
-			continue; /* one hand-over at a time per worker */
-		e = TAILQ_FIRST(&journal.queue);
-		jc = e->je_call;
-		if (pool_send_cleanup(w, e->je_id, e->je_key.call_id,
-		    e->je_key.seq, e->je_attempts + 1, jc->jc_route, e->je_name,
-		    e->je_arg, e->je_arg_len, jc->jc_reason, jc->jc_reason_len) != 0)
-			continue;
-		log_debug("cleanup %s of call %llu handed to worker %d",
-		    e->je_name, (unsigned long long)e->je_key.call_id,
-		    (int)pool_worker_pid(w));
-		TAILQ_REMOVE(&journal.queue, e, je_qlink);
-		e->je_state = JE_HANDOVER;
-		e->je_worker = w;
-		TAILQ_INSERT_TAIL(&journal.handover, e, je_qlink);
-	}
+	HASH_FIND(hh_id, journal.by_id, &id, sizeof(id), e);
+	if (e == NULL || e->je_state != JE_QUEUED)
+		return;
+	TAILQ_REMOVE(&journal.queue, e, je_qlink);
+	e->je_state = JE_HANDOVER;
+	e->je_worker = wid;
+	TAILQ_INSERT_TAIL(&journal.handover, e, je_qlink);
 }
 
 void

@@ -17,6 +17,10 @@
  *   counts against the cleanup(s) it was running unless it was an outside
  *   SIGKILL; past JOURNAL_MAX_ATTEMPTS such deaths the cleanup is dropped
  *   with an error log naming the route, the cleanup and the call.
+ * - The journal is a store: it answers questions and changes state, and
+ *   never sends. Whoever schedules asks it for the next orphan, hands it
+ *   over, then says so (journal_handed_over). Workers are named by their
+ *   link's w_gen, never by pointer: the store outlives them.
  * - Guarantee: at least once. A cleanup may run again if its worker died
  *   after running it but before its CLEANUP_DONE reached the master.
  */
@@ -27,22 +31,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct worker;
 struct wspool_reason;
 
 #define JOURNAL_MAX_ATTEMPTS 3
 
+/* Registers the journal's gauge. */
 void journal_init(void);
+/* Free what is left, each logged as a cleanup that never ran. */
 void journal_fini(void);
 
-/* A DEFER from w. Returns 0 once journaled (then ACK), -1 when out of memory. */
-int journal_defer(struct worker *w, uint64_t call_id, uint64_t seq,
+/*
+ * A DEFER from worker wid (its w_gen): call_id's cleanup seq, named name,
+ * with its packed argument; route names the call's route. Returns 0 once
+ * journaled (then acknowledge it), -1 when out of memory.
+ */
+int journal_defer(uint64_t wid, uint64_t call_id, uint64_t seq,
     const char *route, const char *name, size_t name_len,
     const void *arg, size_t arg_len);
 
-/* CLEANUP_DONE from w: seq > 0 for a call's own cleanup, 0 for a handover. */
-void journal_done(struct worker *w, uint64_t id, uint64_t seq, bool ok,
-    const char *msg, size_t msg_len);
+enum journal_done {
+	JOURNAL_DONE_UNKNOWN = 0,  /* not pending on that worker: ignored */
+	JOURNAL_DONE_OWN,          /* a call's own cleanup */
+	JOURNAL_DONE_HANDOVER,     /* a hand-over: the worker can take another */
+};
+
+/*
+ * CLEANUP_DONE from worker wid: id is the call id with seq > 0 for a
+ * call's own cleanup, or the cleanup id with seq 0 for a hand-over. The
+ * entry is forgotten (a failure is logged: it ran).
+ */
+enum journal_done journal_done(uint64_t wid, uint64_t id, uint64_t seq,
+    bool ok, const char *msg, size_t msg_len);
 
 /*
  * The call ended with reason (kind NONE for a normal end); the first
@@ -53,19 +72,42 @@ void journal_call_ended(uint64_t call_id, const struct wspool_reason *reason,
     bool terminal);
 
 /*
- * Worker w is dead. counts: whether the death counts against the cleanups
- * it was running (false for an outside SIGKILL).
+ * Worker wid is dead. Its cleanups not done become orphans, in order
+ * (hand-overs it was running first, then its calls' own in registration
+ * order), each with its call's end reason or else crash. counts: whether
+ * the death counts against the cleanups it was running (false for an
+ * outside SIGKILL or a shutdown); a cleanup that has crashed its worker
+ * JOURNAL_MAX_ATTEMPTS times is dropped. Returns the number orphaned.
  */
-void journal_worker_gone(struct worker *w, const struct wspool_reason *crash,
+size_t journal_worker_gone(uint64_t wid, const struct wspool_reason *crash,
     bool counts);
 
-/* Hand queued orphans to ready workers; call when a worker becomes ready. */
-void journal_dispatch(void);
+/* An orphan to hand over, borrowed from the journal: valid until the
+ * journal next changes. */
+struct journal_orphan {
+	uint64_t jo_id;            /* the cleanup id, for CLEANUP and its DONE */
+	uint64_t jo_call_id;
+	uint64_t jo_seq;
+	unsigned jo_attempt;       /* from 1 */
+	const char *jo_route;
+	const char *jo_name;
+	const void *jo_arg;
+	size_t jo_arg_len;
+	const void *jo_reason;     /* packed reason */
+	size_t jo_reason_len;
+};
+
+/* The oldest orphan waiting for a worker, in *o; false when none waits. */
+bool journal_next_orphan(struct journal_orphan *o);
+/* Whether worker wid is running a hand-over (then it gets no other). */
+bool journal_handing_to(uint64_t wid);
+/* Orphan id was sent to worker wid: it runs there now. */
+void journal_handed_over(uint64_t id, uint64_t wid);
 
 /* Whether the call has journaled cleanups. */
 bool journal_has_call(uint64_t call_id);
 
-/* Cleanups not yet reported done (pending and queued). */
+/* Cleanups not yet reported done (pending, orphaned and handed over). */
 size_t journal_pending(void);
 
 #endif /* MASTER_JOURNAL_H */

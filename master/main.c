@@ -12,7 +12,6 @@
 #include <string.h>
 #include <grp.h>
 #include <pwd.h>
-#include <time.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -21,12 +20,18 @@
 #include <event2/event.h>
 #include <nng/nng.h>
 
-#include "master/conn.h"
-#include "master/journal.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "master/conn.h"
+#include "master/dispatch.h"
+#include "master/join.h"
+#include "master/journal.h"
+#include "master/link.h"
 #include "master/master.h"
-#include "master/pool.h"
+#include "master/metrics.h"
+#include "master/routes.h"
 #include "master/rpc.h"
+#include "master/supervise.h"
 
 #define MAIN_TICK_MS 50
 #define MAIN_CLEANUP_MAX_MS 15000  /* after the grace: cleanups may run this long */
@@ -50,21 +55,12 @@ static struct {
 	uint64_t phase_end_ms;
 } stop;
 
-static uint64_t
-main_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 main_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeval tv = { 0, MAIN_TICK_MS * 1000 };
+	struct timeval tv = clock_tv(MAIN_TICK_MS);
 	struct wspool_reason why;
-	uint64_t now = main_now_ms();
+	uint64_t now = clock_now_ms();
 
 	switch (stop.phase) {
 	case MAIN_RUNNING:
@@ -119,7 +115,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	srv.stopping = true;
 	conn_stop_listening();
 	stop.phase = MAIN_DRAIN;
-	stop.phase_end_ms = main_now_ms() + srv.cfg.grace_ms;
+	stop.phase_end_ms = clock_now_ms() + srv.cfg.grace_ms;
 	main_tick_cb(-1, 0, NULL);
 }
 
@@ -129,7 +125,7 @@ main_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	if (srv.stopping)
 		return;
 	log_info("SIGHUP: reloading the module");
-	pool_reload();
+	supervise_reload();
 }
 
 /* Drop root once the port is bound: the master and every worker. */
@@ -169,16 +165,68 @@ main_rundir(void)
 	snprintf(srv.rundir, sizeof(srv.rundir), "%s/wspool-XXXXXX", base);
 	if (mkdtemp(srv.rundir) == NULL) {
 		log_error("cannot create a directory in %s: %s", base, strerror(errno));
+		srv.rundir[0] = '\0';
 		return -1;
 	}
 	return 0;
+}
+
+/* Start every part, run the loop until the shutdown is over, stop them. */
+static int
+main_serve(void)
+{
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+	int rv = 1;
+
+	if (rpc_init() != 0 || link_init() != 0)
+		goto out;
+	journal_init();
+	dispatch_init();
+	if (conn_listen() != 0 || main_drop_privileges() != 0 ||
+	    join_start() != 0 || supervise_start() != 0)
+		goto out;
+	sigterm = evsignal_new(srv.base, SIGTERM, main_signal_cb, NULL);
+	sigint = evsignal_new(srv.base, SIGINT, main_signal_cb, NULL);
+	sighup = evsignal_new(srv.base, SIGHUP, main_sighup_cb, NULL);
+	stop.tick = evtimer_new(srv.base, main_tick_cb, NULL);
+	if (sigterm == NULL || sigint == NULL || sighup == NULL || stop.tick == NULL)
+		goto out;
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	event_add(sighup, NULL);
+
+	log_info("serving ws://%s%s%s:%d%s with %d workers",
+	    strchr(srv.cfg.listen_host, ':') ? "[" : "", srv.cfg.listen_host,
+	    strchr(srv.cfg.listen_host, ':') ? "]" : "", srv.cfg.listen_port,
+	    srv.cfg.ws_path, srv.cfg.workers);
+	event_base_dispatch(srv.base);
+	rv = 0;
+out:
+	srv.stopping = true;
+	srv.exiting = true;
+	conn_fini();
+	supervise_stop();
+	join_stop();
+	link_fini();
+	routes_fini();
+	journal_fini();
+	rpc_fini();
+	metrics_fini();
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (sighup)
+		event_free(sighup);
+	if (stop.tick)
+		event_free(stop.tick);
+	return rv;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct event_config *ecfg = NULL;
-	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	int rv = 1;
 
 	if (options_parse(&srv.cfg, argc, argv) != 0)
@@ -192,63 +240,24 @@ main(int argc, char **argv)
 		setrlimit(RLIMIT_CORE, &none);
 	}
 	if (srv.cfg.check_only) {
-		rv = pool_check() == 0 ? 0 : 1;
-		if (rv == 0)
+		if ((rv = supervise_check() == 0 ? 0 : 1) == 0)
 			printf("wspool-master: configuration%s%s and module ok\n",
 			    srv.cfg.config_path ? " " : "",
 			    srv.cfg.config_path ? srv.cfg.config_path : "");
-		options_free(&srv.cfg);
-		return rv;
+		goto out;
 	}
-	if (gethostname(srv.hostname, sizeof(srv.hostname) - 1) != 0)
-		strcpy(srv.hostname, "localhost");
 	if (main_rundir() != 0)
 		goto out;
-
 	if ((ecfg = event_config_new()) == NULL ||
 	    (srv.base = event_base_new_with_config(ecfg)) == NULL ||
 	    event_base_priority_init(srv.base, 3) != 0) {
 		log_error("cannot start the event loop");
 		goto out;
 	}
-	rpc_init();
-	journal_init();
-	if (conn_listen() != 0 || main_drop_privileges() != 0 || pool_start() != 0)
-		goto out_stop;
-	sigterm = evsignal_new(srv.base, SIGTERM, main_signal_cb, NULL);
-	sigint = evsignal_new(srv.base, SIGINT, main_signal_cb, NULL);
-	sighup = evsignal_new(srv.base, SIGHUP, main_sighup_cb, NULL);
-	stop.tick = evtimer_new(srv.base, main_tick_cb, NULL);
-	if (sigterm == NULL || sigint == NULL || sighup == NULL || stop.tick == NULL)
-		goto out_stop;
-	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
-	event_add(sighup, NULL);
-
-	log_info("serving ws://%s%s%s:%d%s with %d workers",
-	    strchr(srv.cfg.listen_host, ':') ? "[" : "", srv.cfg.listen_host,
-	    strchr(srv.cfg.listen_host, ':') ? "]" : "", srv.cfg.listen_port,
-	    srv.cfg.ws_path, srv.cfg.workers);
-	event_base_dispatch(srv.base);
-	rv = 0;
-
-out_stop:
-	srv.stopping = true;
-	srv.exiting = true;
-	conn_fini();
-	pool_stop();
-	journal_fini();
-	rpc_fini();
-	if (sigterm)
-		event_free(sigterm);
-	if (sigint)
-		event_free(sigint);
-	if (sighup)
-		event_free(sighup);
-	if (stop.tick)
-		event_free(stop.tick);
-	rmdir(srv.rundir);
+	rv = main_serve();
 out:
+	if (srv.rundir[0] != '\0')
+		rmdir(srv.rundir);
 	if (srv.base)
 		event_base_free(srv.base);
 	if (ecfg)

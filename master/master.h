@@ -1,7 +1,7 @@
 /*
  * master.h: the master's settings and global server state. One libevent
  * loop owns everything here; nothing is touched from another thread
- * except through pool.c's notification pipe.
+ * except through link.c's notification pipe.
  */
 #ifndef MASTER_MASTER_H
 #define MASTER_MASTER_H
@@ -49,26 +49,9 @@ struct settings {
 	int log_level;
 };
 
-/*
- * Counters, listed once (memcached's X-macro idea): the struct and the
- * log summary are generated from this list.
- */
-#define MASTER_STATS(X) \
-	X(conns_accepted) X(conns_refused) X(conns_open) X(calls_total) X(calls_failed) \
-	X(worker_starts) X(worker_deaths) X(bytes_in) X(bytes_out) \
-	X(cleanups_pending) X(cleanups_run) X(cleanups_retried) X(cleanups_dropped)
-
-struct master_stats {
-#define X(n) uint64_t n;
-	MASTER_STATS(X)
-#undef X
-};
-
 struct server {
 	struct event_base *base;
 	struct settings cfg;
-	struct master_stats stats;
-	char hostname[256];
 	char rundir[256];          /* private dir for ipc:// sockets */
 	bool stopping;             /* SIGTERM: no new connections or calls */
 	bool exiting;              /* last phase: workers are being stopped */

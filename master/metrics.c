@@ -1,6 +1,7 @@
 /*
- * metrics.c: counters for GET /metrics (Prometheus text exposition format
- * 0.0.4). Everything here is touched only from the loop thread.
+ * metrics.c: counters, gauges and labelled families for GET /metrics
+ * (Prometheus text exposition format 0.0.4). Everything here is touched
+ * only from the loop thread.
  */
 #include "config.h"
 
@@ -8,31 +9,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <uthash.h>
 
-#include "master/conn.h"
-#include "master/journal.h"
-#include "master/master.h"
 #include "master/metrics.h"
-#include "master/pool.h"
-#include "master/rpc.h"
+
+#define METRICS_MAX_GAUGES 16
 
 /* Latency buckets, seconds (upper bounds, +Inf implied). */
 static const double metrics_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001,
     0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
 #define METRICS_NBUCKETS (sizeof(metrics_buckets) / sizeof(metrics_buckets[0]))
 
-static const char *const metrics_outcome_names[] = {
-#define X(e, s) s,
-	METRICS_OUTCOMES(X)
+struct metrics_counters metrics_counters;
+
+static const struct metrics_counter_info {
+	const char *mc_name;
+	const char *mc_type;
+	const char *mc_help;
+	size_t mc_offset;
+} metrics_counter_table[] = {
+#define X(name, type, help) \
+	{ "wspool_" #name, type, help, offsetof(struct metrics_counters, name) },
+	METRICS_COUNTERS(X)
 #undef X
 };
 
 struct metrics_route {
 	char *mr_name;
-	uint64_t mr_calls[OUTCOME_COUNT];
+	uint64_t mr_calls[METRICS_MAX_OUTCOMES];
 	UT_hash_handle hh;
 };
 
@@ -43,6 +48,14 @@ struct metrics_label {
 };
 
 static struct {
+	struct {
+		const char *mg_name;
+		const char *mg_help;
+		metrics_gauge_fn mg_fn;
+	} gauges[METRICS_MAX_GAUGES];
+	unsigned ngauges;
+	const char *const *outcomes;
+	unsigned noutcomes;
 	struct metrics_route *routes;
 	struct metrics_label *deaths;
 	struct metrics_label *refused;
@@ -51,24 +64,23 @@ static struct {
 	double sum;
 } metrics;
 
-const char *
-metrics_outcome_name(enum metrics_outcome o)
+int
+metrics_gauge(const char *name, const char *help, metrics_gauge_fn fn)
 {
-	return (unsigned)o < OUTCOME_COUNT ? metrics_outcome_names[o] : "?";
-}
-
-uint64_t
-metrics_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	if (metrics.ngauges == METRICS_MAX_GAUGES)
+		return -1;
+	metrics.gauges[metrics.ngauges].mg_name = name;
+	metrics.gauges[metrics.ngauges].mg_help = help;
+	metrics.gauges[metrics.ngauges].mg_fn = fn;
+	metrics.ngauges++;
+	return 0;
 }
 
 void
-metrics_init(void)
+metrics_outcomes(const char *const *names, unsigned n)
 {
+	metrics.outcomes = names;
+	metrics.noutcomes = n < METRICS_MAX_OUTCOMES ? n : METRICS_MAX_OUTCOMES;
 }
 
 static void
@@ -87,8 +99,7 @@ metrics_label_inc(struct metrics_label **table, const char *name)
 }
 
 void
-metrics_call_end(const char *route, enum metrics_outcome outcome,
-    uint64_t usec)
+metrics_call_end(const char *route, unsigned outcome, uint64_t usec)
 {
 	struct metrics_route *r;
 	double secs = (double)usec / 1e6;
@@ -103,7 +114,8 @@ metrics_call_end(const char *route, enum metrics_outcome outcome,
 		}
 		HASH_ADD_KEYPTR(hh, metrics.routes, r->mr_name, strlen(r->mr_name), r);
 	}
-	r->mr_calls[outcome]++;
+	if (outcome < metrics.noutcomes)
+		r->mr_calls[outcome]++;
 	for (i = 0; i < METRICS_NBUCKETS && secs > metrics_buckets[i]; i++)
 		;
 	metrics.buckets[i]++;
@@ -164,32 +176,29 @@ metrics_scalar(msgpack_sbuffer *out, const char *name, const char *type,
 int
 metrics_render(msgpack_sbuffer *out)
 {
+	const struct metrics_counter_info *mc;
 	struct metrics_route *r, *rtmp;
 	struct metrics_label *l, *ltmp;
-	uint64_t cum = 0;
+	uint64_t cum = 0, v;
 	size_t i;
 
-	metrics_scalar(out, "wspool_connections_open", "gauge",
-	    "Open client connections.",
-	    (uint64_t)conn_count());
-	metrics_scalar(out, "wspool_connections_accepted_total", "counter",
-	    "Client connections accepted.",
-	    (uint64_t)srv.stats.conns_accepted);
-	metrics_scalar(out, "wspool_connections_refused_total", "counter",
-	    "Connections refused at --max-connections.",
-	    (uint64_t)srv.stats.conns_refused);
-	metrics_scalar(out, "wspool_calls_in_flight", "gauge",
-	    "Calls sent to a worker and not yet ended.",
-	    (uint64_t)rpc_count() - rpc_queued());
-	metrics_scalar(out, "wspool_calls_queued", "gauge",
-	    "Calls waiting for a worker.",
-	    (uint64_t)rpc_queued());
-	metrics_head(out, "wspool_calls_total", "counter", "Calls ended, by route and outcome.");
+	for (i = 0; i < sizeof(metrics_counter_table) /
+	    sizeof(metrics_counter_table[0]); i++) {
+		mc = &metrics_counter_table[i];
+		memcpy(&v, (const char *)&metrics_counters + mc->mc_offset,
+		    sizeof(v));
+		metrics_scalar(out, mc->mc_name, mc->mc_type, mc->mc_help, v);
+	}
+	for (i = 0; i < metrics.ngauges; i++)
+		metrics_scalar(out, metrics.gauges[i].mg_name, "gauge",
+		    metrics.gauges[i].mg_help, metrics.gauges[i].mg_fn());
+	metrics_head(out, "wspool_calls_total", "counter",
+	    "Calls ended, by route and outcome.");
 	HASH_ITER(hh, metrics.routes, r, rtmp)
-		for (i = 0; i < OUTCOME_COUNT; i++)
+		for (i = 0; i < metrics.noutcomes; i++)
 			if (r->mr_calls[i] != 0)
 				metrics_put(out, "wspool_calls_total{route=\"%s\",outcome=\"%s\"} %llu\n",
-				    r->mr_name, metrics_outcome_names[i],
+				    r->mr_name, metrics.outcomes[i],
 				    (unsigned long long)r->mr_calls[i]);
 	metrics_head(out, "wspool_calls_refused_total", "counter",
 	    "Calls refused before reaching a worker, by error code.");
@@ -209,34 +218,11 @@ metrics_render(msgpack_sbuffer *out)
 	metrics_put(out, "wspool_call_duration_seconds_sum %.6f\n", metrics.sum);
 	metrics_put(out, "wspool_call_duration_seconds_count %llu\n",
 	    (unsigned long long)metrics.count);
-	metrics_scalar(out, "wspool_workers_ready", "gauge",
-	    "Workers ready for calls.",
-	    (uint64_t)pool_nready());
-	metrics_scalar(out, "wspool_worker_starts_total", "counter",
-	    "Local workers started.",
-	    (uint64_t)srv.stats.worker_starts);
-	metrics_head(out, "wspool_worker_deaths_total", "counter", "Workers gone, by reason.");
+	metrics_head(out, "wspool_worker_deaths_total", "counter",
+	    "Workers gone, by reason.");
 	HASH_ITER(hh, metrics.deaths, l, ltmp)
 		metrics_put(out, "wspool_worker_deaths_total{reason=\"%s\"} %llu\n",
 		    l->ml_name, (unsigned long long)l->ml_count);
-	metrics_scalar(out, "wspool_cleanups_pending", "gauge",
-	    "Deferred cleanups journaled and not yet done.",
-	    (uint64_t)journal_pending());
-	metrics_scalar(out, "wspool_cleanups_run_total", "counter",
-	    "Deferred cleanups reported done.",
-	    (uint64_t)srv.stats.cleanups_run);
-	metrics_scalar(out, "wspool_cleanups_retried_total", "counter",
-	    "Deferred cleanups handed over to another worker after a death.",
-	    (uint64_t)srv.stats.cleanups_retried);
-	metrics_scalar(out, "wspool_cleanups_dropped_total", "counter",
-	    "Deferred cleanups dropped after crashing their worker too often.",
-	    (uint64_t)srv.stats.cleanups_dropped);
-	metrics_scalar(out, "wspool_bytes_received_total", "counter",
-	    "Bytes read from clients.",
-	    (uint64_t)srv.stats.bytes_in);
-	metrics_scalar(out, "wspool_bytes_sent_total", "counter",
-	    "Bytes written to clients.",
-	    (uint64_t)srv.stats.bytes_out);
 	return 0;
 }
 
@@ -259,4 +245,5 @@ metrics_fini(void)
 		HASH_DEL(metrics.refused, l);
 		free(l);
 	}
+	memset(&metrics, 0, sizeof(metrics));
 }

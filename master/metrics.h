@@ -1,7 +1,7 @@
 /*
- * metrics.h: what GET /metrics exposes, in the Prometheus text format:
- * the server counters of master.h, calls by route and outcome, a latency
- * histogram, and worker deaths by reason.
+ * metrics.h: what GET /metrics exposes, in the Prometheus text format. A
+ * leaf: the others update it, and it calls nothing of theirs but the
+ * gauge callbacks they registered.
  */
 #ifndef MASTER_METRICS_H
 #define MASTER_METRICS_H
@@ -11,37 +11,67 @@
 
 #include <msgpack.h>
 
-/* How a call ended, as the client saw it. */
-#define METRICS_OUTCOMES(X) \
-	X(OK, "ok") X(ERROR, "error") X(CANCELLED, "cancelled") \
-	X(DISCONNECTED, "disconnected") X(TIMEOUT, "timeout") \
-	X(CRASHED, "crashed") X(LOST, "lost") X(SHUTDOWN, "shutdown")
+/*
+ * The counters, listed once (memcached's X-macro): name (exposed as
+ * wspool_<name>), type and help. The struct and the /metrics lines are
+ * generated from this list, so a grep for the exposed name finds the code
+ * that counts it.
+ */
+#define METRICS_COUNTERS(X) \
+	X(connections_accepted_total, "counter", \
+	    "Client connections accepted.") \
+	X(connections_refused_total, "counter", \
+	    "Connections refused at --max-connections.") \
+	X(worker_starts_total, "counter", \
+	    "Local workers started.") \
+	X(cleanups_run_total, "counter", \
+	    "Deferred cleanups reported done.") \
+	X(cleanups_retried_total, "counter", \
+	    "Deferred cleanups handed over to another worker after a death.") \
+	X(cleanups_dropped_total, "counter", \
+	    "Deferred cleanups dropped after crashing their worker too often.") \
+	X(bytes_received_total, "counter", \
+	    "Bytes read from clients.") \
+	X(bytes_sent_total, "counter", \
+	    "Bytes written to clients.")
 
-enum metrics_outcome {
-#define X(e, s) OUTCOME_##e,
-	METRICS_OUTCOMES(X)
+struct metrics_counters {
+#define X(name, type, help) uint64_t name;
+	METRICS_COUNTERS(X)
 #undef X
-	OUTCOME_COUNT
 };
 
-void metrics_init(void);
-void metrics_fini(void);
+/* Add to a counter directly: metrics_counters.bytes_sent_total += n. */
+extern struct metrics_counters metrics_counters;
 
-/* A call ended: its route, outcome and duration in microseconds. */
-void metrics_call_end(const char *route, enum metrics_outcome outcome,
-    uint64_t usec);
+/*
+ * A gauge owned elsewhere, read when /metrics is rendered: name and help
+ * are static strings, fn answers the value (from the loop thread).
+ * Register at start-up. Returns 0, or -1 when the table is full.
+ */
+typedef uint64_t (*metrics_gauge_fn)(void);
+int metrics_gauge(const char *name, const char *help, metrics_gauge_fn fn);
+
+/*
+ * The label values of wspool_calls_total's outcome, indexed by outcome
+ * (at most METRICS_MAX_OUTCOMES): registered once by the owner of calls.
+ * names must stay valid.
+ */
+#define METRICS_MAX_OUTCOMES 16
+void metrics_outcomes(const char *const *names, unsigned n);
+
+/* A call ended: its route, outcome (an index into the names registered)
+ * and duration in microseconds. */
+void metrics_call_end(const char *route, unsigned outcome, uint64_t usec);
 /* A call refused before it reached a worker (400, 404, 429, 503). */
 void metrics_call_refused(int code);
-/* A worker died: "SIGSEGV", "exit", "lost", "killed"... */
+/* A worker died: "SIGSEGV", "exit", "lost", "shutdown"... */
 void metrics_worker_death(const char *reason);
 
 /* Render everything into out (appended). Returns 0 or -1. */
 int metrics_render(msgpack_sbuffer *out);
 
-/* The outcome's name ("ok", "crashed", ...). */
-const char *metrics_outcome_name(enum metrics_outcome o);
+/* Forget the gauges and the labelled values (after the loop). */
+void metrics_fini(void);
 
-/* Monotonic microseconds. */
-uint64_t metrics_now_us(void);
-
-#endif
+#endif /* MASTER_METRICS_H */

@@ -188,8 +188,8 @@ fail:
 int
 options_parse(struct settings *cfg, int argc, char **argv)
 {
-	char **args = NULL, *config = NULL;
-	int nargs = 0, rv, i;
+	char **args = NULL, **all, *config = NULL;
+	int nargs = 0, nfile = 0, rv = -1, i;
 
 	/* A config file's options come first, so the command line wins. */
 	for (i = 1; i < argc; i++) {
@@ -203,32 +203,25 @@ options_parse(struct settings *cfg, int argc, char **argv)
 	if ((args = calloc(2, sizeof(*args))) == NULL)
 		return -1;
 	args[nargs++] = argv[0];
-	if (config != NULL && options_config(config, &args, &nargs) != 0) {
-		for (i = 1; i < nargs; i++)
-			free(args[i]);
-		free(args);
-		return -1;
+	/* args[1 .. nfile) are the config file's, allocated here. */
+	rv = config != NULL ? options_config(config, &args, &nargs) : 0;
+	nfile = nargs;
+	if (rv != 0)
+		goto out;
+	if ((all = realloc(args, (size_t)(nargs + argc) * sizeof(*all))) == NULL) {
+		rv = -1;
+		goto out;
 	}
-	{
-		int nfile = nargs;
-		char **all = realloc(args, (size_t)(nargs + argc) * sizeof(*all));
-		if (all == NULL) {
-			for (i = 1; i < nargs; i++)
-				free(args[i]);
-			free(args);
-			return -1;
-		}
-		args = all;
-		for (i = 1; i < argc; i++)
-			args[nargs++] = argv[i];
-		args[nargs] = NULL;
-		rv = options_parse_args(cfg, nargs, args);
-		for (i = 1; i < nfile; i++)
-			free(args[i]);
-		free(args);
-	}
-	if (rv == 0 && config != NULL)
+	args = all;
+	for (i = 1; i < argc; i++)
+		args[nargs++] = argv[i];
+	args[nargs] = NULL;
+	if ((rv = options_parse_args(cfg, nargs, args)) == 0 && config != NULL)
 		cfg->config_path = strdup(config);
+out:
+	for (i = 1; i < nfile; i++)
+		free(args[i]);
+	free(args);
 	return rv;
 }
 
@@ -303,19 +296,19 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 		switch (c) {
 		case 'l':
 			if (options_listen(cfg, optarg) != 0)
-				goto bad_value;
+				goto fail;
 			break;
 		case 'w':
 			if (options_uint(optarg, 1024, &v) != 0)
-				goto bad_value;
+				goto fail;
 			cfg->workers = (int)v;
 			break;
 		case O_WORKER_LISTEN:
 			if (cfg->nworker_listen == MASTER_MAX_WORKER_LISTEN)
-				goto bad_value;
+				goto fail;
 			if (strncmp(optarg, "tcp://", 6) != 0 &&
 			    strncmp(optarg, "ipc://", 6) != 0)
-				goto bad_value;
+				goto fail;
 			cfg->worker_listen[cfg->nworker_listen++] = strdup(optarg);
 			break;
 		case O_WORKER_PATH:
@@ -323,86 +316,86 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			break;
 		case O_WORKER_THREADS:
 			if (options_uint(optarg, 1024, &v) != 0 || v == 0)
-				goto bad_value;
+				goto fail;
 			cfg->worker_threads = (unsigned)v;
 			break;
 		case O_WORKER_MEMORY:
 			if (options_size(optarg, &cfg->worker_memory) != 0)
-				goto bad_value;
+				goto fail;
 			break;
 		case O_WS_PATH:
 			if (optarg[0] != '/')
-				goto bad_value;
+				goto fail;
 			options_set(&cfg->ws_path, optarg);
 			break;
 		case O_MAX_MESSAGE:
 			if (options_size(optarg, &cfg->max_message) != 0 ||
 			    cfg->max_message < 64 ||
 			    cfg->max_message > 64u * 1024 * 1024)
-				goto bad_value;
+				goto fail;
 			break;
 		case O_MAX_INFLIGHT:
 			if (options_uint(optarg, 1u << 20, &v) != 0 || v == 0)
-				goto bad_value;
+				goto fail;
 			cfg->max_inflight = (unsigned)v;
 			break;
 		case O_CALL_TIMEOUT:
 			secs = strtod(optarg, &end);
 			if (end == optarg || *end != '\0' || !(secs >= 0) ||
 			    secs > 86400.0 * 365)
-				goto bad_value;
+				goto fail;
 			cfg->call_timeout_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_QUEUE_TIMEOUT:
 			secs = strtod(optarg, &end);
 			if (end == optarg || *end != '\0' || !(secs >= 0) ||
 			    secs > 86400.0)
-				goto bad_value;
+				goto fail;
 			cfg->queue_timeout_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_QUEUE_MAX:
 			if (options_uint(optarg, 1u << 24, &v) != 0)
-				goto bad_value;
+				goto fail;
 			cfg->queue_max = (unsigned)v;
 			break;
 		case O_WORKER_MAX_INFLIGHT:
 			if (options_uint(optarg, 1u << 24, &v) != 0 || v == 0)
-				goto bad_value;
+				goto fail;
 			cfg->worker_max_inflight = (unsigned)v;
 			break;
 		case O_MAX_CALLS_PER_WORKER:
 			if (options_uint(optarg, ULONG_MAX, &v) != 0)
-				goto bad_value;
+				goto fail;
 			cfg->max_calls_per_worker = v;
 			break;
 		case O_MAX_CONNECTIONS:
 			if (options_uint(optarg, 1u << 24, &v) != 0 || v == 0)
-				goto bad_value;
+				goto fail;
 			cfg->max_connections = (unsigned)v;
 			break;
 		case O_HANDSHAKE_TIMEOUT:
 			if (options_uint(optarg, 3600, &v) != 0 || v == 0)
-				goto bad_value;
+				goto fail;
 			cfg->handshake_timeout_s = (unsigned)v;
 			break;
 		case O_IDLE_TIMEOUT:
 			if (options_uint(optarg, 86400 * 7, &v) != 0)
-				goto bad_value;
+				goto fail;
 			cfg->idle_timeout_s = (unsigned)v;
 			break;
 		case O_PING_INTERVAL:
 			if (options_uint(optarg, 86400, &v) != 0)
-				goto bad_value;
+				goto fail;
 			cfg->ping_interval_s = (unsigned)v;
 			break;
 		case O_PONG_TIMEOUT:
 			if (options_uint(optarg, 86400, &v) != 0 || v == 0)
-				goto bad_value;
+				goto fail;
 			cfg->pong_timeout_s = (unsigned)v;
 			break;
 		case O_ALLOW_ORIGIN:
 			if (cfg->nallow_origin == MASTER_MAX_ORIGINS)
-				goto bad_value;
+				goto fail;
 			cfg->allow_origin[cfg->nallow_origin++] = strdup(optarg);
 			break;
 		case O_USER:
@@ -420,12 +413,12 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			secs = strtod(optarg, &end);
 			if (end == optarg || *end != '\0' || !(secs >= 0) ||
 			    secs > 86400.0)
-				goto bad_value;
+				goto fail;
 			cfg->grace_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_LOG_LEVEL:
 			if ((cfg->log_level = log_level_parse(optarg)) < 0)
-				goto bad_value;
+				goto fail;
 			break;
 		case 'h':
 			options_usage(stdout);
@@ -446,7 +439,7 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 		cfg->module_path = strdup(argv[optind]);
 	return 0;
 
-bad_value:
+fail:
 	fprintf(stderr, "wspool-master: invalid value for %s: %s\n",
 	    argv[optind - 1], optarg);
 	return -1;

@@ -15,14 +15,19 @@
 
 #include <wspool.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "master/conn.h"
 #include "master/journal.h"
 #include "master/json.h"
-#include "common/log.h"
+#include "master/link.h"
 #include "master/master.h"
 #include "master/metrics.h"
-#include "master/pool.h"
+#include "master/request.h"
+#include "master/routes.h"
 #include "master/rpc.h"
+#include "master/sched.h"
+#include "master/supervise.h"
 #include "proto/proto.h"
 
 static struct {
@@ -31,22 +36,39 @@ static struct {
 	msgpack_sbuffer params;      /* scratch: the params of the message at hand */
 	msgpack_sbuffer out;         /* scratch: the JSON being written */
 	msgpack_zone zone;           /* scratch: unpacked worker values */
-	struct call_list queue;      /* waiting for a worker, oldest first */
-	unsigned nqueued;
-	struct event *queue_timer;
 } rpc;
 
-static void rpc_queue_timer_cb(evutil_socket_t fd, short what, void *arg);
+static const char *const rpc_outcome_names[] = {
+#define X(e, s) s,
+	CALL_OUTCOMES(X)
+#undef X
+};
 
-void
+static void rpc_sched_start_cb(struct sched_entry *e, struct worker *w);
+static void rpc_sched_expire_cb(struct sched_entry *e);
+
+static const struct sched_hooks rpc_sched_hooks = {
+	.sh_start = rpc_sched_start_cb,
+	.sh_expire = rpc_sched_expire_cb,
+};
+
+static uint64_t
+rpc_in_flight_gauge_cb(void)
+{
+	return (uint64_t)HASH_COUNT(rpc.calls) - sched_queued();
+}
+
+int
 rpc_init(void)
 {
 	rpc.next_id = 1;
-	TAILQ_INIT(&rpc.queue);
-	rpc.queue_timer = evtimer_new(srv.base, rpc_queue_timer_cb, NULL);
 	msgpack_sbuffer_init(&rpc.params);
 	msgpack_sbuffer_init(&rpc.out);
 	msgpack_zone_init(&rpc.zone, 4096);
+	metrics_outcomes(rpc_outcome_names, OUTCOME_COUNT);
+	metrics_gauge("wspool_calls_in_flight",
+	    "Calls sent to a worker and not yet ended.", rpc_in_flight_gauge_cb);
+	return sched_init(&rpc_sched_hooks);
 }
 
 void
@@ -55,8 +77,7 @@ rpc_fini(void)
 	msgpack_sbuffer_destroy(&rpc.params);
 	msgpack_sbuffer_destroy(&rpc.out);
 	msgpack_zone_destroy(&rpc.zone);
-	if (rpc.queue_timer != NULL)
-		event_free(rpc.queue_timer);
+	sched_fini();
 }
 
 const char *
@@ -171,22 +192,10 @@ rpc_send_reason_error(struct conn *c, const struct call *call, int code,
 /* ---- the call table ------------------------------------------------------- */
 
 static void
-rpc_set_outcome(struct call *call, enum metrics_outcome o)
+rpc_set_outcome(struct call *call, enum call_outcome o)
 {
 	if (call->k_outcome < 0)
 		call->k_outcome = (int)o;
-}
-
-static void
-rpc_unqueue(struct call *call)
-{
-	if (!(call->k_flags & CALL_QUEUED))
-		return;
-	TAILQ_REMOVE(&rpc.queue, call, k_wlink);
-	call->k_flags &= ~CALL_QUEUED;
-	rpc.nqueued--;
-	free(call->k_params);
-	call->k_params = NULL;
 }
 
 static void
@@ -204,9 +213,9 @@ rpc_detach(struct call *call)
 static void
 rpc_call_free(struct call *call)
 {
-	enum metrics_outcome o = call->k_outcome < 0 ? OUTCOME_OK :
-	    (enum metrics_outcome)call->k_outcome;
-	uint64_t us = metrics_now_us() - call->k_start_us;
+	enum call_outcome o = call->k_outcome < 0 ? OUTCOME_OK :
+	    (enum call_outcome)call->k_outcome;
+	uint64_t us = clock_now_us() - call->k_start_us;
 
 	/* One structured line per call: at info for those that did not end
 	 * well, at debug for the rest. */
@@ -216,12 +225,13 @@ rpc_call_free(struct call *call)
 		log_msg(level, "call=%llu route=%s conn=%llu worker=%d outcome=%s us=%llu",
 		    (unsigned long long)call->k_id, call->k_route,
 		    (unsigned long long)call->k_conn_id,
-		    call->k_worker_pid, metrics_outcome_name(o), (unsigned long long)us);
-	rpc_unqueue(call);
+		    call->k_worker_pid, rpc_outcome_names[o], (unsigned long long)us);
+	sched_dequeue(&call->k_sched);
+	free(call->k_params);
 	rpc_detach(call);
-	metrics_call_end(call->k_route, o, us);
+	metrics_call_end(call->k_route, (unsigned)o, us);
 	if (call->k_worker != NULL)
-		pool_call_done(call->k_worker, call);
+		sched_release(call->k_worker);
 	if (call->k_deadline != NULL)
 		event_free(call->k_deadline);
 	HASH_DEL(rpc.calls, call);
@@ -241,17 +251,16 @@ rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	journal_call_ended(call->k_id, &reason, false);
 	if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 		rpc_send_reason_error(call->k_conn, call, 504, "Gateway Timeout", &reason);
-	srv.stats.calls_failed++;
 	if (w == NULL) { /* still queued: no worker to stop */
 		rpc_call_free(call);
 		return;
 	}
 	rpc_detach(call);
-	/* A hung handler cannot be interrupted: stop its worker. */
+	/* A hung handler cannot be interrupted: stop its worker. The call
+	 * ends with the worker's death, never before this returns. */
 	snprintf(why, sizeof(why), "call %llu (%s) passed its deadline",
 	    (unsigned long long)call->k_id, call->k_route);
-	if (w != NULL)
-		pool_kill(w, why); /* may free call */
+	supervise_kill(w, why);
 }
 
 /*
@@ -260,14 +269,14 @@ rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
  * reached one (queued).
  */
 static void
-rpc_abandon(struct call *call, enum metrics_outcome outcome,
+rpc_abandon(struct call *call, enum call_outcome outcome,
     const struct wspool_reason *reason)
 {
 	rpc_detach(call);
 	rpc_set_outcome(call, outcome);
 	journal_call_ended(call->k_id, reason, false);
 	if (call->k_worker != NULL)
-		pool_send_cancel(call->k_worker, call->k_id, reason);
+		link_send_cancel(call->k_worker, call->k_id, reason);
 	else
 		rpc_call_free(call);
 }
@@ -279,11 +288,14 @@ rpc_count(void)
 }
 
 void
-rpc_cancel_list(struct call_list *calls, const struct wspool_reason *reason)
+rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason)
 {
-	struct call *call;
+	struct call *call, *tmp;
 
-	TAILQ_FOREACH(call, calls, k_wlink) {
+	HASH_ITER(hh, rpc.calls, call, tmp) {
+		if (call->k_worker != w)
+			continue;
+		link_send_cancel(w, call->k_id, reason);
 		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 			rpc_send_reason_error(call->k_conn, call, 503,
 			    "Service Unavailable: worker draining", reason);
@@ -293,82 +305,78 @@ rpc_cancel_list(struct call_list *calls, const struct wspool_reason *reason)
 	}
 }
 
-unsigned
-rpc_queued(void)
+/* Send call to w (CONN_OPEN first if w has not seen its connection). */
+static int
+rpc_send_call(struct call *call, struct worker *w, const char *params,
+    size_t len)
 {
-	return rpc.nqueued;
+	struct conn *c = call->k_conn;
+	struct link_conn lc;
+
+	if (c != NULL) {
+		lc.lc_id = c->c_id;
+		lc.lc_uuid = c->c_uuid;
+		lc.lc_ip = c->c_ip;
+		lc.lc_names = (const char *const *)c->c_hnames;
+		lc.lc_values = (const char *const *)c->c_hvalues;
+		lc.lc_nheaders = c->c_nheaders;
+	}
+	if (link_send_call(w, c != NULL ? &lc : NULL, call->k_id, call->k_route,
+	    params, len, (call->k_flags & CALL_NOTIFY) ? PROTO_CALL_NOTIFY : 0) != 0)
+		return -1;
+	call->k_worker = w;
+	call->k_worker_pid = (int)w->w_pid;
+	sched_assign(w);
+	return 0;
 }
 
-/* Expire queued calls that waited --queue-timeout; re-arm for the next. */
-static void
-rpc_queue_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct call *call;
-	uint64_t now = metrics_now_us(), limit = srv.cfg.queue_timeout_ms * 1000;
+#define RPC_CALL_OF(e) \
+	((struct call *)(void *)((char *)(e) - offsetof(struct call, k_sched)))
 
-	while ((call = TAILQ_FIRST(&rpc.queue)) != NULL &&
-	    now - call->k_start_us >= limit) {
+/* sched: a worker can take a waiting call now. */
+static void
+rpc_sched_start_cb(struct sched_entry *e, struct worker *w)
+{
+	struct call *call = RPC_CALL_OF(e);
+	char *params = call->k_params;
+
+	call->k_params = NULL;
+	if (rpc_send_call(call, w, params, call->k_params_len) != 0) {
 		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 			rpc_send_error(call->k_conn, call->k_client_id,
-			    call->k_client_id_len, 503,
-			    "Service Unavailable: no worker could take the call in time");
-		metrics_call_refused(503);
-		rpc_set_outcome(call, OUTCOME_SHUTDOWN);
+			    call->k_client_id_len, 503, "Service Unavailable");
 		rpc_call_free(call);
 	}
-	if (call != NULL) {
-		uint64_t left = call->k_start_us + limit - now;
-		struct timeval tv = { (time_t)(left / 1000000),
-		    (suseconds_t)(left % 1000000) };
-		evtimer_add(rpc.queue_timer, &tv);
-	}
+	free(params);
 }
 
-void
-rpc_dispatch_queue(void)
+/* sched: a call waited --queue-timeout for a worker. */
+static void
+rpc_sched_expire_cb(struct sched_entry *e)
 {
-	struct call *call;
-	struct worker *w;
+	struct call *call = RPC_CALL_OF(e);
 
-	while ((call = TAILQ_FIRST(&rpc.queue)) != NULL &&
-	    (w = pool_pick()) != NULL) {
-		char *params = call->k_params;
-		size_t len = call->k_params_len;
-
-		call->k_params = NULL;
-		rpc_unqueue(call);
-		if (pool_send_call(w, call, call->k_conn, params, len) != 0) {
-			if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
-				rpc_send_error(call->k_conn, call->k_client_id,
-				    call->k_client_id_len, 503, "Service Unavailable");
-			rpc_call_free(call);
-		}
-		free(params);
-	}
-	if (TAILQ_EMPTY(&rpc.queue))
-		evtimer_del(rpc.queue_timer);
+	if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
+		rpc_send_error(call->k_conn, call->k_client_id,
+		    call->k_client_id_len, 503,
+		    "Service Unavailable: no worker could take the call in time");
+	metrics_call_refused(503);
+	rpc_set_outcome(call, OUTCOME_SHUTDOWN);
+	rpc_call_free(call);
 }
 
 /* No worker can take the call now: wait for one, within bounds. */
 static int
 rpc_enqueue(struct call *call, const char *params, size_t len)
 {
-	struct timeval tv;
-
-	if (rpc.nqueued >= srv.cfg.queue_max || srv.cfg.queue_timeout_ms == 0)
+	if (sched_enqueue(&call->k_sched) != 0)
 		return -1;
-	if ((call->k_params = malloc(len ? len : 1)) == NULL)
+	if ((call->k_params = malloc(len ? len : 1)) == NULL) {
+		sched_dequeue(&call->k_sched);
 		return -1;
+	}
 	memcpy(call->k_params, params, len);
 	call->k_params_len = len;
-	call->k_flags |= CALL_QUEUED;
-	TAILQ_INSERT_TAIL(&rpc.queue, call, k_wlink);
-	rpc.nqueued++;
-	if (!evtimer_pending(rpc.queue_timer, NULL)) {
-		tv.tv_sec = (time_t)(srv.cfg.queue_timeout_ms / 1000);
-		tv.tv_usec = (suseconds_t)(srv.cfg.queue_timeout_ms % 1000) * 1000;
-		evtimer_add(rpc.queue_timer, &tv);
-	}
 	return 0;
 }
 
@@ -427,7 +435,7 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	struct jreq req;
 	enum jreq_status st;
 	const struct route *r;
-	struct worker *w;
+	struct worker *w = NULL;
 	struct call *call;
 	const char *id;
 	size_t id_len, key_len;
@@ -467,12 +475,12 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		rpc_refuse(c, id, id_len, 503, "Service Unavailable: shutting down");
 		return;
 	}
-	if (!pool_routes_known()) {
+	if (!routes_known()) {
 		/* No worker has joined yet: the route table is unknown. */
 		rpc_refuse(c, id, id_len, 503, "Service Unavailable: no worker ready");
 		return;
 	}
-	r = req.method_too_long ? NULL : pool_route(req.method, req.method_len);
+	r = req.method_too_long ? NULL : routes_find(req.method, req.method_len);
 	if (r == NULL) {
 		rpc_refuse(c, id, id_len, 404, "Not Found");
 		return;
@@ -499,7 +507,7 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	call->k_route = r->r_name;
 	call->k_pattern = r->r_pattern;
 	call->k_outcome = -1;
-	call->k_start_us = metrics_now_us();
+	call->k_start_us = clock_now_us();
 	call->k_conn_id = c->c_id;
 	if (id != NULL) {
 		memcpy(call->k_client_id, id, id_len);
@@ -518,14 +526,12 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	if (timeout_ms == 0 && r->r_pattern != WSPOOL_SUBSCRIPTION)
 		timeout_ms = srv.cfg.call_timeout_ms;
 	if (timeout_ms > 0) {
-		struct timeval tv = { (time_t)(timeout_ms / 1000),
-		    (suseconds_t)(timeout_ms % 1000) * 1000 };
+		struct timeval tv = clock_tv(timeout_ms);
 		if ((call->k_deadline = evtimer_new(srv.base, rpc_deadline_cb, call)) != NULL)
 			evtimer_add(call->k_deadline, &tv);
 	}
-	srv.stats.calls_total++;
-	if (TAILQ_EMPTY(&rpc.queue) && (w = pool_pick()) != NULL) {
-		if (pool_send_call(w, call, c, rpc.params.data, rpc.params.size) == 0)
+	if (!sched_waiting() && (w = sched_pick()) != NULL) {
+		if (rpc_send_call(call, w, rpc.params.data, rpc.params.size) == 0)
 			return;
 	} else if (rpc_enqueue(call, rpc.params.data, rpc.params.size) == 0) {
 		return;
@@ -544,6 +550,7 @@ rpc_conn_closed(struct conn *c)
 	rpc_reason(&reason, WSPOOL_REASON_DISCONNECTED);
 	HASH_ITER(hh_conn, c->c_calls, call, tmp)
 		rpc_abandon(call, OUTCOME_DISCONNECTED, &reason);
+	link_send_conn_close(c->c_id);
 }
 
 /* ---- worker replies --------------------------------------------------------- */
@@ -557,7 +564,7 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 
 	HASH_FIND(hh, rpc.calls, &m->id, sizeof(m->id), call);
 	if (call == NULL || call->k_worker != w) {
-		log_debug("worker %d: reply for unknown call %llu", (int)pool_worker_pid(w),
+		log_debug("worker %d: reply for unknown call %llu", (int)w->w_pid,
 		    (unsigned long long)m->id);
 		return;
 	}
@@ -601,7 +608,6 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 			RPC_PUT(",\"result\":null}");
 		break;
 	case PROTO_ERROR:
-		srv.stats.calls_failed++;
 		if (c == NULL)
 			break;
 		/* A worker is not trusted with the code either. */
@@ -634,30 +640,27 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 		}
 		journal_call_ended(call->k_id, &reason, true);
 		if (journal_has_call(call->k_id))
-			pool_send_answer_ack(w, call->k_id);
+			link_send_ack(w, call->k_id, PROTO_ANSWER_ACK);
 		rpc_set_outcome(call, m->type == PROTO_ERROR ? OUTCOME_ERROR : OUTCOME_OK);
 		rpc_call_free(call);
-		rpc_dispatch_queue();
+		sched_feed();
 	}
 }
 
 void
-rpc_worker_gone(struct worker *w, struct call_list *calls,
-    const struct wspool_reason *reason)
+rpc_worker_gone(struct worker *w, const struct wspool_reason *reason)
 {
-	struct call *call;
+	struct call *call, *tmp;
 	const char *msg = reason->kind == WSPOOL_REASON_LOST ? "Bad Gateway: worker lost" :
 	    reason->kind == WSPOOL_REASON_SHUTDOWN ? "Service Unavailable: shutting down" :
 	    "Bad Gateway: worker crashed";
 	int code = reason->kind == WSPOOL_REASON_SHUTDOWN ? 503 : 502;
 
-	while ((call = TAILQ_FIRST(calls)) != NULL) {
-		TAILQ_REMOVE(calls, call, k_wlink);
-		call->k_worker = NULL;
-		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY)) {
+	HASH_ITER(hh, rpc.calls, call, tmp) {
+		if (call->k_worker != w)
+			continue;
+		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 			rpc_send_reason_error(call->k_conn, call, code, msg, reason);
-			srv.stats.calls_failed++;
-		}
 		rpc_set_outcome(call, reason->kind == WSPOOL_REASON_LOST ? OUTCOME_LOST :
 		    reason->kind == WSPOOL_REASON_SHUTDOWN ? OUTCOME_SHUTDOWN :
 		    OUTCOME_CRASHED);

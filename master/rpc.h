@@ -6,15 +6,17 @@
  * Design notes: the life of a call.
  * - A call exists from the accepted client message until its worker's
  *   terminal reply (RESULT, ERROR, END) or the worker's death, whichever
- *   comes first; it is on exactly one worker's list for all that time.
+ *   comes first. All that time it is either waiting on sched's queue or
+ *   on exactly one worker (k_worker, counted in its w_inflight).
  * - It is attached to its connection (c_calls, by client id) while the
  *   client may still get answers. .cancel, a closed connection or a passed
  *   deadline detach it: nothing more goes to the client for that id, and
  *   the worker is told (CANCEL with the reason), but the call lives on
  *   until the worker's terminal reply so the worker's accounting stays
  *   exact and late replies are recognised and dropped.
- * - When no worker can take a call it waits on a bounded queue (in
- *   arrival order) until one can, or --queue-timeout passes (503).
+ * - When no worker can take a call it waits on sched's bounded queue (in
+ *   arrival order) until one can, or --queue-timeout passes (503); its
+ *   params wait with it (k_params).
  * - Notifications are attached to their connection too (under a key no
  *   client id can have), so a closing connection cancels them, but nothing
  *   is ever sent to the client for them.
@@ -30,6 +32,8 @@
 #include <event2/event.h>
 #include <uthash.h>
 
+#include "master/sched.h"
+
 struct conn;
 struct worker;
 struct proto_msg;
@@ -38,56 +42,64 @@ struct wspool_reason;
 struct call {
 	uint64_t k_id;               /* the master's call id, sent to the worker */
 	struct conn *k_conn;         /* NULL once detached */
-	struct worker *k_worker;
+	struct worker *k_worker;     /* NULL while queued */
 	struct event *k_deadline;    /* NULL: no deadline */
-	const char *k_route;         /* the route's name (the pool's table owns it) */
+	const char *k_route;         /* the route's name (routes.c's table owns it) */
 	int k_pattern;
 	unsigned k_flags;
 #define CALL_NOTIFY 0x1              /* notification: never answered */
-#define CALL_QUEUED 0x2              /* waiting for a worker (on rpc's queue) */
-	int k_outcome;               /* enum metrics_outcome, -1 until known */
+	int k_outcome;               /* enum call_outcome, -1 until known */
 	uint64_t k_start_us;
 	uint64_t k_conn_id;          /* for logs, after the connection is gone */
 	int k_worker_pid;            /* for logs, after the worker is gone */
 	char *k_params;              /* while queued: the packed params */
 	size_t k_params_len;
-	UT_hash_handle hh;           /* srv calls, by k_id */
+	UT_hash_handle hh;           /* rpc's calls, by k_id */
 	UT_hash_handle hh_conn;      /* conn's c_calls, by client id */
-	TAILQ_ENTRY(call) k_wlink;   /* worker's list, or the queue */
+	struct sched_entry k_sched;  /* while waiting for a worker */
 	size_t k_client_id_len;
 	char k_client_id[];          /* the id as canonical JSON text */
 };
 
-TAILQ_HEAD(call_list, call);
+/* How a call ended, as the client saw it (the outcome label of
+ * wspool_calls_total). */
+#define CALL_OUTCOMES(X) \
+	X(OK, "ok") X(ERROR, "error") X(CANCELLED, "cancelled") \
+	X(DISCONNECTED, "disconnected") X(TIMEOUT, "timeout") \
+	X(CRASHED, "crashed") X(LOST, "lost") X(SHUTDOWN, "shutdown")
 
-void rpc_init(void);
+enum call_outcome {
+#define X(e, s) OUTCOME_##e,
+	CALL_OUTCOMES(X)
+#undef X
+	OUTCOME_COUNT
+};
+
+/* Registers the outcome names, the gauges and sched's hooks. Returns 0 or -1. */
+int rpc_init(void);
 void rpc_fini(void);
 
 /* A complete text message from a client. */
 void rpc_on_message(struct conn *c, const char *data, size_t len);
-/* The connection is going away: detach and cancel its calls. */
+/* The connection is going away: detach and cancel its calls, and tell
+ * the workers that know it. */
 void rpc_conn_closed(struct conn *c);
 
-/* Calls not yet ended (attached to a client or not), and those queued. */
+/* Calls not yet ended (attached to a client or not, queued or not). */
 unsigned rpc_count(void);
-unsigned rpc_queued(void);
-/* A worker can take calls (ready, or done with one): feed it the queue. */
-void rpc_dispatch_queue(void);
 /* Shutdown: end every call still in flight for its client (503 with the
  * reason as data) and cancel it on its worker with that reason. */
 void rpc_cancel_all(const struct wspool_reason *reason);
-
-/* End every call of a list for its client (503, reason as data); the calls
- * stay with their worker until its terminal reply. */
-void rpc_cancel_list(struct call_list *calls, const struct wspool_reason *reason);
 
 /* The route of a call in flight, or "?" when it has ended. */
 const char *rpc_route_of(uint64_t call_id);
 
 /* A reply envelope from worker w (RESULT, CHUNK, END, ERROR). */
 void rpc_on_reply(struct worker *w, const struct proto_msg *m);
-/* Worker w is gone: every call on it ends with reason. */
-void rpc_worker_gone(struct worker *w, struct call_list *calls,
-    const struct wspool_reason *reason);
+/* w's drain grace is over: end its calls for their clients (503, reason
+ * as data) and cancel them on w, which still owes their terminal replies. */
+void rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason);
+/* w is gone: every call on it ends with reason. */
+void rpc_worker_gone(struct worker *w, const struct wspool_reason *reason);
 
 #endif /* MASTER_RPC_H */

@@ -483,7 +483,7 @@ ws_feed(struct ws *ws, const void *data, size_t len)
 		    &ws_wslay_callbacks, ws) != 0) {
 			ws->ws_ctx = NULL;
 			ws_fail(ws, WSLAY_CODE_INTERNAL_SERVER_ERROR);
-			goto done;
+			goto out;
 		}
 		wslay_event_config_set_max_recv_msg_length(ws->ws_ctx,
 		    ws->ws_max_msg);
@@ -535,7 +535,7 @@ ws_feed(struct ws *ws, const void *data, size_t len)
 		ws->ws_flags |= WS_FAILED;
 		ws->ws_fail_code = code;
 	}
-done:
+out:
 	if (ws_has(ws, WS_FAILED) ||
 	    (ws_has(ws, WS_PEER_CLOSED) && ws_has(ws, WS_CLOSE_SENT))) {
 		ws_finish(ws);

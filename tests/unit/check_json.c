@@ -1,6 +1,7 @@
 /*
- * check_json.c: unit tests for master/json.c (client JSON -> msgpack params,
- * ids, error kinds, msgpack -> JSON output) and master/utf8.c.
+ * check_json.c: unit tests for the request parser (master/request.c and
+ * jlex.c: client JSON -> msgpack params, ids, error kinds), the JSON
+ * writer (master/json.c: msgpack -> JSON output) and master/utf8.c.
  */
 #include "config.h"
 
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "master/json.h"
+#include "master/request.h"
 #include "master/utf8.h"
 
 /* One parsed message; params also rendered back as JSON text. */

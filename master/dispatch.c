@@ -1,0 +1,154 @@
+/*
+ * dispatch.c: what each event from the workers means to the master, and
+ * who hears it:
+ *
+ *   READY                       routes, then supervise, sched (queue, hand-overs)
+ *   RESULT, CHUNK, END, ERROR   rpc
+ *   DEFER                       journal, then the acknowledgement
+ *   CLEANUP_DONE                journal, the acknowledgement, sched
+ *   LOG                         the log, with the call's route
+ *   link down                   supervise (wait for the exit status, or kill)
+ *   worker gone                 supervise, rpc, journal, metrics, sched
+ *   HELLO (join)                supervise
+ *   drain over (supervise)      rpc
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <wspool.h>
+
+#include "common/log.h"
+#include "master/dispatch.h"
+#include "master/join.h"
+#include "master/journal.h"
+#include "master/link.h"
+#include "master/metrics.h"
+#include "master/routes.h"
+#include "master/rpc.h"
+#include "master/sched.h"
+#include "master/supervise.h"
+#include "proto/proto.h"
+
+/* READY: the worker's module and routes. Refused unless it is joining
+ * and serves the pool's routes. */
+static int
+dispatch_ready_cb(struct worker *w, const struct proto_msg *m)
+{
+	if (w->w_state != W_JOINING ||
+	    routes_ready(w->w_generation, w->w_host, m) != 0)
+		return -1;
+	w->w_pid = (pid_t)m->num;
+	w->w_state = W_READY;
+	supervise_ready(w);
+	sched_handover();
+	sched_feed();
+	return 0;
+}
+
+/* RESULT, CHUNK, END, ERROR: only from a worker that has calls. */
+static int
+dispatch_reply_cb(struct worker *w, const struct proto_msg *m)
+{
+	if (w->w_state != W_READY && w->w_state != W_DRAINING)
+		return -1;
+	rpc_on_reply(w, m);
+	return 0;
+}
+
+/* DEFER: journal first, then acknowledge: when wspool_defer returns in
+ * the handler, the master holds the cleanup. */
+static int
+dispatch_defer_cb(struct worker *w, const struct proto_msg *m)
+{
+	if (journal_defer(w->w_gen, m->id, m->seq, rpc_route_of(m->id),
+	    m->str.ptr, m->str.len, m->value.ptr, m->value.len) != 0)
+		return -1;
+	return link_send_ack(w, m->id, m->seq);
+}
+
+static int
+dispatch_cleanup_done_cb(struct worker *w, const struct proto_msg *m)
+{
+	switch (journal_done(w->w_gen, m->id, m->seq, m->flags != 0, m->str.ptr,
+	    m->str.len)) {
+	case JOURNAL_DONE_UNKNOWN:
+		log_debug("cleanup done for %llu/%llu from worker %d: not pending there",
+		    (unsigned long long)m->id, (unsigned long long)m->seq,
+		    (int)w->w_pid);
+		break;
+	case JOURNAL_DONE_OWN:
+		break;
+	case JOURNAL_DONE_HANDOVER:
+		/* It may take the next orphan. */
+		sched_handover();
+		break;
+	}
+	/* The worker runs the call's next cleanup once we have this. */
+	if (m->seq > 0 && m->seq < PROTO_DONE_ACK)
+		return link_send_ack(w, m->id, m->seq | PROTO_DONE_ACK);
+	return 0;
+}
+
+static int
+dispatch_log_cb(struct worker *w, const struct proto_msg *m)
+{
+	if (m->call_id != 0)
+		log_msg((int)m->num, "worker=%d call=%llu route=%s: %.*s",
+		    (int)w->w_pid, (unsigned long long)m->call_id,
+		    rpc_route_of(m->call_id), (int)m->str.len, m->str.ptr);
+	else
+		log_msg((int)m->num, "worker=%d: %.*s", (int)w->w_pid,
+		    (int)m->str.len, m->str.ptr);
+	return 0;
+}
+
+/* The label of wspool_worker_deaths_total for a death. */
+static const char *
+dispatch_death_label(const struct wspool_reason *why)
+{
+	if (why->kind == WSPOOL_REASON_LOST)
+		return "lost";
+	if (why->kind == WSPOOL_REASON_SHUTDOWN)
+		return "shutdown";
+	if (why->signal != NULL)
+		return why->signal;
+	return why->status == 0 ? "exit" : "exit_error";
+}
+
+/* The worker is gone: its calls end with why, its cleanups are orphaned
+ * and handed over. */
+static void
+dispatch_gone_cb(struct worker *w, const struct wspool_reason *why)
+{
+	/* An outside SIGKILL (an operator, the OOM killer) says nothing about
+	 * the cleanup that was running; any other death counts against it. */
+	bool counts = !(why->signal != NULL && strcmp(why->signal, "SIGKILL") == 0 &&
+	    !w->w_killed) && why->kind != WSPOOL_REASON_SHUTDOWN;
+	size_t n;
+
+	supervise_gone(w);
+	rpc_worker_gone(w, why);
+	if ((n = journal_worker_gone(w->w_gen, why, counts)) > 0)
+		log_info("worker %d died with %zu cleanups not done: handing them over",
+		    (int)w->w_pid, n);
+	metrics_worker_death(dispatch_death_label(why));
+	sched_handover();
+}
+
+void
+dispatch_init(void)
+{
+	link_handle(PROTO_READY, dispatch_ready_cb);
+	link_handle(PROTO_RESULT, dispatch_reply_cb);
+	link_handle(PROTO_CHUNK, dispatch_reply_cb);
+	link_handle(PROTO_END, dispatch_reply_cb);
+	link_handle(PROTO_ERROR, dispatch_reply_cb);
+	link_handle(PROTO_DEFER, dispatch_defer_cb);
+	link_handle(PROTO_CLEANUP_DONE, dispatch_cleanup_done_cb);
+	link_handle(PROTO_LOG, dispatch_log_cb);
+	link_on_down(supervise_down_cb);
+	link_on_gone(dispatch_gone_cb);
+	join_on_hello(supervise_adopt_cb);
+	supervise_on_drain_expired(rpc_worker_drained_cb);
+}

@@ -1,0 +1,108 @@
+/*
+ * http.c: the master's own HTTP answers: health for load balancers,
+ * metrics for Prometheus, and the errors that end a request that is not
+ * an acceptable WebSocket upgrade.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <msgpack.h>
+
+#include "common/log.h"
+#include "master/handshake.h"
+#include "master/http.h"
+#include "master/master.h"
+#include "master/metrics.h"
+#include "master/sched.h"
+
+void
+http_error(const struct handshake *hs, int status, struct evbuffer *out)
+{
+	char buf[1024];
+	int n = -1;
+
+	if (hs != NULL)
+		n = handshake_response(hs, status, buf, sizeof(buf));
+	if (n < 0)
+		n = handshake_plain_response(status, "text/plain", "", 0, buf,
+		    sizeof(buf));
+	if (n > 0)
+		evbuffer_add(out, buf, (size_t)n);
+}
+
+/* /healthz: ready when at least one worker is and no shutdown has begun. */
+static int
+http_healthz(struct evbuffer *out)
+{
+	bool ok = sched_nready() > 0 && !srv.stopping;
+	char buf[256];
+	int n;
+
+	n = handshake_plain_response(ok ? 200 : 503, "text/plain",
+	    ok ? "ok\n" : "no worker ready\n", ok ? 3 : 16, buf, sizeof(buf));
+	if (n > 0)
+		evbuffer_add(out, buf, (size_t)n);
+	return ok ? 200 : 503;
+}
+
+static int
+http_metrics(struct evbuffer *out)
+{
+	msgpack_sbuffer body;
+
+	msgpack_sbuffer_init(&body);
+	metrics_render(&body);
+	evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", body.size);
+	evbuffer_add(out, body.data, body.size);
+	msgpack_sbuffer_destroy(&body);
+	return 200;
+}
+
+/* Browsers send Origin; with an allow-list, only listed origins may upgrade. */
+static bool
+http_origin_allowed(const char *origin)
+{
+	if (srv.cfg.nallow_origin == 0 || origin == NULL)
+		return true;
+	for (size_t i = 0; i < srv.cfg.nallow_origin; i++)
+		if (strcmp(origin, srv.cfg.allow_origin[i]) == 0)
+			return true;
+	log_info("upgrade refused: origin %s not allowed", origin);
+	return false;
+}
+
+int
+http_request(const struct handshake *hs, struct evbuffer *out)
+{
+	char path[256];
+	bool plain = handshake_header(hs, "upgrade") == NULL;
+	int status;
+
+	handshake_path(hs, path, sizeof(path));
+	if (plain && strcmp(path, "/healthz") == 0)
+		return http_healthz(out);
+	if (plain && strcmp(path, "/metrics") == 0)
+		return http_metrics(out);
+	status = handshake_decide(hs, srv.cfg.ws_path);
+	if (status == 101 && !http_origin_allowed(handshake_header(hs, "origin")))
+		status = 403;
+	if (status != 101)
+		http_error(hs, status, out);
+	return status;
+}
+
+void
+http_refuse_busy(int fd)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 21\r\n"
+	    "Connection: close\r\n\r\ntoo many connections\n";
+
+	(void)!send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}

@@ -1,0 +1,33 @@
+/*
+ * http.h: what the master answers in plain HTTP: /healthz, /metrics, and
+ * the answers that end a connection before it is a WebSocket (400, 403,
+ * 404, 405, 426, 431, 503). conn.c does the I/O; this decides and writes.
+ */
+#ifndef MASTER_HTTP_H
+#define MASTER_HTTP_H
+
+struct evbuffer;
+struct handshake;
+
+/*
+ * A complete request (hs in HANDSHAKE_DONE). Returns 101 when it is an
+ * upgrade to accept: nothing is written, the caller answers and switches
+ * to WebSocket. Otherwise writes the whole answer to out and returns its
+ * status; the connection then closes.
+ */
+int http_request(const struct handshake *hs, struct evbuffer *out);
+
+/*
+ * Write the plain answer for status to out: a request that could not be
+ * served (400 malformed, 431 too large, 503 no memory to upgrade). hs may
+ * be NULL or incomplete.
+ */
+void http_error(const struct handshake *hs, int status, struct evbuffer *out);
+
+/*
+ * Over --max-connections: a short 503 written straight into the socket's
+ * buffer, best effort, before the caller closes fd.
+ */
+void http_refuse_busy(int fd);
+
+#endif /* MASTER_HTTP_H */

@@ -1,0 +1,115 @@
+/*
+ * routes.c: the route table of each reload generation, from READY.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "common/log.h"
+#include "master/routes.h"
+#include "proto/proto.h"
+
+static struct {
+	struct route *table;           /* the newest generation's */
+	unsigned gen;                  /* whose table it is */
+	struct route *retired;         /* tables of earlier generations: calls
+	                                  may still point at their names */
+} routes;
+
+static void
+routes_free_table(struct route **table)
+{
+	struct route *r, *tmp;
+
+	HASH_ITER(hh, *table, r, tmp) {
+		HASH_DEL(*table, r);
+		free(r->r_name);
+		free(r);
+	}
+}
+
+int
+routes_ready(unsigned gen, const char *host, const struct proto_msg *m)
+{
+	const msgpack_object_array *ra = &m->obj->via.array;
+	struct route *r, *table = NULL;
+	unsigned matched = 0;
+
+	for (uint32_t i = 0; i < ra->size; i++) {
+		const msgpack_object_array *e = &ra->ptr[i].via.array;
+		const msgpack_object_str *name = &e->ptr[0].via.str;
+
+		if (routes.table != NULL && routes.gen == gen) {
+			HASH_FIND(hh, routes.table, name->ptr, name->size, r);
+			if (r == NULL || r->r_pattern != (int)e->ptr[1].via.u64)
+				goto fail;
+			matched++;
+			continue;
+		}
+		if ((r = calloc(1, sizeof(*r))) == NULL ||
+		    (r->r_name = strndup(name->ptr, name->size)) == NULL) {
+			free(r);
+			routes_free_table(&table);
+			return -1;
+		}
+		r->r_pattern = (int)e->ptr[1].via.u64;
+		r->r_timeout_ms = (uint32_t)e->ptr[2].via.u64;
+		HASH_ADD_KEYPTR(hh, table, r->r_name, name->size, r);
+	}
+	if (gen != routes.gen && routes.table != NULL && gen < routes.gen) {
+		/* A worker of an older module joining late: serves as it is. */
+		routes_free_table(&table);
+	} else if (table == NULL && routes.table != NULL &&
+	    matched != HASH_COUNT(routes.table)) {
+		goto fail;
+	}
+	if (table != NULL) {
+		/* First worker of a generation: its routes become the table. The
+		 * old table stays allocated: calls in flight name its routes. */
+		if (routes.table != NULL) {
+			routes.table->r_retired_next = routes.retired;
+			routes.retired = routes.table;
+		}
+		routes.table = table;
+		routes.gen = gen;
+		log_info("module %.*s: %u routes", (int)m->str2.len, m->str2.ptr,
+		    HASH_COUNT(table));
+	}
+	return 0;
+
+fail:
+	log_error("worker %d (host %s) serves other routes than the pool: refused",
+	    (int)m->num, host);
+	return -1;
+}
+
+const struct route *
+routes_find(const char *name, size_t len)
+{
+	struct route *r;
+
+	HASH_FIND(hh, routes.table, name, len, r);
+	return r;
+}
+
+bool
+routes_known(void)
+{
+	return routes.table != NULL;
+}
+
+void
+routes_fini(void)
+{
+	struct route *r, *next;
+
+	routes_free_table(&routes.table);
+	for (r = routes.retired; r != NULL; r = next) {
+		next = r->r_retired_next;
+		routes_free_table(&r);
+	}
+	routes.retired = NULL;
+}
