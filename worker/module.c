@@ -1,6 +1,6 @@
 /*
  * module.c: loads the route module (dlopen), refuses a malformed one with
- * a clear reason, and looks routes and cleanups up by name.
+ * a clear reason, and looks routes and cleanups up.
  */
 #include "config.h"
 
@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/worker.h"
+#include "proto/proto.h"
+#include "worker/module.h"
+#include "worker/schema.h"
 
 static struct {
 	void *mo_dl;
@@ -101,9 +103,9 @@ module_check_cleanups(const struct wspool_module *def, char *err,
 			    i);
 			return -1;
 		}
-		if (c->fn == NULL) {
-			snprintf(err, errlen, "cleanup %s has no function",
-			    c->name);
+		if (c->run == NULL && c->fn == NULL) {
+			snprintf(err, errlen, "cleanup %s has no function "
+			    "(.run)", c->name);
 			return -1;
 		}
 	}
@@ -255,6 +257,21 @@ module_cleanup(const char *name, size_t len)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+bool
+module_cleanup_known(const struct wspool_cleanup *e)
+{
+	const struct wspool_module *def = module.mo_def;
+	uintptr_t p = (uintptr_t)e, base;
+
+	/* Compared as integers: pointers into different objects may not be
+	 * compared in C. */
+	if (def == NULL || def->ncleanups == 0)
+		return false;
+	base = (uintptr_t)def->cleanups;
+	return p >= base && p < base + def->ncleanups * sizeof(*e) &&
+	    (p - base) % sizeof(*e) == 0;
 }
 
 void

@@ -10,7 +10,7 @@
 
 #include <check.h>
 
-#include "worker/worker.h"
+#include "worker/schema.h"
 
 /* Params as a msgpack array built from packed bytes. */
 struct params {
