@@ -34,6 +34,8 @@
 
 /* ---- The fake master --------------------------------------------------------- */
 
+#define FM_LOGS_MAX 16
+
 struct fm {
 	nng_socket fm_reg;
 	nng_socket fm_pair;
@@ -46,6 +48,13 @@ struct fm {
 	nng_msg *fm_in;
 	struct proto_reader fm_r;
 	msgpack_zone fm_zone;       /* for unpacked values */
+	/* LOG envelopes, set aside by fm_next (the last FM_LOGS_MAX). */
+	struct fm_log {
+		uint64_t fl_call_id;
+		int64_t fl_level;
+		char fl_text[256];
+	} fm_logs[FM_LOGS_MAX];
+	size_t fm_nlogs;
 };
 
 static char fm_log_path[256];
@@ -158,6 +167,20 @@ fm_auto_ack(struct fm *f, const struct proto_msg *m)
 	f->fm_out = NULL;
 }
 
+/* Set a LOG envelope aside: lines come whenever a module writes one. */
+static void
+fm_keep_log(struct fm *f, const struct proto_msg *m)
+{
+	struct fm_log *l = &f->fm_logs[f->fm_nlogs++ % FM_LOGS_MAX];
+	size_t len = m->str.len < sizeof(l->fl_text) - 1 ? m->str.len :
+	    sizeof(l->fl_text) - 1;
+
+	l->fl_call_id = m->call_id;
+	l->fl_level = m->num;
+	memcpy(l->fl_text, m->str.ptr, len);
+	l->fl_text[len] = '\0';
+}
+
 static void
 fm_next(struct fm *f, struct proto_msg *m)
 {
@@ -169,6 +192,10 @@ fm_next(struct fm *f, struct proto_msg *m)
 			rv = proto_reader_next(&f->fm_r, m);
 			ck_assert_msg(rv >= 0, "bad envelope: %s",
 			    f->fm_r.error);
+			if (rv == 1 && m->type == PROTO_LOG) {
+				fm_keep_log(f, m);
+				continue;
+			}
 			if (rv == 1) {
 				fm_auto_ack(f, m);
 				return;
