@@ -529,6 +529,7 @@ call_defer(struct wspool_call *c, const struct wspool_cleanup *cl,
 	struct call_defer *d;
 	struct proto_writer *w;
 	const char *why = "out of memory";
+	bool stopping;
 	uint64_t seq;
 	char *copy;
 
@@ -547,7 +548,7 @@ call_defer(struct wspool_call *c, const struct wspool_cleanup *cl,
 		c->c_defers = d;
 		c->c_defers_cap = cap;
 	}
-	/* From here on it has a seq: c_defers[seq - 1] (copy is its). */
+	/* From here on it has a seq: c_defers[seq - 1], which owns copy. */
 	d = &c->c_defers[c->c_ndefers++];
 	d->cd_cleanup = cl;
 	d->cd_arg = copy;
@@ -561,7 +562,7 @@ call_defer(struct wspool_call *c, const struct wspool_cleanup *cl,
 	    len)) != 0) {
 		/* Never sent: the master cannot know of it. */
 		call_withdraw(c, seq);
-		why = "the master is gone";
+		why = "it cannot be sent to the master";
 		goto fail;
 	}
 	if (call_wait_ack(c, &c->c_acked, seq))
@@ -571,11 +572,15 @@ call_defer(struct wspool_call *c, const struct wspool_cleanup *cl,
 	 * may journal it yet. Withdraw it there too, with the CLEANUP_DONE
 	 * that ends a registration, which follows the DEFER on the same pipe.
 	 */
-	call_withdraw(c, seq);
+	pthread_mutex_lock(&call_mu);
+	c->c_defers[seq - 1].cd_withdrawn = true;
+	stopping = call_lost;
+	pthread_mutex_unlock(&call_mu);
+	why = stopping ? "the worker is stopping" : "not acknowledged in time";
 	if ((w = outbox_begin(0)) != NULL)
 		outbox_end(proto_put_cleanup_done(w, call_get_id(c), seq, 0,
+		    stopping ? "not registered: the worker is stopping" :
 		    "not registered: not acknowledged in time"));
-	why = "not acknowledged in time";
 fail:
 	log_error("call %" PRIu64 " (route %s): cleanup %s not registered: %s",
 	    call_get_id(c), call_route_name(c), cl->name, why);
