@@ -14,12 +14,13 @@
  *   main    -> args, module, uplink, outbox, threads, runtime, call,
  *              cleanup, client
  *   runtime -> call, outbox, threads
- *   api     -> call, cleanup, client, module, outbox   (wspool.h)
- *   call    -> cleanup, client, module, schema, outbox, threads, table
- *   cleanup -> module, outbox, threads
- *   client  -> table;  module -> schema -> values
+ *   api     -> call, reply, cleanup, client, module, outbox   (wspool.h)
+ *   call    -> reply, cleanup, client, module, schema, outbox, threads,
+ *              table
+ *   reply   -> outbox;  cleanup -> module, outbox, threads
+ *   client  -> table;   module -> schema -> values
  *   leaves: uplink, outbox, threads, table, values, args (and common/log,
- *   common/clock, proto, which every file may use)
+ *   common/clock, proto, which any file may use)
  */
 #include "config.h"
 
