@@ -199,14 +199,14 @@ threads_start(unsigned n, unsigned max, size_t stack_size,
 	pthread_mutex_lock(&threads.th_mu);
 	while (threads.th_nthreads < n)
 		if ((rv = threads_spawn()) != 0)
-			goto fail;
+			goto out;
 	if (max > n) {
 		if ((rv = pthread_create(&threads.th_monitor_id, NULL,
 		    threads_monitor_cb, NULL)) != 0)
-			goto fail;
+			goto out;
 		threads.th_monitor_running = true;
 	}
-fail:
+out:
 	pthread_mutex_unlock(&threads.th_mu);
 	return rv;
 }
