@@ -33,7 +33,7 @@
 static char demo_log_path[PATH_MAX];
 static char demo_notes_path[PATH_MAX];
 
-/* ---- Small helpers ----------------------------------------------------- */
+/* ---- Small helpers --------------------------------------------------- */
 
 static int
 demo_init(void)
@@ -58,35 +58,16 @@ demo_init(void)
 	return 0;
 }
 
-static msgpack_object
-demo_str(const char *s, size_t len)
-{
-	msgpack_object o = { .type = MSGPACK_OBJECT_STR };
-
-	o.via.str.ptr = s;
-	o.via.str.size = (uint32_t)len;
-	return o;
-}
-
-/* An integer param (the schema also lets 2.0 through), clamped. */
+/*
+ * A WSPOOL_T_INTEGER param: any integer, so one above INT64_MAX (the only
+ * one wspool_int64 refuses after that check) is clamped.
+ */
 static int64_t
 demo_int(const msgpack_object *o)
 {
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		return o->via.u64 > INT64_MAX ? INT64_MAX : (int64_t)o->via.u64;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		return o->via.i64;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		if (o->via.f64 >= 9.2e18)
-			return INT64_MAX;
-		if (o->via.f64 <= -9.2e18)
-			return INT64_MIN;
-		return (int64_t)o->via.f64;
-	default:
-		return 0;
-	}
+	int64_t v;
+
+	return wspool_int64(o, &v) == WSPOOL_OK ? v : INT64_MAX;
 }
 
 static bool
@@ -235,12 +216,8 @@ fail:
 	return rv;
 }
 
-/* ---- The cleanup: "record" ------------------------------------------------ */
+/* ---- The cleanup: "record" ------------------------------------------- */
 
-/*
- * arg: {"tag": T, "index": i} plus, for settle's failing one,
- * "fail": "error" (fail without a record) or "segv" (crash the worker).
- */
 /*
  * Die by SIGSEGV: a write through a null pointer. Both volatiles matter:
  * the pointer's, so the compiler cannot see it is NULL (and trap with
@@ -259,8 +236,15 @@ demo_segv(void)
 	*nowhere = 1;
 }
 
+/*
+ * arg: {"tag": T, "index": i} plus, for settle's failing one,
+ * "fail": "error" (fail without a record) or "segv" (crash the worker).
+ * The context names the registration: its key is the same on every run
+ * (the idempotency key) and attempt says whether an earlier run crashed
+ * its worker. The record itself is {tag, index, reason}.
+ */
 static int
-demo_record_cb(const struct wspool_reason *reason, const msgpack_object *arg)
+demo_record_cb(const struct wspool_cleanup_ctx *ctx, const msgpack_object *arg)
 {
 	const msgpack_object *tag = demo_map_get(arg, "tag");
 	const msgpack_object *index = demo_map_get(arg, "index");
@@ -271,8 +255,14 @@ demo_record_cb(const struct wspool_reason *reason, const msgpack_object *arg)
 
 	if (tag == NULL || tag->type != MSGPACK_OBJECT_STR || index == NULL)
 		return WSPOOL_ERROR;
-	if (demo_str_eq(fail, "error", 5))
+	if (ctx->attempt > 1)
+		wspool_log(NULL, WSPOOL_LOG_INFO, "record %s: attempt %u",
+		    ctx->key, (unsigned)ctx->attempt);
+	if (demo_str_eq(fail, "error", 5)) {
+		wspool_log(NULL, WSPOOL_LOG_INFO, "record %s fails on purpose",
+		    ctx->key);
 		return WSPOOL_ERROR;
+	}
 	if (demo_str_eq(fail, "segv", 4))
 		demo_segv();
 	msgpack_sbuffer_init(&sb);
@@ -283,38 +273,43 @@ demo_record_cb(const struct wspool_reason *reason, const msgpack_object *arg)
 	    msgpack_pack_str_with_body(&pk, "index", 5) == 0 &&
 	    msgpack_pack_object(&pk, *index) == 0 &&
 	    msgpack_pack_str_with_body(&pk, "reason", 6) == 0 &&
-	    wspool_pack_reason(&pk, reason) == 0 &&
+	    wspool_pack_reason(&pk, ctx->reason) == 0 &&
 	    demo_append(demo_log_path, &sb) == 0)
 		rv = WSPOOL_OK;
 	msgpack_sbuffer_destroy(&sb);
 	return rv;
 }
 
+/* The cleanup table, before the handlers that name its entries. */
+enum { DEMO_RECORD };
+
+static const struct wspool_cleanup demo_cleanups[] = {
+	[DEMO_RECORD] = { .name = "record", .run = demo_record_cb },
+};
+
 /* Register one "record" cleanup; fail: NULL, "error" or "segv". */
 static int
 demo_defer(wspool_call *call, const msgpack_object *tag, int64_t index,
     const msgpack_object *fail)
 {
-	msgpack_object_kv kv[3];
-	msgpack_object arg = { .type = MSGPACK_OBJECT_MAP };
+	msgpack_packer *pk = wspool_defer_begin(call,
+	    &demo_cleanups[DEMO_RECORD]);
 
-	kv[0].key = demo_str("tag", 3);
-	kv[0].val = *tag;
-	kv[1].key = demo_str("index", 5);
-	kv[1].val.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-	kv[1].val.via.u64 = (uint64_t)index;
+	msgpack_pack_map(pk, fail != NULL ? 3 : 2);
+	msgpack_pack_str_with_body(pk, "tag", 3);
+	msgpack_pack_object(pk, *tag);
+	msgpack_pack_str_with_body(pk, "index", 5);
+	msgpack_pack_int64(pk, index);
 	if (fail != NULL) {
-		kv[2].key = demo_str("fail", 4);
-		kv[2].val = *fail;
+		msgpack_pack_str_with_body(pk, "fail", 4);
+		msgpack_pack_object(pk, *fail);
 	}
-	arg.via.map.ptr = kv;
-	arg.via.map.size = fail != NULL ? 3 : 2;
-	if (wspool_defer(call, "record", &arg) != WSPOOL_OK)
+	if (wspool_defer_end(call) != WSPOOL_OK)
 		return wspool_fail(call, 500, "Cannot register the cleanup");
 	return WSPOOL_OK;
 }
 
-/* ---- Routes ---------------------------------------------------------------- */
+/* ---- Routes ---------------------------------------------------------- */
 
 static int
 demo_echo(wspool_call *call, const msgpack_object_array *params)
@@ -561,7 +556,7 @@ demo_notes(wspool_call *call, const msgpack_object_array *params)
 }
 
 static int
-demo_cleanups(wspool_call *call, const msgpack_object_array *params)
+demo_cleanups_route(wspool_call *call, const msgpack_object_array *params)
 {
 	if (demo_pack_records(wspool_result(call), demo_log_path,
 	    &params->ptr[0], NULL) != 0)
@@ -613,7 +608,7 @@ demo_secret(wspool_call *call, const msgpack_object_array *params)
 	return msgpack_pack_str_with_body(wspool_result(call), "granted", 7);
 }
 
-/* ---- Schemas and tables ------------------------------------------------------ */
+/* ---- Schemas and tables ---------------------------------------------- */
 
 #define DEMO_SCHEMA(name, ...) \
 	static const struct wspool_param name##_params[] = { __VA_ARGS__ }; \
@@ -655,8 +650,10 @@ static const wspool_middleware_fn demo_secret_mw[] = {
 	__VA_ARGS__ }
 
 static const struct wspool_route demo_routes[] = {
-	DEMO_ROUTE(WSPOOL_REQUEST, "echo", demo_echo, &echo_schema),
-	DEMO_ROUTE(WSPOOL_REQUEST, "add", demo_add, &add_schema),
+	DEMO_ROUTE(WSPOOL_REQUEST, "echo", demo_echo, &echo_schema,
+	    .idempotent = true),
+	DEMO_ROUTE(WSPOOL_REQUEST, "add", demo_add, &add_schema,
+	    .idempotent = true),
 	DEMO_ROUTE(WSPOOL_SUBSCRIPTION, "count", demo_count, &count_schema),
 	DEMO_ROUTE(WSPOOL_SUBSCRIPTION, "sparse", demo_sparse,
 	    &sparse_schema),
@@ -665,22 +662,21 @@ static const struct wspool_route demo_routes[] = {
 	DEMO_ROUTE(WSPOOL_REQUEST, "sleep", demo_sleep, &sleep_schema),
 	DEMO_ROUTE(WSPOOL_REQUEST, "settle", demo_settle, &settle_schema),
 	DEMO_ROUTE(WSPOOL_NOTIFICATION, "note", demo_note, &note_schema),
-	DEMO_ROUTE(WSPOOL_REQUEST, "notes", demo_notes, &tag_schema),
-	DEMO_ROUTE(WSPOOL_REQUEST, "cleanups", demo_cleanups, &tag_schema),
-	DEMO_ROUTE(WSPOOL_REQUEST, "whoami", demo_whoami, &demo_no_params),
+	DEMO_ROUTE(WSPOOL_REQUEST, "notes", demo_notes, &tag_schema,
+	    .idempotent = true),
+	DEMO_ROUTE(WSPOOL_REQUEST, "cleanups", demo_cleanups_route,
+	    &tag_schema, .idempotent = true),
+	DEMO_ROUTE(WSPOOL_REQUEST, "whoami", demo_whoami, &demo_no_params,
+	    .idempotent = true),
 	DEMO_ROUTE(WSPOOL_REQUEST, "secret", demo_secret, &demo_no_params,
-	    .middlewares = demo_secret_mw),
-};
-
-static const struct wspool_cleanup demo_cleanup_table[] = {
-	{ "record", demo_record_cb },
+	    .middlewares = demo_secret_mw, .idempotent = true),
 };
 
 WSPOOL_MODULE(
 	.name = "demo",
 	.routes = demo_routes,
 	.nroutes = WSPOOL_ARRAY_LEN(demo_routes),
-	.cleanups = demo_cleanup_table,
-	.ncleanups = WSPOOL_ARRAY_LEN(demo_cleanup_table),
+	.cleanups = demo_cleanups,
+	.ncleanups = WSPOOL_ARRAY_LEN(demo_cleanups),
 	.init = demo_init,
 );

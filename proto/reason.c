@@ -63,7 +63,7 @@ proto_pack_reason(msgpack_packer *pk, const struct wspool_reason *r)
 		n += 2;
 		break;
 	case WSPOOL_REASON_CRASHED:
-		n += 1 + (r->signal != NULL || r->status >= 0);
+		n += r->signal != NULL || r->status >= 0 ? 2 : 1;
 		break;
 	case WSPOOL_REASON_LOST:
 		n += 1;

@@ -1,26 +1,34 @@
 /*
  * cleanup.c: running named cleanups: the ones the master hands over
  * (PROTO_CLEANUP, orphaned by a dead worker) and the common runner that
- * call.c also uses for a call's own deferred cleanups.
+ * call.c also uses for a call's own cleanups.
  *
  * Design notes (cleanup journal, worker side): the master journals every
- * wspool_defer before acknowledging it and forgets it on CLEANUP_DONE.
- * Whoever runs a cleanup reports it, ok or not; a cleanup that crashes
- * its worker is never reported, so the master hands it on (bounded).
+ * registration (wspool_defer_end) before acknowledging it and forgets it
+ * on CLEANUP_DONE. Whoever runs a cleanup reports it, ok or not; a
+ * cleanup that crashes its worker is never reported, so the master hands
+ * it on (bounded), with the attempt number raised. A registration is
+ * named by its call id and seq on both sides, which the cleanup sees as
+ * its context's call_id, index (seq - 1) and key.
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/worker.h"
+#include "common/log.h"
+#include "worker/cleanup.h"
+#include "worker/module.h"
+#include "worker/outbox.h"
 
 struct cleanup_job {
 	struct job cj_job;          /* first: the pool runs it */
-	uint64_t cj_id;
-	uint64_t cj_call_id;        /* with cj_seq: the cleanup's stable name */
+	uint64_t cj_id;             /* the master's cleanup_id, for DONE */
+	uint64_t cj_call_id;        /* with cj_seq: the registration */
 	uint64_t cj_seq;
-	unsigned cj_attempt;
+	uint32_t cj_attempt;
 	const char *cj_name;        /* NUL-terminated, in cj_bytes */
 	const char *cj_route;
 	const char *cj_arg;         /* packed value, or NULL for nil */
@@ -29,6 +37,9 @@ struct cleanup_job {
 	size_t cj_reason_len;
 	char cj_bytes[];
 };
+
+/* The cleanup this thread runs, for wspool_log(NULL, ...). */
+static __thread const struct wspool_cleanup_ctx *cleanup_running;
 
 int
 cleanup_reason_unpack(const void *buf, size_t len, msgpack_zone *zone,
@@ -47,19 +58,46 @@ cleanup_reason_unpack(const void *buf, size_t len, msgpack_zone *zone,
 	return proto_unpack_reason(&o, r, strings, len);
 }
 
+void
+cleanup_ctx_init(struct wspool_cleanup_ctx *ctx, char *key, uint64_t call_id,
+    uint64_t seq, uint32_t attempt, const char *route, const char *name,
+    const struct wspool_reason *reason)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->call_id = call_id;
+	ctx->index = seq - 1;
+	/* For now unique within one master's life; wspool.h keeps it opaque
+	 * so that it can grow a master's identity later. */
+	snprintf(key, CLEANUP_KEY_SIZE, "%" PRIu64 ".%" PRIu64, call_id,
+	    seq - 1);
+	ctx->key = key;
+	ctx->route = route;
+	ctx->name = name;
+	ctx->attempt = attempt;
+	ctx->reason = reason;
+}
+
 int
 cleanup_run(const struct wspool_cleanup *cl,
-    const struct wspool_reason *reason, const msgpack_object *arg,
+    const struct wspool_cleanup_ctx *ctx, const msgpack_object *arg,
     const char **message)
 {
-	int rv = cl->fn(reason, arg);
+	int rv;
 
-	if (rv == WSPOOL_OK) {
-		*message = "";
-		return WSPOOL_OK;
-	}
-	*message = "cleanup failed";
-	return WSPOOL_ERROR;
+	cleanup_running = ctx;
+	if (cl->run != NULL)
+		rv = cl->run(ctx, arg);
+	else
+		rv = cl->fn(ctx->reason, arg);
+	cleanup_running = NULL;
+	*message = rv == WSPOOL_OK ? "" : "cleanup failed";
+	return rv == WSPOOL_OK ? WSPOOL_OK : WSPOOL_ERROR;
+}
+
+const struct wspool_cleanup_ctx *
+cleanup_current(void)
+{
+	return cleanup_running;
 }
 
 static void
@@ -68,44 +106,47 @@ cleanup_job_cb(struct job *j)
 	struct cleanup_job *cj = (struct cleanup_job *)j;
 	const struct wspool_cleanup *cl;
 	const char *message = "";
+	struct wspool_cleanup_ctx ctx;
 	struct wspool_reason reason;
 	struct proto_writer *w;
 	msgpack_object arg = { .type = MSGPACK_OBJECT_NIL };
+	char key[CLEANUP_KEY_SIZE];
 	msgpack_zone zone;
 	bool zone_ok;
 	int ok = 0;
 
 	if (!(zone_ok = msgpack_zone_init(&zone, 1024))) {
 		message = "out of memory";
-		goto done;
+		goto out;
 	}
 	if ((cl = module_cleanup(cj->cj_name, strlen(cj->cj_name))) == NULL) {
 		message = "unknown cleanup";
-		goto done;
+		goto out;
 	}
 	if (cj->cj_arg != NULL) {
 		struct proto_bytes b = { cj->cj_arg, cj->cj_arg_len };
 
 		if (proto_unpack_value(&b, &zone, &arg) != 0) {
 			message = "cleanup argument unreadable";
-			goto done;
+			goto out;
 		}
 	}
 	if (cleanup_reason_unpack(cj->cj_reason, cj->cj_reason_len, &zone,
 	    &reason) != 0) {
 		message = "cleanup reason unreadable";
-		goto done;
+		goto out;
 	}
-	ok = cleanup_run(cl, &reason, &arg, &message) == WSPOOL_OK;
-done:
+	cleanup_ctx_init(&ctx, key, cj->cj_call_id, cj->cj_seq,
+	    cj->cj_attempt, cj->cj_route, cl->name, &reason);
+	ok = cleanup_run(cl, &ctx, &arg, &message) == WSPOOL_OK;
+out:
 	if (!ok)
-		runtime_log("cleanup %s (route %s, cleanup id %llu) failed: %s",
-		    cj->cj_name, cj->cj_route, (unsigned long long)cj->cj_id,
-		    message);
-	if ((w = outbox_begin(0)) != NULL) {
+		log_error("cleanup %s of call %" PRIu64 " (route %s, "
+		    "attempt %" PRIu32 ") failed: %s", cj->cj_name,
+		    cj->cj_call_id, cj->cj_route, cj->cj_attempt, message);
+	if ((w = outbox_begin(0)) != NULL)
 		outbox_end(proto_put_cleanup_done(w, cj->cj_id, 0, ok,
 		    message));
-	}
 	if (zone_ok)
 		msgpack_zone_destroy(&zone);
 	free(cj);
@@ -121,27 +162,30 @@ cleanup_copy(char *p, const void *src, size_t len)
 }
 
 int
-cleanup_receive(const struct proto_msg *m, struct job **first,
-    struct job **last)
+cleanup_receive(const struct proto_msg *m, struct job_list *jl)
 {
 	size_t arg_len = m->has_value ? m->value.len : 0;
 	struct cleanup_job *cj;
 	char *p;
 
+	/* A registration is seq 1, 2... and runs are counted from 1. */
+	if (m->seq == 0 || m->num < 1 || m->num > UINT32_MAX) {
+		log_error("protocol error: cleanup %" PRIu64 " has seq %" PRIu64
+		    " and attempt %" PRId64, m->id, m->seq, m->num);
+		return -1;
+	}
 	cj = malloc(sizeof(*cj) + m->str2.len + 1 + m->str.len + 1 + arg_len +
 	    m->value2.len + 1);
 	if (cj == NULL) {
 		/* Not reported: the master hands it to a worker again. */
-		runtime_log("out of memory: cleanup %llu dropped",
-		    (unsigned long long)m->id);
+		log_error("out of memory: cleanup %" PRIu64 " dropped", m->id);
 		return 0;
 	}
 	cj->cj_job.j_fn = cleanup_job_cb;
-	cj->cj_job.j_next = NULL;
 	cj->cj_id = m->id;
 	cj->cj_call_id = m->call_id;
 	cj->cj_seq = m->seq;
-	cj->cj_attempt = (unsigned)m->num;
+	cj->cj_attempt = (uint32_t)m->num;
 	p = cj->cj_bytes;
 	cj->cj_name = p;
 	p = cleanup_copy(p, m->str2.ptr, m->str2.len);
@@ -161,10 +205,6 @@ cleanup_receive(const struct proto_msg *m, struct job **first,
 		cleanup_copy(p, m->value2.ptr, m->value2.len);
 		cj->cj_reason_len = m->value2.len;
 	}
-	if (*first == NULL)
-		*first = &cj->cj_job;
-	else
-		(*last)->j_next = &cj->cj_job;
-	*last = &cj->cj_job;
+	threads_list_add(jl, &cj->cj_job);
 	return 0;
 }

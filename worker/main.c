@@ -1,28 +1,447 @@
 /*
- * main.c: wspool-worker, the process that runs a route module's handlers
- * for a wspool-master. Everything lives in libwspool (worker/runtime.c).
+ * main.c: the wspool-worker program: command line, process set-up
+ * (signals, stacks, memory limit), the module, joining the master, the
+ * table that wires the master's messages to the layers that take them,
+ * then the wait for the end and the way out runtime.c chooses.
+ *
+ * It lives in libwspool, with everything it starts, because route modules
+ * link libwspool too and must share this one copy of the runtime; the
+ * executable's main() (worker/wspool-worker.c) only calls
+ * wspool_worker_main.
+ *
+ * Who calls whom (each file calls only down; what comes back up arrives
+ * through the callbacks registered here and in threads_start):
+ *   main    -> args, module, uplink, outbox, threads, runtime, call,
+ *              cleanup, client
+ *   runtime -> call, outbox, threads
+ *   api     -> call, reply, cleanup, client, module, outbox   (wspool.h)
+ *   call    -> reply, cleanup, client, module, schema, outbox, threads,
+ *              table
+ *   reply   -> outbox;  cleanup -> module, outbox, threads
+ *   client  -> table;   module -> schema -> values
+ *   leaves: uplink, outbox, threads, table, values, args (and common/log,
+ *   common/clock, proto, which any file may use)
  */
 #include "config.h"
 
-#include "worker/worker.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-/*
- * Under AddressSanitizer (./configure --enable-sanitizers) a worker must
- * still die by the signal a crash raises: the master reports it to the
- * client and to cleanups (SIGSEGV, not "exit status 1"). Reports of real
- * memory errors are unaffected.
- */
-const char *__asan_default_options(void);
-const char *
-__asan_default_options(void)
-{
-	return "handle_segv=0:handle_sigbus=0:handle_abort=0:allow_user_segv_handler=1";
-}
+#include <nng/nng.h>
+
+#include "common/log.h"
+#include "worker/args.h"
+#include "worker/call.h"
+#include "worker/cleanup.h"
+#include "worker/client.h"
+#include "worker/main.h"
+#include "worker/module.h"
+#include "worker/outbox.h"
+#include "worker/runtime.h"
+#include "worker/threads.h"
+#include "worker/uplink.h"
+
+/* Stack of the threads that run no handler (nng's, sender, receiver).
+ * Sanitizers need deeper stacks (ThreadSanitizer fails with this one). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MAIN_SERVICE_STACK (2048u * 1024)
+#else
+#define MAIN_SERVICE_STACK (512u * 1024)
 #endif
+/* --memory must leave at least this much to the handlers. */
+#define MAIN_MEMORY_MARGIN (32u * 1024 * 1024)
+
+/* The receiver thread's own: jobs of the nng message being read, and a
+ * zone to validate values in. */
+static struct job_list main_jobs;
+static msgpack_zone main_zone;
+static bool main_zone_ok;
+
+/* ---- The master's messages, by type ---------------------------------- */
+
+/* A bin that must hold one msgpack value; reason says if it is a reason. */
+static int
+main_check_value(const struct proto_bytes *b, bool reason)
+{
+	struct wspool_reason r;
+	msgpack_object o;
+	char *strings;
+	int rv;
+
+	rv = proto_unpack_value(b, &main_zone, &o);
+	if (rv == 0 && reason) {
+		strings = msgpack_zone_malloc(&main_zone, b->len);
+		rv = strings != NULL ?
+		    proto_unpack_reason(&o, &r, strings, b->len) : -1;
+	}
+	msgpack_zone_clear(&main_zone);
+	return rv;
+}
+
+static int
+main_on_call(const struct proto_msg *m, void *arg)
+{
+	return call_receive(m, runtime_draining() ? 503 : 0, arg);
+}
+
+static int
+main_on_cancel(const struct proto_msg *m, void *arg)
+{
+	static const char cancelled[] = "\x81\xa4kind\xa9" "cancelled";
+
+	(void)arg;
+	if (!m->has_value) {
+		call_cancel(m->id, cancelled, sizeof(cancelled) - 1);
+		return 0;
+	}
+	if (main_check_value(&m->value, true) != 0) {
+		log_error("protocol error: unreadable cancel reason");
+		return -1;
+	}
+	call_cancel(m->id, m->value.ptr, m->value.len);
+	return 0;
+}
+
+static int
+main_on_conn_open(const struct proto_msg *m, void *arg)
+{
+	(void)arg;
+	if (client_open(m) != 0) {
+		log_error("protocol error: malformed connection headers");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+main_on_conn_close(const struct proto_msg *m, void *arg)
+{
+	(void)arg;
+	client_close(m->id);
+	return 0;
+}
+
+static int
+main_on_defer_ack(const struct proto_msg *m, void *arg)
+{
+	(void)arg;
+	call_defer_ack(m->id, m->seq);
+	return 0;
+}
+
+static int
+main_on_cleanup(const struct proto_msg *m, void *arg)
+{
+	if ((m->has_value && main_check_value(&m->value, false) != 0) ||
+	    (m->value2.len > 0 && main_check_value(&m->value2, true) != 0)) {
+		log_error("protocol error: unreadable cleanup %" PRIu64
+		    " argument or reason", m->id);
+		return -1;
+	}
+	return cleanup_receive(m, arg);
+}
+
+static int
+main_on_drain(const struct proto_msg *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	/* The state changes once this message's jobs are queued (see
+	 * main_batch_cb): calls before DRAIN in the batch still count. */
+	if (runtime_drain())
+		log_info("draining");
+	return 0;
+}
+
+/* What the master may send us, by type; anything else is garbage. */
+static const uplink_handler_fn main_handlers[] = {
+	[PROTO_CALL] = main_on_call,
+	[PROTO_CANCEL] = main_on_cancel,
+	[PROTO_CONN_OPEN] = main_on_conn_open,
+	[PROTO_CONN_CLOSE] = main_on_conn_close,
+	[PROTO_DEFER_ACK] = main_on_defer_ack,
+	[PROTO_CLEANUP] = main_on_cleanup,
+	[PROTO_DRAIN] = main_on_drain,
+};
+
+/* Receiver thread, after each nng message: one submit for its jobs. */
+static void
+main_batch_cb(void *arg)
+{
+	struct job_list *jl = arg;
+
+	/* Jobs taken before a violation still run: each owes the master an
+	 * answer. */
+	threads_submit(jl->jl_first);
+	jl->jl_first = jl->jl_last = NULL;
+	if (runtime_draining())
+		runtime_set_state(RUNTIME_DRAINING);
+}
+
+/* The link ended; LOST may come from an nng thread. */
+static void
+main_end_cb(enum uplink_end why, void *arg)
+{
+	(void)arg;
+	if (why == UPLINK_LOST) {
+		outbox_kill();
+		runtime_set_state(RUNTIME_LOST);
+	} else {
+		runtime_set_state(RUNTIME_FATAL);
+	}
+}
+
+static const struct uplink_ops main_uplink_ops = {
+	.uo_handlers = main_handlers,
+	.uo_nhandlers = sizeof(main_handlers) / sizeof(main_handlers[0]),
+	.uo_batch_cb = main_batch_cb,
+	.uo_end_cb = main_end_cb,
+	.uo_arg = &main_jobs,
+};
+
+/* Queue READY: the first envelope the master gets from us. */
+static int
+main_ready(const char *host)
+{
+	const struct wspool_module *def = module_def();
+	struct proto_route_info *routes;
+	const char **cleanups;
+	struct proto_writer *w;
+	int rv = -1;
+
+	routes = calloc(def->nroutes + 1, sizeof(*routes));
+	cleanups = calloc(def->ncleanups + 1, sizeof(*cleanups));
+	if (routes == NULL || cleanups == NULL)
+		goto out;
+	for (size_t i = 0; i < def->nroutes; i++) {
+		routes[i].name = def->routes[i].name;
+		routes[i].pattern = (int)def->routes[i].pattern;
+		routes[i].timeout_ms = def->routes[i].timeout_ms;
+	}
+	for (size_t i = 0; i < def->ncleanups; i++)
+		cleanups[i] = def->cleanups[i].name;
+	if ((w = outbox_begin(0)) == NULL)
+		goto out;
+	rv = outbox_end(proto_put_ready(w, (int64_t)getpid(), host, def->name,
+	    routes, def->nroutes, cleanups, def->ncleanups));
+out:
+	free(routes);
+	free(cleanups);
+	return rv;
+}
+
+/* ---- Stacks and the memory limit ------------------------------------- */
+
+/* Set the stack size of threads created without attributes. */
+static bool
+main_default_stack(size_t size)
+{
+	pthread_attr_t a;
+	bool ok;
+
+	if (size == 0 || pthread_attr_init(&a) != 0)
+		return false;
+	ok = pthread_attr_setstacksize(&a, size) == 0 &&
+	    pthread_setattr_default_np(&a) == 0;
+	pthread_attr_destroy(&a);
+	return ok;
+}
+
+/* The default stack size of new threads (what handlers get), or 0. */
+static size_t
+main_stack_size(void)
+{
+	pthread_attr_t a;
+	size_t size = 0;
+
+	if (pthread_getattr_default_np(&a) == 0) {
+		pthread_attr_getstacksize(&a, &size);
+		pthread_attr_destroy(&a);
+	}
+	return size;
+}
+
+#if !defined(__SANITIZE_ADDRESS__)
+/* Bytes of address space mapped now (what RLIMIT_AS counts), or 0. */
+static uint64_t
+main_mapped(void)
+{
+	unsigned long long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &pages) != 1)
+		pages = 0;
+	fclose(f);
+	return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Limit the address space (RLIMIT_AS), so that a handler that eats
+ * memory gets NULL from malloc and the process dies visibly rather than
+ * the host swapping. Refuse a limit the worker itself already exceeds:
+ * nng would then fail its allocations silently.
+ */
+static int
+main_limit_memory(uint64_t bytes)
+{
+	struct rlimit rl = { .rlim_cur = bytes, .rlim_max = bytes };
+	uint64_t mapped = main_mapped();
+
+	if (mapped + MAIN_MEMORY_MARGIN > bytes) {
+		log_error("--memory %" PRIu64 " MiB is too small: the worker "
+		    "itself maps %" PRIu64 " MiB before running any handler",
+		    bytes >> 20, mapped >> 20);
+		return -1;
+	}
+	if (setrlimit(RLIMIT_AS, &rl) != 0) {
+		log_error("cannot limit memory to %" PRIu64 " bytes: %s",
+		    bytes, strerror(errno));
+		return -1;
+	}
+	log_info("memory limited to %" PRIu64 " MiB (%" PRIu64
+	    " MiB mapped at start)", bytes >> 20, mapped >> 20);
+	return 0;
+}
+#else /* __SANITIZE_ADDRESS__ */
+/*
+ * AddressSanitizer maps terabytes of shadow memory, so RLIMIT_AS cannot
+ * work: enforce --memory with ASan's own RSS limit instead, which it reads
+ * from ASAN_OPTIONS at startup only, hence the re-exec. A handler that
+ * eats memory then dies by ASan's report (exit status 1), not SIGABRT.
+ */
+static void
+main_asan_limit(char **argv, uint64_t bytes)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char *opts;
+
+	if (old != NULL && strstr(old, "hard_rss_limit_mb") != NULL)
+		return;
+	if (asprintf(&opts, "%s%shard_rss_limit_mb=%" PRIu64,
+	    old != NULL ? old : "", old != NULL && old[0] != '\0' ? ":" : "",
+	    bytes >> 20) < 0)
+		return;
+	setenv("ASAN_OPTIONS", opts, 1);
+	free(opts);
+	execv("/proc/self/exe", argv);
+	log_error("cannot re-exec for the ASan memory limit: %s",
+	    strerror(errno));
+}
+#endif /* __SANITIZE_ADDRESS__ */
+
+/* ---- The program ----------------------------------------------------- */
+
+/* Join the master and start the threads that serve it. */
+static int
+main_serve(const struct args *a, const char *host, char **welcome)
+{
+	size_t handler_stack = main_stack_size();
+	bool small_stack;
+	int rv;
+
+	if (!(main_zone_ok = msgpack_zone_init(&main_zone, 4096)))
+		return -1;
+	/* Service threads (nng's, created with its first socket, and ours)
+	 * need little stack; handlers keep the usual size. Under --memory
+	 * every reserved stack counts against the limit. */
+	small_stack = handler_stack > 0 &&
+	    main_default_stack(MAIN_SERVICE_STACK);
+	if (uplink_join(a->ar_address, host, welcome) != 0 ||
+	    uplink_connect(*welcome, &main_uplink_ops) != 0)
+		return -1;
+	if ((rv = outbox_start(uplink_socket_id())) != 0 ||
+	    (rv = threads_start(a->ar_threads, a->ar_max_threads,
+	    handler_stack, runtime_idle_cb)) != 0 ||
+	    (rv = uplink_start()) != 0) {
+		log_error("cannot start threads: %s", strerror(rv));
+		return -1;
+	}
+	if (small_stack)
+		main_default_stack(handler_stack);
+	/* The limit is for handlers: set it once the worker itself is up,
+	 * and before the master knows us. */
+#if !defined(__SANITIZE_ADDRESS__)
+	if (a->ar_memory != 0 && main_limit_memory(a->ar_memory) != 0)
+		return -1;
+#endif
+	if (main_ready(host) != 0) {
+		log_error("cannot build the ready message");
+		return -1;
+	}
+	log_info("serving module %s (%zu routes) for %s, %u-%u threads",
+	    module_def()->name, module_def()->nroutes, *welcome,
+	    a->ar_threads, a->ar_max_threads);
+	return 0;
+}
 
 int
-main(int argc, char **argv)
+wspool_worker_main(int argc, char **argv)
 {
-	return wspool_worker_main(argc, argv);
+	struct args a = { 0 };
+	char host[256], err[1024];
+	char *welcome = NULL;
+	int rv, status = 1;
+
+	if ((rv = args_parse(argc, argv, &a)) != 0)
+		return rv == 1 ? 0 : 2;
+	log_init("wspool-worker");
+	signal(SIGPIPE, SIG_IGN);
+	if ((rv = runtime_start()) != 0) {
+		log_error("cannot start threads: %s", strerror(rv));
+		goto out;
+	}
+#if defined(__SANITIZE_ADDRESS__)
+	if (a.ar_memory != 0)
+		main_asan_limit(argv, a.ar_memory);
+#endif
+	/* glibc reserves 64 MiB of address space per malloc arena, which
+	 * --memory (RLIMIT_AS) counts: use the main heap only. */
+	if (a.ar_memory != 0)
+		mallopt(M_ARENA_MAX, 1);
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (module_load(a.ar_module, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (a.ar_check) {
+		printf("module %s: %zu routes, %zu cleanups: ok\n",
+		    module_def()->name, module_def()->nroutes,
+		    module_def()->ncleanups);
+		status = 0;
+		goto out;
+	}
+	if (main_serve(&a, host, &welcome) != 0)
+		goto out;
+	runtime_serving();
+	status = runtime_exit(runtime_wait_end());
+out:
+	/* In this order: the receiver and the socket (whose close wakes a
+	 * blocked sender), the signal thread, the sender, the pool. */
+	uplink_stop();
+	runtime_stop();
+	outbox_stop();
+	threads_stop();
+	client_close_all();
+	call_fini();
+	if (main_zone_ok)
+		msgpack_zone_destroy(&main_zone);
+	main_zone_ok = false;
+	/* Every socket is closed and every thread of ours joined: let nng
+	 * stop its own threads too, so leak checkers see a clean exit. */
+	nng_fini();
+	module_unload();
+	free(welcome);
+	return status;
 }

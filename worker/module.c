@@ -1,6 +1,6 @@
 /*
  * module.c: loads the route module (dlopen), refuses a malformed one with
- * a clear reason, and looks routes and cleanups up by name.
+ * a clear reason, and looks routes and cleanups up.
  */
 #include "config.h"
 
@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/worker.h"
+#include "proto/proto.h"
+#include "worker/module.h"
+#include "worker/schema.h"
 
 static struct {
 	void *mo_dl;
@@ -101,9 +103,9 @@ module_check_cleanups(const struct wspool_module *def, char *err,
 			    i);
 			return -1;
 		}
-		if (c->fn == NULL) {
-			snprintf(err, errlen, "cleanup %s has no function",
-			    c->name);
+		if (c->run == NULL && c->fn == NULL) {
+			snprintf(err, errlen, "cleanup %s has no function "
+			    "(.run)", c->name);
 			return -1;
 		}
 	}
@@ -163,49 +165,49 @@ module_load(const char *path, char *err, size_t errlen)
 		if (asprintf(&local, "./%s", path) < 0) {
 			local = NULL;
 			snprintf(err, errlen, "out of memory");
-			goto fail;
+			goto out;
 		}
 		open_path = local;
 	}
 	if ((module.mo_dl = dlopen(open_path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		snprintf(err, errlen, "cannot load %s: %s", path, dlerror());
-		goto fail;
+		goto out;
 	}
 	if ((def = dlsym(module.mo_dl, "wspool_module")) == NULL) {
 		snprintf(err, errlen, "%s defines no wspool_module symbol "
 		    "(use WSPOOL_MODULE)", path);
-		goto fail;
+		goto out;
 	}
 	if (def->abi_version != WSPOOL_ABI_VERSION) {
 		snprintf(err, errlen, "%s: abi_version %u, this worker runs %u: "
 		    "rebuild the module against this wspool.h", path,
 		    (unsigned)def->abi_version, (unsigned)WSPOOL_ABI_VERSION);
-		goto fail;
+		goto out;
 	}
 	if (def->name == NULL || def->name[0] == '\0' ||
 	    strlen(def->name) > PROTO_MAX_STR) {
 		snprintf(err, errlen, "%s: the module has no usable name", path);
-		goto fail;
+		goto out;
 	}
 	if ((def->nroutes > 0 && def->routes == NULL) ||
 	    (def->ncleanups > 0 && def->cleanups == NULL)) {
 		snprintf(err, errlen, "%s: a count is set with a NULL table",
 		    path);
-		goto fail;
+		goto out;
 	}
 	if (module_check_routes(def, err, errlen) != 0 ||
 	    module_check_cleanups(def, err, errlen) != 0 ||
 	    module_index(def, err, errlen) != 0)
-		goto fail;
+		goto out;
 	module.mo_def = def;
 	if (def->init != NULL && def->init() != 0) {
 		snprintf(err, errlen, "%s: module %s: init failed", path,
 		    def->name);
-		goto fail;
+		goto out;
 	}
 	module.mo_inited = true;
 	rv = 0;
-fail:
+out:
 	free(local);
 	if (rv != 0)
 		module_unload();
@@ -255,6 +257,21 @@ module_cleanup(const char *name, size_t len)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+bool
+module_cleanup_known(const struct wspool_cleanup *e)
+{
+	const struct wspool_module *def = module.mo_def;
+	uintptr_t p = (uintptr_t)e, base;
+
+	/* Compared as integers: pointers into different objects may not be
+	 * compared in C. */
+	if (def == NULL || def->ncleanups == 0)
+		return false;
+	base = (uintptr_t)def->cleanups;
+	return p >= base && p < base + def->ncleanups * sizeof(*e) &&
+	    (p - base) % sizeof(*e) == 0;
 }
 
 void

@@ -18,13 +18,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <nng/nng.h>
 
-#include "worker/worker.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "worker/outbox.h"
 
 #define OUTBOX_MSG_MAX (1024u * 1024)
 #define OUTBOX_PENDING_MAX (32u * 1024 * 1024)
@@ -57,7 +60,7 @@ static struct {
 
 /* msgpack_packer_write: append to the nng message, growing it by doubling
  * (nng 1.5 grows a message to the exact size asked on each append). */
-int
+static int
 outbox_msg_write_cb(void *data, const char *buf, size_t len)
 {
 	nng_msg *m = *(nng_msg **)data;
@@ -121,7 +124,8 @@ outbox_begin(size_t size)
 	pthread_mutex_lock(&outbox.ob_mu);
 	while (outbox.ob_pending > OUTBOX_PENDING_MAX && !outbox.ob_dead)
 		pthread_cond_wait(&outbox.ob_space, &outbox.ob_mu);
-	if (outbox.ob_dead)
+	/* Not started yet (a module's init logging): nobody would send it. */
+	if (outbox.ob_dead || !outbox.ob_started)
 		goto fail;
 	/* Close a full message; a large value also starts its own, so no
 	 * message outgrows what the master accepts (PROTO_MAX_MSG). */
@@ -135,7 +139,7 @@ outbox_begin(size_t size)
 	outbox.ob_w.error = 0;
 	return &outbox.ob_w;
 nomem:
-	runtime_log("out of memory: an envelope for the master is lost");
+	log_error("out of memory: an envelope for the master is lost");
 fail:
 	pthread_mutex_unlock(&outbox.ob_mu);
 	return NULL;
@@ -169,7 +173,7 @@ outbox_send_one(void)
 	if ((rv = nng_sendmsg(outbox.ob_sock, m, 0)) != 0) {
 		nng_msg_free(m);
 		if (rv != NNG_ECLOSED)
-			runtime_log("send to master failed: %s",
+			log_error("send to master failed: %s",
 			    nng_strerror(rv));
 	}
 
@@ -186,7 +190,7 @@ outbox_has_work(void)
 	return outbox.ob_nready > 0 || outbox.ob_count > 0;
 }
 
-void
+int
 outbox_end(int rv)
 {
 	size_t len = nng_msg_len(outbox.ob_cur);
@@ -195,10 +199,10 @@ outbox_end(int rv)
 		/* Keep the batch parseable: drop the partial envelope. */
 		nng_msg_chop(outbox.ob_cur, len - outbox.ob_mark);
 		outbox.ob_w.error = 0;
-		runtime_log("an envelope for the master could not be packed: "
+		log_error("an envelope for the master could not be packed: "
 		    "it is lost");
 		pthread_mutex_unlock(&outbox.ob_mu);
-		return;
+		return -1;
 	}
 	outbox.ob_count++;
 	outbox.ob_pending += len - outbox.ob_mark;
@@ -213,6 +217,7 @@ outbox_end(int rv)
 	if (!outbox.ob_sending && outbox.ob_sender_waiting && !outbox.ob_dead)
 		pthread_cond_signal(&outbox.ob_work);
 	pthread_mutex_unlock(&outbox.ob_mu);
+	return 0;
 }
 
 static void *
@@ -249,10 +254,12 @@ outbox_start(uint32_t socket_id)
 	pthread_condattr_destroy(&attr);
 	if (rv != 0)
 		return rv;
+	pthread_mutex_lock(&outbox.ob_mu);
 	outbox.ob_sock.id = socket_id;
 	if ((rv = pthread_create(&outbox.ob_thread, NULL, outbox_sender_cb,
 	    NULL)) == 0)
 		outbox.ob_started = true;
+	pthread_mutex_unlock(&outbox.ob_mu);
 	return rv;
 }
 
@@ -262,15 +269,8 @@ outbox_flush(int64_t ms)
 	struct timespec ts;
 	bool done;
 
-	if (ms >= 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-	}
+	if (ms >= 0)
+		ts = clock_deadline((uint64_t)ms);
 	pthread_mutex_lock(&outbox.ob_mu);
 	while (!(done = outbox.ob_dead || (!outbox.ob_sending &&
 	    !outbox_has_work()))) {
@@ -303,6 +303,7 @@ outbox_stop(void)
 	pthread_cond_broadcast(&outbox.ob_work);
 	pthread_cond_broadcast(&outbox.ob_space);
 	pthread_mutex_unlock(&outbox.ob_mu);
+	/* ob_dead is set: nobody reads ob_started any more. */
 	if (outbox.ob_started)
 		pthread_join(outbox.ob_thread, NULL);
 	outbox.ob_started = false;

@@ -1,30 +1,23 @@
 /*
  * schema.c: checks a call's positional params against its route's declared
  * schema before any middleware or handler sees them. Pure functions over
- * msgpack objects, so tests/unit/check_schema links this file alone.
+ * msgpack objects (numbers read by values.c), so tests/unit/check_schema
+ * links these two files alone.
  */
 #include "config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "worker/worker.h"
-
-/* An integer in a float: JSON has one number type, 2.0 is an integer. */
-static bool
-schema_integral(double d)
-{
-	/* Bounds first: the cast below is undefined outside int64 range. */
-	if (!isfinite(d) || d < -9223372036854775808.0 ||
-	    d >= 9223372036854775808.0)
-		return false;
-	return d == (double)(int64_t)d;
-}
+#include "worker/schema.h"
+#include "worker/values.h"
 
 static bool
 schema_type_ok(enum wspool_type type, const msgpack_object *o)
 {
+	int64_t i;
+	uint64_t u;
+
 	switch (type) {
 	case WSPOOL_T_ANY:
 		return true;
@@ -38,12 +31,12 @@ schema_type_ok(enum wspool_type type, const msgpack_object *o)
 		    o->type == MSGPACK_OBJECT_FLOAT32 ||
 		    o->type == MSGPACK_OBJECT_FLOAT64;
 	case WSPOOL_T_INTEGER:
-		if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-			return true;
-		return (o->type == MSGPACK_OBJECT_FLOAT32 ||
-		    o->type == MSGPACK_OBJECT_FLOAT64) &&
-		    schema_integral(o->via.f64);
+		/* Any integer, also beyond int64 (as ABI 1 had it), or an
+		 * integral float within int64. */
+		return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    wspool_int64(o, &i) == WSPOOL_OK;
+	case WSPOOL_T_UINT:
+		return wspool_uint64(o, &u) == WSPOOL_OK;
 	case WSPOOL_T_STRING:
 		return o->type == MSGPACK_OBJECT_STR;
 	case WSPOOL_T_ARRAY:
@@ -122,7 +115,7 @@ schema_invalid(const struct wspool_schema *schema)
 	for (size_t i = 0; i < schema->nparams; i++) {
 		const struct wspool_param *p = &schema->params[i];
 
-		if ((unsigned)p->type > WSPOOL_T_OBJECT)
+		if ((unsigned)p->type > WSPOOL_T_UINT)
 			return "unknown param type";
 		if (optional && !p->optional)
 			return "a required param follows an optional one";

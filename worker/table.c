@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-#include "worker/worker.h"
+#include "worker/table.h"
 
 /* Ids are mostly sequential: mix them so they spread over the buckets. */
 static size_t

@@ -13,11 +13,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "worker/worker.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "worker/threads.h"
 
 #define THREADS_STALL_MS 2
 
@@ -93,9 +96,8 @@ threads_main_cb(void *arg)
 		threads.th_busy--;
 		idle = threads.th_busy == 0 && threads.th_queued == 0;
 		if (idle && threads.th_idle_cb != NULL) {
-			/* No pool lock while calling out: the callback takes
-			 * the runtime's lock, which may be held by a caller of
-			 * threads_idle(). */
+			/* No pool lock while calling out: the callback may take
+			 * a lock held by a caller of threads_idle(). */
 			pthread_mutex_unlock(&threads.th_mu);
 			threads.th_idle_cb();
 			pthread_mutex_lock(&threads.th_mu);
@@ -135,12 +137,7 @@ threads_monitor_cb(void *arg)
 			continue;
 		}
 		started = threads.th_started;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += THREADS_STALL_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = clock_deadline(THREADS_STALL_MS);
 		/* Only threads_stop wakes this wait: sleep the whole stall
 		 * window and compare progress after it. */
 		while (!threads.th_stop &&
@@ -151,7 +148,7 @@ threads_monitor_cb(void *arg)
 			int rv = threads_spawn();
 
 			if (rv != 0) {
-				runtime_log("cannot grow the thread pool: %s",
+				log_error("cannot grow the thread pool: %s",
 				    strerror(rv));
 				/* Do not retry in a tight loop. */
 				threads.th_max = threads.th_nthreads;
@@ -160,6 +157,17 @@ threads_monitor_cb(void *arg)
 	}
 	pthread_mutex_unlock(&threads.th_mu);
 	return NULL;
+}
+
+void
+threads_list_add(struct job_list *jl, struct job *j)
+{
+	j->j_next = NULL;
+	if (jl->jl_first == NULL)
+		jl->jl_first = j;
+	else
+		jl->jl_last->j_next = j;
+	jl->jl_last = j;
 }
 
 int
@@ -191,14 +199,14 @@ threads_start(unsigned n, unsigned max, size_t stack_size,
 	pthread_mutex_lock(&threads.th_mu);
 	while (threads.th_nthreads < n)
 		if ((rv = threads_spawn()) != 0)
-			goto fail;
+			goto out;
 	if (max > n) {
 		if ((rv = pthread_create(&threads.th_monitor_id, NULL,
 		    threads_monitor_cb, NULL)) != 0)
-			goto fail;
+			goto out;
 		threads.th_monitor_running = true;
 	}
-fail:
+out:
 	pthread_mutex_unlock(&threads.th_mu);
 	return rv;
 }

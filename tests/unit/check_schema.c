@@ -1,16 +1,20 @@
 /*
  * check_schema.c: unit tests of worker/schema.c, the params checks run
  * before any middleware or handler: every type, optional, nullable,
- * missing, extra, rest, the 400 error data, and the schema sanity checks.
+ * missing, extra, rest, the 400 error data, and the schema sanity checks;
+ * and of worker/values.c, the number helpers those checks share with
+ * handlers (wspool_int64, wspool_uint64, wspool_number).
  */
 #include "config.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
 
-#include "worker/worker.h"
+#include "worker/schema.h"
+#include "worker/values.h"
 
 /* Params as a msgpack array built from packed bytes. */
 struct params {
@@ -95,6 +99,13 @@ set_one(enum wspool_type t, bool optional, bool nullable)
 #define V_F64_INT "\x91\xcb\x40\x00\x00\x00\x00\x00\x00\x00" /* 2.0 */
 #define V_F32 "\x91\xca\x3f\xc0\x00\x00"     /* 1.5f */
 #define V_F64_HUGE "\x91\xcb\x7f\xef\xff\xff\xff\xff\xff\xff" /* DBL_MAX */
+#define V_F64_NEG0 "\x91\xcb\x80\x00\x00\x00\x00\x00\x00\x00" /* -0.0 */
+#define V_F64_NEG2 "\x91\xcb\xc0\x00\x00\x00\x00\x00\x00\x00" /* -2.0 */
+#define V_F64_2_63 "\x91\xcb\x43\xe0\x00\x00\x00\x00\x00\x00" /* 2^63 */
+#define V_F64_M2_63 "\x91\xcb\xc3\xe0\x00\x00\x00\x00\x00\x00" /* -2^63 */
+#define V_F64_2_64 "\x91\xcb\x43\xf0\x00\x00\x00\x00\x00\x00" /* 2^64 */
+#define V_U64_MAX "\x91\xcf\xff\xff\xff\xff\xff\xff\xff\xff"
+#define V_I64_MIN "\x91\xd3\x80\x00\x00\x00\x00\x00\x00\x00"
 #define V_STR "\x91\xa2hi"
 #define V_ARR "\x91\x92\x01\x02"
 #define V_MAP "\x91\x81\xa1k\x01"
@@ -158,6 +169,165 @@ START_TEST(test_type_integer)
 	BAD(&one, V_F32, 0, MSGPACK_OBJECT_FLOAT32);
 	BAD(&one, V_F64_HUGE, 0, MSGPACK_OBJECT_FLOAT64);
 	BAD(&one, V_STR, 0, MSGPACK_OBJECT_STR);
+	/* Integers of any size, as in ABI 1; integral floats within int64. */
+	OK(&one, V_U64_MAX);
+	OK(&one, V_I64_MIN);
+	OK(&one, V_F64_M2_63);
+	OK(&one, V_F64_NEG0);
+	BAD(&one, V_F64_2_63, 0, MSGPACK_OBJECT_FLOAT64);
+}
+END_TEST
+
+/* Non-negative integers: what wspool_uint64 reads. */
+START_TEST(test_type_uint)
+{
+	set_one(WSPOOL_T_UINT, false, false);
+	OK(&one, V_UINT);
+	OK(&one, V_U64_MAX);
+	OK(&one, V_F64_INT);
+	OK(&one, V_F64_NEG0);       /* -0.0 is 0 */
+	OK(&one, V_F64_2_63);
+	BAD(&one, V_NEG, 0, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+	BAD(&one, V_I64_MIN, 0, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+	BAD(&one, V_F64_NEG2, 0, MSGPACK_OBJECT_FLOAT64);
+	BAD(&one, V_F64, 0, MSGPACK_OBJECT_FLOAT64);
+	BAD(&one, V_F32, 0, MSGPACK_OBJECT_FLOAT32);
+	BAD(&one, V_F64_2_64, 0, MSGPACK_OBJECT_FLOAT64);
+	BAD(&one, V_F64_HUGE, 0, MSGPACK_OBJECT_FLOAT64);
+	BAD(&one, V_STR, 0, MSGPACK_OBJECT_STR);
+	BAD(&one, V_NIL, 0, MSGPACK_OBJECT_NIL);
+	set_one(WSPOOL_T_UINT, true, true);
+	OK(&one, V_NIL);
+	OK(&one, "\x90");
+}
+END_TEST
+
+/* ---- values.c --------------------------------------------------------- */
+
+static msgpack_object
+num_u(uint64_t u)
+{
+	msgpack_object o = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER };
+
+	o.via.u64 = u;
+	return o;
+}
+
+static msgpack_object
+num_i(int64_t i)
+{
+	msgpack_object o = { .type = MSGPACK_OBJECT_NEGATIVE_INTEGER };
+
+	o.via.i64 = i;
+	return o;
+}
+
+static msgpack_object
+num_f(double d, bool f32)
+{
+	msgpack_object o = { .type = f32 ? MSGPACK_OBJECT_FLOAT32 :
+	    MSGPACK_OBJECT_FLOAT64 };
+
+	o.via.f64 = d;
+	return o;
+}
+
+/* wspool_int64 on o: want_ok says whether it reads, want the value. */
+static void
+expect_i64(msgpack_object o, bool want_ok, int64_t want)
+{
+	int64_t v = 12345;
+
+	if (want_ok) {
+		ck_assert_int_eq(wspool_int64(&o, &v), WSPOOL_OK);
+		ck_assert_int_eq(v, want);
+	} else {
+		ck_assert_int_eq(wspool_int64(&o, &v), WSPOOL_ERROR);
+		ck_assert_int_eq(v, 12345);    /* left alone */
+	}
+}
+
+static void
+expect_u64(msgpack_object o, bool want_ok, uint64_t want)
+{
+	uint64_t v = 12345;
+
+	if (want_ok) {
+		ck_assert_int_eq(wspool_uint64(&o, &v), WSPOOL_OK);
+		ck_assert_uint_eq(v, want);
+	} else {
+		ck_assert_int_eq(wspool_uint64(&o, &v), WSPOOL_ERROR);
+		ck_assert_uint_eq(v, 12345);
+	}
+}
+
+START_TEST(test_int64)
+{
+	msgpack_object s = { .type = MSGPACK_OBJECT_STR };
+	int64_t v;
+
+	expect_i64(num_u(7), true, 7);
+	expect_i64(num_u(INT64_MAX), true, INT64_MAX);
+	expect_i64(num_u((uint64_t)INT64_MAX + 1), false, 0);
+	expect_i64(num_u(UINT64_MAX), false, 0);
+	expect_i64(num_i(-1), true, -1);
+	expect_i64(num_i(INT64_MIN), true, INT64_MIN);
+	expect_i64(num_f(2.0, false), true, 2);
+	expect_i64(num_f(-2.0, true), true, -2);
+	expect_i64(num_f(-0.0, false), true, 0);
+	expect_i64(num_f(4503599627370497.0, false), true,
+	    INT64_C(4503599627370497));             /* 2^52 + 1 */
+	expect_i64(num_f(-9223372036854775808.0, false), true, INT64_MIN);
+	expect_i64(num_f(9223372036854775808.0, false), false, 0);
+	expect_i64(num_f(1e300, false), false, 0);
+	expect_i64(num_f(1.5, false), false, 0);
+	expect_i64(num_f(-0.5, false), false, 0);
+	expect_i64(num_f(NAN, false), false, 0);
+	expect_i64(num_f(INFINITY, false), false, 0);
+	expect_i64(num_f(-INFINITY, false), false, 0);
+	expect_i64(s, false, 0);
+	ck_assert_int_eq(wspool_int64(NULL, &v), WSPOOL_ERROR);
+}
+END_TEST
+
+START_TEST(test_uint64)
+{
+	msgpack_object b = { .type = MSGPACK_OBJECT_BOOLEAN };
+	uint64_t v;
+
+	expect_u64(num_u(0), true, 0);
+	expect_u64(num_u(UINT64_MAX), true, UINT64_MAX);
+	expect_u64(num_i(-1), false, 0);
+	expect_u64(num_i(INT64_MIN), false, 0);
+	expect_u64(num_f(2.0, false), true, 2);
+	expect_u64(num_f(-0.0, false), true, 0);
+	expect_u64(num_f(9223372036854775808.0, false), true,
+	    UINT64_C(9223372036854775808));
+	/* The largest double below 2^64 fits; 2^64 does not. */
+	expect_u64(num_f(18446744073709549568.0, false), true,
+	    UINT64_C(18446744073709549568));
+	expect_u64(num_f(18446744073709551616.0, false), false, 0);
+	expect_u64(num_f(-1.0, false), false, 0);
+	expect_u64(num_f(0.25, true), false, 0);
+	expect_u64(num_f(NAN, false), false, 0);
+	expect_u64(b, false, 0);
+	ck_assert_int_eq(wspool_uint64(NULL, &v), WSPOOL_ERROR);
+}
+END_TEST
+
+START_TEST(test_number)
+{
+	msgpack_object s = { .type = MSGPACK_OBJECT_STR };
+	msgpack_object o;
+
+	o = num_u(7);
+	ck_assert(wspool_number(&o) == 7.0);
+	o = num_i(-3);
+	ck_assert(wspool_number(&o) == -3.0);
+	o = num_f(2.5, false);
+	ck_assert(wspool_number(&o) == 2.5);
+	ck_assert(wspool_number(&s) == 0.0);
+	ck_assert(wspool_number(NULL) == 0.0);
 }
 END_TEST
 
@@ -303,8 +473,13 @@ START_TEST(test_invalid_schemas)
 	const struct wspool_schema s1 = { opt_then_req, 2, false };
 	const struct wspool_schema s2 = { bad_type, 1, false };
 	const struct wspool_schema s3 = { NULL, 2, false };
+	static const struct wspool_param uint_type[] = {
+		{ .name = "n", .type = WSPOOL_T_UINT },
+	};
+	const struct wspool_schema s4 = { uint_type, 1, false };
 
 	ck_assert_ptr_null(schema_invalid(NULL));
+	ck_assert_ptr_null(schema_invalid(&s4));
 	ck_assert_ptr_null(schema_invalid(&add3));
 	ck_assert_str_eq(schema_invalid(&s1),
 	    "a required param follows an optional one");
@@ -324,6 +499,10 @@ schema_suite(void)
 	tcase_add_test(tc, test_type_bool);
 	tcase_add_test(tc, test_type_number);
 	tcase_add_test(tc, test_type_integer);
+	tcase_add_test(tc, test_type_uint);
+	tcase_add_test(tc, test_int64);
+	tcase_add_test(tc, test_uint64);
+	tcase_add_test(tc, test_number);
 	tcase_add_test(tc, test_type_string_array_object);
 	tcase_add_test(tc, test_nullable);
 	tcase_add_test(tc, test_optional);

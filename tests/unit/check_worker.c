@@ -34,6 +34,8 @@
 
 /* ---- The fake master --------------------------------------------------------- */
 
+#define FM_LOGS_MAX 16
+
 struct fm {
 	nng_socket fm_reg;
 	nng_socket fm_pair;
@@ -46,6 +48,13 @@ struct fm {
 	nng_msg *fm_in;
 	struct proto_reader fm_r;
 	msgpack_zone fm_zone;       /* for unpacked values */
+	/* LOG envelopes, set aside by fm_next (the last FM_LOGS_MAX). */
+	struct fm_log {
+		uint64_t fl_call_id;
+		int64_t fl_level;
+		char fl_text[256];
+	} fm_logs[FM_LOGS_MAX];
+	size_t fm_nlogs;
 };
 
 static char fm_log_path[256];
@@ -158,6 +167,37 @@ fm_auto_ack(struct fm *f, const struct proto_msg *m)
 	f->fm_out = NULL;
 }
 
+/* Set a LOG envelope aside: lines come whenever a module writes one. */
+static void
+fm_keep_log(struct fm *f, const struct proto_msg *m)
+{
+	struct fm_log *l = &f->fm_logs[f->fm_nlogs++ % FM_LOGS_MAX];
+	size_t len = m->str.len < sizeof(l->fl_text) - 1 ? m->str.len :
+	    sizeof(l->fl_text) - 1;
+
+	l->fl_call_id = m->call_id;
+	l->fl_level = m->num;
+	memcpy(l->fl_text, m->str.ptr, len);
+	l->fl_text[len] = '\0';
+}
+
+/* Expect a LOG set aside from call_id at level with text. */
+static void
+fm_expect_log(const struct fm *f, uint64_t call_id, int64_t level,
+    const char *text)
+{
+	for (size_t i = 0; i < f->fm_nlogs && i < FM_LOGS_MAX; i++) {
+		const struct fm_log *l = &f->fm_logs[i];
+
+		if (strcmp(l->fl_text, text) == 0) {
+			ck_assert_uint_eq(l->fl_call_id, call_id);
+			ck_assert_int_eq(l->fl_level, level);
+			return;
+		}
+	}
+	ck_abort_msg("no log line \"%s\" (%zu lines)", text, f->fm_nlogs);
+}
+
 static void
 fm_next(struct fm *f, struct proto_msg *m)
 {
@@ -169,6 +209,10 @@ fm_next(struct fm *f, struct proto_msg *m)
 			rv = proto_reader_next(&f->fm_r, m);
 			ck_assert_msg(rv >= 0, "bad envelope: %s",
 			    f->fm_r.error);
+			if (rv == 1 && m->type == PROTO_LOG) {
+				fm_keep_log(f, m);
+				continue;
+			}
 			if (rv == 1) {
 				fm_auto_ack(f, m);
 				return;
@@ -212,9 +256,11 @@ fm_expect_bytes(const struct proto_bytes *b, const char *want, size_t len)
 
 #define FM_BYTES(b, lit) fm_expect_bytes((b), (lit), sizeof(lit) - 1)
 
-/* Start a worker and serve its join: registry, welcome, READY. */
+/* Start a worker on module and serve its join: registry, welcome, READY
+ * (which must name the module, nroutes and ncleanups). */
 static void
-fm_start_args(struct fm *f, const char *const *args)
+fm_start_module(struct fm *f, const char *const *args, const char *module,
+    const char *name, uint32_t nroutes, uint32_t ncleanups)
 {
 	const char *argv[16];
 	struct proto_writer w;
@@ -246,7 +292,7 @@ fm_start_args(struct fm *f, const char *const *args)
 	for (; args != NULL && *args != NULL; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	fm_spawn(f, argv, DEMO_SO);
+	fm_spawn(f, argv, module);
 
 	/* HELLO on the registry, WELCOME back. */
 	ck_assert_int_eq(nng_recvmsg(f->fm_reg, &msg, 0), 0);
@@ -269,12 +315,25 @@ fm_start_args(struct fm *f, const char *const *args)
 	fm_next(f, &m);
 	ck_assert_int_eq(m.type, PROTO_READY);
 	ck_assert_int_gt(m.num, 0);
-	ck_assert_uint_eq(m.str2.len, 4);
-	ck_assert_mem_eq(m.str2.ptr, "demo", 4);
+	ck_assert_uint_eq(m.str2.len, strlen(name));
+	ck_assert_mem_eq(m.str2.ptr, name, strlen(name));
 	ck_assert_int_eq(m.obj->type, MSGPACK_OBJECT_ARRAY);
-	ck_assert_uint_eq(m.obj->via.array.size, 13);
+	ck_assert_uint_eq(m.obj->via.array.size, nroutes);
 	ck_assert_int_eq(m.obj2->type, MSGPACK_OBJECT_ARRAY);
-	ck_assert_uint_eq(m.obj2->via.array.size, 1);
+	ck_assert_uint_eq(m.obj2->via.array.size, ncleanups);
+}
+
+static void
+fm_start_args(struct fm *f, const char *const *args)
+{
+	fm_start_module(f, args, DEMO_SO, "demo", 13, 1);
+}
+
+/* The test module (bad_module.c, unbroken). */
+static void
+fm_start_test_module(struct fm *f, const char *const *args)
+{
+	fm_start_module(f, args, BAD_SO, "bad", 6, 2);
 }
 
 static void
@@ -757,6 +816,217 @@ START_TEST(test_cleanup_handover)
 }
 END_TEST
 
+/* ---- The API: cleanup registration, contexts, logging ------------------------ */
+
+/* Expect DEFER(id, seq, name, arg) and leave it unacknowledged. */
+static void
+fm_expect_defer(struct fm *f, uint64_t id, uint64_t seq, const char *name,
+    const char *arg, size_t arg_len)
+{
+	struct proto_msg m;
+
+	fm_expect(f, &m, PROTO_DEFER, id);
+	ck_assert_uint_eq(m.seq, seq);
+	ck_assert_uint_eq(m.str.len, strlen(name));
+	ck_assert_mem_eq(m.str.ptr, name, strlen(name));
+	fm_expect_bytes(&m.value, arg, arg_len);
+}
+
+/*
+ * wspool_defer_end blocks until the master journals the registration:
+ * while DEFER 1 waits, another call is answered and call 1 says nothing
+ * more. Then each cleanup gets its context: call id, index, key, route,
+ * attempt 1, reason null.
+ */
+START_TEST(test_defer_journaled)
+{
+	struct fm f;
+	struct proto_msg m;
+
+	fm_start_test_module(&f, NULL);
+	FM_CALL(&f, 5, "defer_ctx", "\x91\x02");
+	fm_expect_defer(&f, 5, 1, "ctx", "\x00", 1);
+	FM_CALL(&f, 6, "one", "\x90");
+	fm_expect(&f, &m, PROTO_RESULT, 6);
+	fm_ack(&f, 5, 1);
+	fm_expect_defer(&f, 5, 2, "ctx", "\x01", 1);
+	fm_ack(&f, 5, 2);
+	fm_expect(&f, &m, PROTO_RESULT, 5);
+	FM_BYTES(&m.value, "\x02");
+	fm_cleanup_done(&f, 5, 1, 1);
+	fm_cleanup_done(&f, 5, 2, 1);
+	fm_expect_log(&f, 5, WSPOOL_LOG_INFO, "ctx call=5 index=0 key=5.0 "
+	    "attempt=1 route=defer_ctx name=ctx reason=null arg=0");
+	fm_expect_log(&f, 5, WSPOOL_LOG_INFO, "ctx call=5 index=1 key=5.1 "
+	    "attempt=1 route=defer_ctx name=ctx reason=null arg=1");
+	fm_drain(&f);
+	fm_stop(&f);
+}
+END_TEST
+
+/*
+ * Refused at once, with no DEFER: a copy of a table entry, two values,
+ * an end without a begin. Nothing packed registers nil.
+ */
+START_TEST(test_defer_refused)
+{
+	struct fm f;
+	struct proto_msg m;
+
+	fm_start_test_module(&f, NULL);
+	FM_CALL(&f, 1, "defer_odd", "\x90");
+	/* The first DEFER is the nil one, seq 1: the copy sent nothing. */
+	fm_expect_defer(&f, 1, 1, "ctx", "\xc0", 1);
+	fm_ack(&f, 1, 1);
+	fm_expect(&f, &m, PROTO_RESULT, 1);
+	FM_BYTES(&m.value, "\x94\xff\x00\xff\xff");
+	fm_cleanup_done(&f, 1, 1, 1);
+	fm_expect_log(&f, 1, WSPOOL_LOG_INFO, "ctx call=1 index=0 key=1.0 "
+	    "attempt=1 route=defer_odd name=ctx reason=null arg=-1");
+	fm_drain(&f);
+	fm_stop(&f);
+}
+END_TEST
+
+/* The deprecated calls still work: wspool_defer by name, and a cleanup
+ * with only .fn. */
+START_TEST(test_defer_legacy)
+{
+	struct fm f;
+	struct proto_msg m;
+
+	fm_start_test_module(&f, NULL);
+	FM_CALL(&f, 1, "defer_legacy", "\x90");
+	fm_expect_defer(&f, 1, 1, "legacy", "\xc3", 1);
+	fm_ack(&f, 1, 1);
+	fm_expect(&f, &m, PROTO_RESULT, 1);
+	FM_BYTES(&m.value, "\x92\x00\xff");
+	fm_cleanup_done(&f, 1, 1, 1);
+	fm_expect_log(&f, 1, WSPOOL_LOG_INFO, "legacy reason=null arg=1");
+	fm_drain(&f);
+	fm_stop(&f);
+}
+END_TEST
+
+/*
+ * A registration the master does not acknowledge in time is not
+ * registered: wspool_defer_end says so (the handler fails 503 here), the
+ * worker withdraws it with a CLEANUP_DONE, and it never runs: with one
+ * pool thread, the next call is answered right after, with nothing of
+ * the cleanup in between. Waits WSPOOL_DEFER_TIMEOUT_MS (10 s).
+ */
+START_TEST(test_defer_timeout)
+{
+	static const char *const args[] = { "--threads", "1", "--max-threads",
+		"1", NULL };
+	struct fm f;
+	struct proto_msg m;
+
+	fm_start_test_module(&f, args);
+	FM_CALL(&f, 1, "defer_ctx", "\x91\x01");
+	fm_expect_defer(&f, 1, 1, "ctx", "\x00", 1);
+	fm_expect(&f, &m, PROTO_CLEANUP_DONE, 1);
+	ck_assert_uint_eq(m.seq, 1);
+	ck_assert_uint_eq(m.flags, 0);
+	fm_expect(&f, &m, PROTO_ERROR, 1);
+	ck_assert_int_eq(m.num, 503);
+	/* The acknowledgement comes late: ignored. */
+	fm_ack(&f, 1, 1);
+	FM_CALL(&f, 2, "one", "\x90");
+	fm_expect(&f, &m, PROTO_RESULT, 2);
+	ck_assert_uint_eq(f.fm_nlogs, 0);
+	fm_drain(&f);
+	fm_stop(&f);
+}
+END_TEST
+
+/*
+ * SIGTERM while a registration waits: not registered, withdrawn, the
+ * demo's handler fails, and the cleanup never writes its record.
+ */
+START_TEST(test_defer_withdrawn)
+{
+	char tag[32], params[64];
+	struct fm f, g;
+	struct proto_msg m;
+	int n;
+
+	fm_tag(tag, sizeof(tag), "withdrawn");
+	fm_start(&f);
+	n = snprintf(params, sizeof(params), "\x92\xcd\x75\x30%c%s",
+	    (char)(0xa0 | strlen(tag)), tag);
+	fm_call(&f, 1, 1, "sleep", params, (size_t)n, 0);
+	fm_expect(&f, &m, PROTO_DEFER, 1);
+	ck_assert_int_eq(kill(f.fm_pid, SIGTERM), 0);
+	fm_expect(&f, &m, PROTO_CLEANUP_DONE, 1);
+	ck_assert_uint_eq(m.seq, 1);
+	ck_assert_uint_eq(m.flags, 0);
+	fm_expect(&f, &m, PROTO_ERROR, 1);
+	ck_assert_int_eq(m.num, 500);
+	ck_assert_int_eq(fm_wait(&f), 0);
+	fm_stop(&f);
+	fm_start(&g);
+	fm_records(&g, 1, tag, 0, NULL, NULL);
+	fm_drain(&g);
+	fm_stop(&g);
+}
+END_TEST
+
+/* A hand-over's context: the call, index and attempt the master sent. */
+START_TEST(test_handover_ctx)
+{
+	static const char reason[] = "\x83\xa4kind\xa7" "crashed"
+	    "\xa6signal\xa7SIGSEGV\xa6worker\x82\xa3pid\x0c\xa4host\xa1h";
+	struct fm f;
+	struct proto_msg m;
+
+	fm_start_test_module(&f, NULL);
+	ck_assert_int_eq(proto_put_cleanup(fm_w(&f), 77, 700, 3, 2, "crash",
+	    "ctx", "\x05", 1, reason, sizeof(reason) - 1), 0);
+	fm_flush(&f);
+	fm_expect(&f, &m, PROTO_CLEANUP_DONE, 77);
+	ck_assert_uint_eq(m.seq, 0);
+	ck_assert_uint_eq(m.flags, 1);
+	fm_expect_log(&f, 700, WSPOOL_LOG_INFO, "ctx call=700 index=2 "
+	    "key=700.2 attempt=2 route=crash name=ctx reason=crashed arg=5");
+	fm_drain(&f);
+	fm_stop(&f);
+}
+END_TEST
+
+/* A hand-over with no registration seq is garbage: the worker leaves. */
+START_TEST(test_handover_bad_seq)
+{
+	struct fm f;
+
+	fm_start_test_module(&f, NULL);
+	ck_assert_int_eq(proto_put_cleanup(fm_w(&f), 77, 700, 0, 1, "crash",
+	    "ctx", "\x05", 1, NULL, 0), 0);
+	fm_flush(&f);
+	ck_assert_int_eq(fm_wait(&f), 1);
+	fm_stop(&f);
+}
+END_TEST
+
+/* wspool_log: a LOG with the call id; levels clamped, control characters
+ * made spaces; call NULL: call id 0. */
+START_TEST(test_log)
+{
+	struct fm f;
+	struct proto_msg m;
+
+	fm_start_test_module(&f, NULL);
+	FM_CALL(&f, 3, "log", "\x90");
+	fm_expect(&f, &m, PROTO_RESULT, 3);
+	ck_assert_uint_eq(f.fm_nlogs, 3);
+	fm_expect_log(&f, 3, WSPOOL_LOG_WARN, "hello 42");
+	fm_expect_log(&f, 3, WSPOOL_LOG_DEBUG, "two lines in one");
+	fm_expect_log(&f, 0, WSPOOL_LOG_ERROR, "about no call");
+	fm_drain(&f);
+	fm_stop(&f);
+}
+END_TEST
+
 /* One thread blocked in a handler: the pool grows to answer the next. */
 START_TEST(test_pool_grows)
 {
@@ -997,6 +1267,7 @@ END_TEST
 
 static const char *const bad_modules[] = {
 	"abi", "handler", "protocol", "pattern", "duplicate", "schema", "init",
+	"cleanup", "cleanup_name",
 };
 
 START_TEST(test_bad_module)
@@ -1053,6 +1324,12 @@ worker_suite(void)
 	tcase_add_test(calls, test_context);
 	tcase_add_test(calls, test_notes_and_settle);
 	tcase_add_test(calls, test_cleanup_handover);
+	tcase_add_test(calls, test_defer_journaled);
+	tcase_add_test(calls, test_defer_refused);
+	tcase_add_test(calls, test_defer_legacy);
+	tcase_add_test(calls, test_defer_timeout);
+	tcase_add_test(calls, test_handover_ctx);
+	tcase_add_test(calls, test_log);
 	suite_add_tcase(s, calls);
 
 	tcase_set_timeout(ends, 60);
@@ -1062,6 +1339,8 @@ worker_suite(void)
 	tcase_add_test(ends, test_garbage);
 	tcase_add_test(ends, test_sigterm);
 	tcase_add_test(ends, test_sigterm_joining);
+	tcase_add_test(ends, test_defer_withdrawn);
+	tcase_add_test(ends, test_handover_bad_seq);
 	tcase_add_loop_test(ends, test_crash, 0,
 	    sizeof(crash_cases) / sizeof(crash_cases[0]));
 	suite_add_tcase(s, ends);

@@ -1,6 +1,6 @@
 /*
- * options.c: the wspool-worker command line: parsing, checks and --help.
- * Bad usage says what is wrong and exits 2 (see runtime.c).
+ * args.c: the wspool-worker command line: parsing, checks and --help.
+ * Bad usage says what is wrong and exits 2 (see main.c).
  */
 #include "config.h"
 
@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/worker.h"
+#include "worker/args.h"
 
 static void
-options_usage(FILE *f)
+args_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: wspool-worker --connect ADDRESS [--threads N] "
@@ -42,7 +42,7 @@ options_usage(FILE *f)
 }
 
 static int
-options_parse_uint(const char *s, uint64_t max, uint64_t *out)
+args_uint(const char *s, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -58,7 +58,7 @@ options_parse_uint(const char *s, uint64_t max, uint64_t *out)
 }
 
 static int
-options_parse_bytes(const char *s, uint64_t *out)
+args_bytes(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -84,7 +84,7 @@ options_parse_bytes(const char *s, uint64_t *out)
 }
 
 int
-options_parse(int argc, char **argv, struct options *o)
+args_parse(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 		{ "connect", required_argument, NULL, 'c' },
@@ -100,35 +100,35 @@ options_parse(int argc, char **argv, struct options *o)
 	uint64_t v;
 	int ch;
 
-	o->opt_threads = 4;
-	o->opt_max_threads = 64;
+	a->ar_threads = 4;
+	a->ar_max_threads = 64;
 	while ((ch = getopt_long(argc, argv, "c:t:T:m:ChV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			o->opt_address = optarg;
+			a->ar_address = optarg;
 			break;
 		case 't':
-			if (options_parse_uint(optarg, 1024, &v) != 0) {
+			if (args_uint(optarg, 1024, &v) != 0) {
 				fprintf(stderr, "wspool-worker: --threads wants "
 				    "a number from 1 to 1024, not '%s'\n",
 				    optarg);
 				goto usage;
 			}
-			o->opt_threads = (unsigned)v;
+			a->ar_threads = (unsigned)v;
 			break;
 		case 'T':
-			if (options_parse_uint(optarg, 4096, &v) != 0) {
+			if (args_uint(optarg, 4096, &v) != 0) {
 				fprintf(stderr, "wspool-worker: --max-threads "
 				    "wants a number from 1 to 4096, not '%s'\n",
 				    optarg);
 				goto usage;
 			}
-			o->opt_max_threads = (unsigned)v;
+			a->ar_max_threads = (unsigned)v;
 			max_set = true;
 			break;
 		case 'm':
-			if (options_parse_bytes(optarg, &o->opt_memory) != 0) {
+			if (args_bytes(optarg, &a->ar_memory) != 0) {
 				fprintf(stderr, "wspool-worker: --memory wants "
 				    "a size in bytes like 512m, not '%s'\n",
 				    optarg);
@@ -136,10 +136,10 @@ options_parse(int argc, char **argv, struct options *o)
 			}
 			break;
 		case 'C':
-			o->opt_check = true;
+			a->ar_check = true;
 			break;
 		case 'h':
-			options_usage(stdout);
+			args_usage(stdout);
 			return 1;
 		case 'V':
 			printf("wspool-worker %s\n", PACKAGE_VERSION);
@@ -149,15 +149,15 @@ options_parse(int argc, char **argv, struct options *o)
 			return 2;
 		}
 	}
-	if (o->opt_address == NULL && !o->opt_check) {
+	if (a->ar_address == NULL && !a->ar_check) {
 		fprintf(stderr, "wspool-worker: --connect ADDRESS is required\n");
 		goto usage;
 	}
-	if (o->opt_address != NULL &&
-	    strncmp(o->opt_address, "ipc://", 6) != 0 &&
-	    strncmp(o->opt_address, "tcp://", 6) != 0) {
+	if (a->ar_address != NULL &&
+	    strncmp(a->ar_address, "ipc://", 6) != 0 &&
+	    strncmp(a->ar_address, "tcp://", 6) != 0) {
 		fprintf(stderr, "wspool-worker: --connect wants ipc://PATH or "
-		    "tcp://HOST:PORT, not '%s'\n", o->opt_address);
+		    "tcp://HOST:PORT, not '%s'\n", a->ar_address);
 		goto usage;
 	}
 	if (optind != argc - 1) {
@@ -166,15 +166,15 @@ options_parse(int argc, char **argv, struct options *o)
 		    "only one module may be given");
 		goto usage;
 	}
-	o->opt_module = argv[optind];
-	if (o->opt_max_threads < o->opt_threads) {
+	a->ar_module = argv[optind];
+	if (a->ar_max_threads < a->ar_threads) {
 		if (max_set) {
 			fprintf(stderr, "wspool-worker: --max-threads (%u) is "
-			    "below --threads (%u)\n", o->opt_max_threads,
-			    o->opt_threads);
+			    "below --threads (%u)\n", a->ar_max_threads,
+			    a->ar_threads);
 			goto usage;
 		}
-		o->opt_max_threads = o->opt_threads;
+		a->ar_max_threads = a->ar_threads;
 	}
 	return 0;
 usage:

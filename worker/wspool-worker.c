@@ -1,0 +1,28 @@
+/*
+ * wspool-worker.c: the executable's main(). The program itself is
+ * worker/main.c, in libwspool, which route modules link as well.
+ */
+#include "config.h"
+
+#include "worker/main.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * Under AddressSanitizer (./configure --enable-sanitizers) a worker must
+ * still die by the signal a crash raises: the master reports it to the
+ * client and to cleanups (SIGSEGV, not "exit status 1"). Reports of real
+ * memory errors are unaffected.
+ */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "handle_segv=0:handle_sigbus=0:handle_abort=0:allow_user_segv_handler=1";
+}
+#endif
+
+int
+main(int argc, char **argv)
+{
+	return wspool_worker_main(argc, argv);
+}
