@@ -395,8 +395,8 @@ call_text_cb(const unsigned char *data, size_t len, void *arg)
 	if (c->cl_closing || net_signal_pending())
 		return;
 	if (msg_answer_parse(&a, data, len, why, sizeof(why)) != 0) {
-		fail_set(FAIL_PROTOCOL, "the server sent a message that is "
-		    "not a JSON object (%s)", why);
+		fail_set(FAIL_PROTOCOL, "the server sent an unreadable "
+		    "message (%s)", why);
 		call_finish(c, true);
 		goto out;
 	}
