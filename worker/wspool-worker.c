@@ -1,10 +1,10 @@
 /*
  * wspool-worker.c: the executable's main(). The program itself is
- * worker/main.c, in libwspool, which route modules link as well.
+ * worker/service.c, in libwspool, which route modules link as well.
  */
 #include "config.h"
 
-#include "worker/main.h"
+#include "worker/service.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 /*

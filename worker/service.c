@@ -1,5 +1,5 @@
 /*
- * main.c: the wspool-worker program: command line, process set-up
+ * service.c: the wspool-worker program: command line, process set-up
  * (signals, stacks, memory limit), the module, joining the master, the
  * table that wires the master's messages to the layers that take them,
  * then the wait for the end and the way out runtime.c chooses.
@@ -42,7 +42,7 @@
 #include "worker/call.h"
 #include "worker/cleanup.h"
 #include "worker/client.h"
-#include "worker/main.h"
+#include "worker/service.h"
 #include "worker/module.h"
 #include "worker/outbox.h"
 #include "worker/runtime.h"
@@ -61,39 +61,39 @@
 
 /* The receiver thread's own: jobs of the nng message being read, and a
  * zone to validate values in. */
-static struct job_list main_jobs;
-static msgpack_zone main_zone;
-static bool main_zone_ok;
+static struct job_list service_jobs;
+static msgpack_zone service_zone;
+static bool service_zone_ok;
 
 /* ---- The master's messages, by type ---------------------------------- */
 
 /* A bin that must hold one msgpack value; reason says if it is a reason. */
 static int
-main_check_value(const struct proto_bytes *b, bool reason)
+service_check_value(const struct proto_bytes *b, bool reason)
 {
 	struct wspool_reason r;
 	msgpack_object o;
 	char *strings;
 	int rv;
 
-	rv = proto_unpack_value(b, &main_zone, &o);
+	rv = proto_unpack_value(b, &service_zone, &o);
 	if (rv == 0 && reason) {
-		strings = msgpack_zone_malloc(&main_zone, b->len);
+		strings = msgpack_zone_malloc(&service_zone, b->len);
 		rv = strings != NULL ?
 		    proto_unpack_reason(&o, &r, strings, b->len) : -1;
 	}
-	msgpack_zone_clear(&main_zone);
+	msgpack_zone_clear(&service_zone);
 	return rv;
 }
 
 static int
-main_on_call(const struct proto_msg *m, void *arg)
+service_on_call(const struct proto_msg *m, void *arg)
 {
 	return call_receive(m, runtime_draining() ? 503 : 0, arg);
 }
 
 static int
-main_on_cancel(const struct proto_msg *m, void *arg)
+service_on_cancel(const struct proto_msg *m, void *arg)
 {
 	static const char cancelled[] = "\x81\xa4kind\xa9" "cancelled";
 
@@ -102,7 +102,7 @@ main_on_cancel(const struct proto_msg *m, void *arg)
 		call_cancel(m->id, cancelled, sizeof(cancelled) - 1);
 		return 0;
 	}
-	if (main_check_value(&m->value, true) != 0) {
+	if (service_check_value(&m->value, true) != 0) {
 		log_error("protocol error: unreadable cancel reason");
 		return -1;
 	}
@@ -111,7 +111,7 @@ main_on_cancel(const struct proto_msg *m, void *arg)
 }
 
 static int
-main_on_conn_open(const struct proto_msg *m, void *arg)
+service_on_conn_open(const struct proto_msg *m, void *arg)
 {
 	(void)arg;
 	if (client_open(m) != 0) {
@@ -122,7 +122,7 @@ main_on_conn_open(const struct proto_msg *m, void *arg)
 }
 
 static int
-main_on_conn_close(const struct proto_msg *m, void *arg)
+service_on_conn_close(const struct proto_msg *m, void *arg)
 {
 	(void)arg;
 	client_close(m->id);
@@ -130,7 +130,7 @@ main_on_conn_close(const struct proto_msg *m, void *arg)
 }
 
 static int
-main_on_defer_ack(const struct proto_msg *m, void *arg)
+service_on_defer_ack(const struct proto_msg *m, void *arg)
 {
 	(void)arg;
 	call_defer_ack(m->id, m->seq);
@@ -138,10 +138,10 @@ main_on_defer_ack(const struct proto_msg *m, void *arg)
 }
 
 static int
-main_on_cleanup(const struct proto_msg *m, void *arg)
+service_on_cleanup(const struct proto_msg *m, void *arg)
 {
-	if ((m->has_value && main_check_value(&m->value, false) != 0) ||
-	    (m->value2.len > 0 && main_check_value(&m->value2, true) != 0)) {
+	if ((m->has_value && service_check_value(&m->value, false) != 0) ||
+	    (m->value2.len > 0 && service_check_value(&m->value2, true) != 0)) {
 		log_error("protocol error: unreadable cleanup %" PRIu64
 		    " argument or reason", m->id);
 		return -1;
@@ -150,31 +150,31 @@ main_on_cleanup(const struct proto_msg *m, void *arg)
 }
 
 static int
-main_on_drain(const struct proto_msg *m, void *arg)
+service_on_drain(const struct proto_msg *m, void *arg)
 {
 	(void)m;
 	(void)arg;
 	/* The state changes once this message's jobs are queued (see
-	 * main_batch_cb): calls before DRAIN in the batch still count. */
+	 * service_batch_cb): calls before DRAIN in the batch still count. */
 	if (runtime_drain())
 		log_info("draining");
 	return 0;
 }
 
 /* What the master may send us, by type; anything else is garbage. */
-static const uplink_handler_fn main_handlers[] = {
-	[PROTO_CALL] = main_on_call,
-	[PROTO_CANCEL] = main_on_cancel,
-	[PROTO_CONN_OPEN] = main_on_conn_open,
-	[PROTO_CONN_CLOSE] = main_on_conn_close,
-	[PROTO_DEFER_ACK] = main_on_defer_ack,
-	[PROTO_CLEANUP] = main_on_cleanup,
-	[PROTO_DRAIN] = main_on_drain,
+static const uplink_handler_fn service_handlers[] = {
+	[PROTO_CALL] = service_on_call,
+	[PROTO_CANCEL] = service_on_cancel,
+	[PROTO_CONN_OPEN] = service_on_conn_open,
+	[PROTO_CONN_CLOSE] = service_on_conn_close,
+	[PROTO_DEFER_ACK] = service_on_defer_ack,
+	[PROTO_CLEANUP] = service_on_cleanup,
+	[PROTO_DRAIN] = service_on_drain,
 };
 
 /* Receiver thread, after each nng message: one submit for its jobs. */
 static void
-main_batch_cb(void *arg)
+service_batch_cb(void *arg)
 {
 	struct job_list *jl = arg;
 
@@ -188,7 +188,7 @@ main_batch_cb(void *arg)
 
 /* The link ended; LOST may come from an nng thread. */
 static void
-main_end_cb(enum uplink_end why, void *arg)
+service_end_cb(enum uplink_end why, void *arg)
 {
 	(void)arg;
 	if (why == UPLINK_LOST) {
@@ -199,17 +199,17 @@ main_end_cb(enum uplink_end why, void *arg)
 	}
 }
 
-static const struct uplink_ops main_uplink_ops = {
-	.uo_handlers = main_handlers,
-	.uo_nhandlers = sizeof(main_handlers) / sizeof(main_handlers[0]),
-	.uo_batch_cb = main_batch_cb,
-	.uo_end_cb = main_end_cb,
-	.uo_arg = &main_jobs,
+static const struct uplink_ops service_uplink_ops = {
+	.uo_handlers = service_handlers,
+	.uo_nhandlers = sizeof(service_handlers) / sizeof(service_handlers[0]),
+	.uo_batch_cb = service_batch_cb,
+	.uo_end_cb = service_end_cb,
+	.uo_arg = &service_jobs,
 };
 
 /* Queue READY: the first envelope the master gets from us. */
 static int
-main_ready(const char *host)
+service_ready(const char *host)
 {
 	const struct wspool_module *def = module_def();
 	struct proto_route_info *routes;
@@ -242,7 +242,7 @@ out:
 
 /* Set the stack size of threads created without attributes. */
 static bool
-main_default_stack(size_t size)
+service_default_stack(size_t size)
 {
 	pthread_attr_t a;
 	bool ok;
@@ -257,7 +257,7 @@ main_default_stack(size_t size)
 
 /* The default stack size of new threads (what handlers get), or 0. */
 static size_t
-main_stack_size(void)
+service_stack_size(void)
 {
 	pthread_attr_t a;
 	size_t size = 0;
@@ -272,7 +272,7 @@ main_stack_size(void)
 #if !defined(__SANITIZE_ADDRESS__)
 /* Bytes of address space mapped now (what RLIMIT_AS counts), or 0. */
 static uint64_t
-main_mapped(void)
+service_mapped(void)
 {
 	unsigned long long pages = 0;
 	FILE *f = fopen("/proc/self/statm", "r");
@@ -292,10 +292,10 @@ main_mapped(void)
  * nng would then fail its allocations silently.
  */
 static int
-main_limit_memory(uint64_t bytes)
+service_limit_memory(uint64_t bytes)
 {
 	struct rlimit rl = { .rlim_cur = bytes, .rlim_max = bytes };
-	uint64_t mapped = main_mapped();
+	uint64_t mapped = service_mapped();
 
 	if (mapped + MAIN_MEMORY_MARGIN > bytes) {
 		log_error("--memory %" PRIu64 " MiB is too small: the worker "
@@ -320,7 +320,7 @@ main_limit_memory(uint64_t bytes)
  * eats memory then dies by ASan's report (exit status 1), not SIGABRT.
  */
 static void
-main_asan_limit(char **argv, uint64_t bytes)
+service_asan_limit(char **argv, uint64_t bytes)
 {
 	const char *old = getenv("ASAN_OPTIONS");
 	char *opts;
@@ -343,21 +343,21 @@ main_asan_limit(char **argv, uint64_t bytes)
 
 /* Join the master and start the threads that serve it. */
 static int
-main_serve(const struct args *a, const char *host, char **welcome)
+service_serve(const struct args *a, const char *host, char **welcome)
 {
-	size_t handler_stack = main_stack_size();
+	size_t handler_stack = service_stack_size();
 	bool small_stack;
 	int rv;
 
-	if (!(main_zone_ok = msgpack_zone_init(&main_zone, 4096)))
+	if (!(service_zone_ok = msgpack_zone_init(&service_zone, 4096)))
 		return -1;
 	/* Service threads (nng's, created with its first socket, and ours)
 	 * need little stack; handlers keep the usual size. Under --memory
 	 * every reserved stack counts against the limit. */
 	small_stack = handler_stack > 0 &&
-	    main_default_stack(MAIN_SERVICE_STACK);
+	    service_default_stack(MAIN_SERVICE_STACK);
 	if (uplink_join(a->ar_address, host, welcome) != 0 ||
-	    uplink_connect(*welcome, &main_uplink_ops) != 0)
+	    uplink_connect(*welcome, &service_uplink_ops) != 0)
 		return -1;
 	if ((rv = outbox_start(uplink_socket_id())) != 0 ||
 	    (rv = threads_start(a->ar_threads, a->ar_max_threads,
@@ -367,14 +367,14 @@ main_serve(const struct args *a, const char *host, char **welcome)
 		return -1;
 	}
 	if (small_stack)
-		main_default_stack(handler_stack);
+		service_default_stack(handler_stack);
 	/* The limit is for handlers: set it once the worker itself is up,
 	 * and before the master knows us. */
 #if !defined(__SANITIZE_ADDRESS__)
-	if (a->ar_memory != 0 && main_limit_memory(a->ar_memory) != 0)
+	if (a->ar_memory != 0 && service_limit_memory(a->ar_memory) != 0)
 		return -1;
 #endif
-	if (main_ready(host) != 0) {
+	if (service_ready(host) != 0) {
 		log_error("cannot build the ready message");
 		return -1;
 	}
@@ -402,7 +402,7 @@ wspool_worker_main(int argc, char **argv)
 	}
 #if defined(__SANITIZE_ADDRESS__)
 	if (a.ar_memory != 0)
-		main_asan_limit(argv, a.ar_memory);
+		service_asan_limit(argv, a.ar_memory);
 #endif
 	/* glibc reserves 64 MiB of address space per malloc arena, which
 	 * --memory (RLIMIT_AS) counts: use the main heap only. */
@@ -422,7 +422,7 @@ wspool_worker_main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	if (main_serve(&a, host, &welcome) != 0)
+	if (service_serve(&a, host, &welcome) != 0)
 		goto out;
 	runtime_serving();
 	status = runtime_exit(runtime_wait_end());
@@ -435,9 +435,9 @@ out:
 	threads_stop();
 	client_close_all();
 	call_fini();
-	if (main_zone_ok)
-		msgpack_zone_destroy(&main_zone);
-	main_zone_ok = false;
+	if (service_zone_ok)
+		msgpack_zone_destroy(&service_zone);
+	service_zone_ok = false;
 	/* Every socket is closed and every thread of ours joined: let nng
 	 * stop its own threads too, so leak checkers see a clean exit. */
 	nng_fini();

@@ -1,9 +1,9 @@
 /*
- * main.h: the worker program's entry point, in libwspool so that route
+ * service.h: the worker program's entry point, in libwspool so that route
  * modules and the worker share one copy of the runtime.
  */
-#ifndef WORKER_MAIN_H
-#define WORKER_MAIN_H
+#ifndef WORKER_SERVICE_H
+#define WORKER_SERVICE_H
 
 /*
  * Parse the command line, load the module, join the master, serve until
@@ -12,4 +12,4 @@
  */
 int wspool_worker_main(int argc, char **argv);
 
-#endif /* WORKER_MAIN_H */
+#endif /* WORKER_SERVICE_H */
