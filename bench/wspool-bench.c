@@ -693,7 +693,7 @@ bconn_setup(struct bench *b, struct bconn *c, unsigned idx)
 	c->bc_bench = b;
 	c->bc_index = idx;
 	c->bc_fd = -1;
-	c->bc_rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)idx << 17) ^
+	c->bc_rng = UINT64_C(0x9E3779B97F4A7C15) ^ ((uint64_t)idx << 17) ^
 	    (uint64_t)getpid() ^ bench_now();
 	if (b->b_opts->o_mode == BENCH_IDLE)
 		return 0;
