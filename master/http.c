@@ -70,17 +70,20 @@ http_metrics(struct evbuffer *out)
 static int
 http_routes(struct evbuffer *out)
 {
-	static const char unknown[] = "no worker has told the routes yet\n";
+	const char *why = NULL;
 	msgpack_sbuffer body;
 	char buf[256];
 	int n, status = 200;
 
 	msgpack_sbuffer_init(&body);
-	if (!routes_known() ||
-	    routes_manifest(&body, srv.cfg.call_timeout_ms) != 0) {
+	if (!routes_known())
+		why = "no worker has told the routes yet\n";
+	else if (routes_manifest(&body, srv.cfg.call_timeout_ms) != 0)
+		why = "out of memory\n";
+	if (why != NULL) {
 		status = 503;
-		n = handshake_plain_response(status, "text/plain", unknown,
-		    sizeof(unknown) - 1, buf, sizeof(buf));
+		n = handshake_plain_response(status, "text/plain", why,
+		    strlen(why), buf, sizeof(buf));
 		if (n > 0)
 			evbuffer_add(out, buf, (size_t)n);
 		goto out;

@@ -178,8 +178,8 @@ emit_param_names(const struct wspool_schema *s, char **done)
 		}
 		if ((done[i] = strdup(name)) == NULL)
 			return -1;
-		/* At most 2 * nparams + 2 names are taken: one of these is
-		 * free. */
+		/* At most nparams + 1 names are taken besides this one:
+		 * the loop ends. */
 		for (size_t k = 2; emit_name_taken(s, done, i, done[i]); k++) {
 			free(done[i]);
 			if (asprintf(&done[i], "%s_%zu", name, k) < 0) {
