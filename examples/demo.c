@@ -618,6 +618,10 @@ demo_secret(wspool_call *call, const msgpack_object_array *params)
 #define DEMO_P(n, t) { .name = (n), .type = (t) }
 #define DEMO_OPT(n, t) \
 	{ .name = (n), .type = (t), .optional = true, .nullable = true }
+/* A string param that only takes a few values: its TypeScript type says
+ * which (the handler checks them). */
+#define DEMO_ONE_OF(n, ts) \
+	{ .name = (n), .type = WSPOOL_T_STRING, .ts_type = (ts) }
 
 DEMO_SCHEMA(echo, DEMO_OPT("value", WSPOOL_T_ANY));
 DEMO_SCHEMA(add, DEMO_P("a", WSPOOL_T_NUMBER), DEMO_P("b", WSPOOL_T_NUMBER));
@@ -627,13 +631,14 @@ DEMO_SCHEMA(sparse, DEMO_P("n", WSPOOL_T_INTEGER));
 DEMO_SCHEMA(fail, DEMO_P("code", WSPOOL_T_INTEGER),
     DEMO_P("message", WSPOOL_T_STRING), DEMO_OPT("data", WSPOOL_T_ANY),
     DEMO_OPT("tag", WSPOOL_T_STRING));
-DEMO_SCHEMA(crash, DEMO_P("how", WSPOOL_T_STRING),
+DEMO_SCHEMA(crash, DEMO_ONE_OF("how", "\"segv\" | \"abort\" | \"exit\" | "
+    "\"oom\" | \"stack\" | \"hang\""),
     DEMO_OPT("tag", WSPOOL_T_STRING));
 DEMO_SCHEMA(sleep, DEMO_P("ms", WSPOOL_T_INTEGER),
     DEMO_OPT("tag", WSPOOL_T_STRING));
 DEMO_SCHEMA(settle, DEMO_P("tag", WSPOOL_T_STRING),
     DEMO_P("n", WSPOOL_T_INTEGER), DEMO_P("failing", WSPOOL_T_INTEGER),
-    DEMO_P("how", WSPOOL_T_STRING));
+    DEMO_ONE_OF("how", "\"error\" | \"segv\""));
 DEMO_SCHEMA(note, DEMO_P("tag", WSPOOL_T_STRING),
     DEMO_P("value", WSPOOL_T_ANY));
 DEMO_SCHEMA(tag, DEMO_P("tag", WSPOOL_T_STRING));
@@ -649,27 +654,41 @@ static const wspool_middleware_fn demo_secret_mw[] = {
 	.pattern = (p), .name = (n), .handler = (fn), .schema = (s), \
 	__VA_ARGS__ }
 
+/* Result types, for generated client definitions (--emit-routes ts). */
+#define DEMO_REASON "{kind: string, code?: number, message?: string, " \
+	"signal?: string, status?: number, " \
+	"worker?: {pid: number, host: string}} | null"
+
 static const struct wspool_route demo_routes[] = {
 	DEMO_ROUTE(WSPOOL_REQUEST, "echo", demo_echo, &echo_schema,
-	    .idempotent = true),
+	    .idempotent = true, .result_type = "unknown"),
 	DEMO_ROUTE(WSPOOL_REQUEST, "add", demo_add, &add_schema,
-	    .idempotent = true),
-	DEMO_ROUTE(WSPOOL_SUBSCRIPTION, "count", demo_count, &count_schema),
+	    .idempotent = true, .result_type = "number"),
+	DEMO_ROUTE(WSPOOL_SUBSCRIPTION, "count", demo_count, &count_schema,
+	    .result_type = "{count: number, timestamp: number}"),
 	DEMO_ROUTE(WSPOOL_SUBSCRIPTION, "sparse", demo_sparse,
-	    &sparse_schema),
-	DEMO_ROUTE(WSPOOL_REQUEST, "fail", demo_fail, &fail_schema),
-	DEMO_ROUTE(WSPOOL_REQUEST, "crash", demo_crash, &crash_schema),
-	DEMO_ROUTE(WSPOOL_REQUEST, "sleep", demo_sleep, &sleep_schema),
-	DEMO_ROUTE(WSPOOL_REQUEST, "settle", demo_settle, &settle_schema),
+	    &sparse_schema, .result_type = "number | undefined"),
+	DEMO_ROUTE(WSPOOL_REQUEST, "fail", demo_fail, &fail_schema,
+	    .result_type = "never"),
+	DEMO_ROUTE(WSPOOL_REQUEST, "crash", demo_crash, &crash_schema,
+	    .result_type = "never"),
+	DEMO_ROUTE(WSPOOL_REQUEST, "sleep", demo_sleep, &sleep_schema,
+	    .result_type = "number"),
+	DEMO_ROUTE(WSPOOL_REQUEST, "settle", demo_settle, &settle_schema,
+	    .result_type = "\"ok\""),
 	DEMO_ROUTE(WSPOOL_NOTIFICATION, "note", demo_note, &note_schema),
 	DEMO_ROUTE(WSPOOL_REQUEST, "notes", demo_notes, &tag_schema,
-	    .idempotent = true),
+	    .idempotent = true, .result_type = "unknown[]"),
 	DEMO_ROUTE(WSPOOL_REQUEST, "cleanups", demo_cleanups_route,
-	    &tag_schema, .idempotent = true),
+	    &tag_schema, .idempotent = true,
+	    .result_type = "{tag: string, index: number, reason: "
+	    DEMO_REASON "}[]"),
 	DEMO_ROUTE(WSPOOL_REQUEST, "whoami", demo_whoami, &demo_no_params,
-	    .idempotent = true),
+	    .idempotent = true, .result_type = "{id: string, ip: string, "
+	    "pid: number, headers: Record<string, string>}"),
 	DEMO_ROUTE(WSPOOL_REQUEST, "secret", demo_secret, &demo_no_params,
-	    .middlewares = demo_secret_mw, .idempotent = true),
+	    .middlewares = demo_secret_mw, .idempotent = true,
+	    .result_type = "\"granted\""),
 };
 
 WSPOOL_MODULE(

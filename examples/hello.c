@@ -23,7 +23,8 @@ static const struct wspool_schema add_schema = { add_params, 2, false };
 
 static const struct wspool_route routes[] = {
 	{ .protocol = WSPOOL_WS, .pattern = WSPOOL_REQUEST, .name = "add",
-	  .handler = add, .schema = &add_schema, .idempotent = true },
+	  .handler = add, .schema = &add_schema, .idempotent = true,
+	  .result_type = "number" },
 };
 
 WSPOOL_MODULE(.name = "app", .routes = routes, .nroutes = 1);

@@ -40,7 +40,8 @@ extern "C" {
 /*
  * Bump when struct wspool_module, wspool_route, wspool_cleanup or any
  * prototype changes. 2: cleanup contexts and .run, wspool_defer_begin/end,
- * wspool_log, wspool_int64/uint64, WSPOOL_T_UINT, routes' idempotent.
+ * wspool_log, wspool_int64/uint64, WSPOOL_T_UINT, routes' idempotent and
+ * result_type, params' ts_type.
  */
 #define WSPOOL_ABI_VERSION 2
 
@@ -92,12 +93,28 @@ enum wspool_type {
 	                     reads every value that passed */
 };
 
+/*
+ * Type expressions: generated client definitions (wspool-master
+ * --emit-routes ts) describe params and results in TypeScript, and a
+ * module may say more than the schema's types can with a TypeScript type
+ * expression, copied into them as written: "number", "string[]",
+ * "{count: number, timestamp: number}", "\"asc\" | \"desc\"". Nothing
+ * checks values against them at run time. One line of printable text, at
+ * most WSPOOL_TYPE_MAX bytes, brackets and quotes balanced (the module is
+ * refused otherwise).
+ */
+#define WSPOOL_TYPE_MAX 4096
+
 /* One positional parameter. Optional ones must follow required ones. */
 struct wspool_param {
 	const char *name;      /* for documentation and error messages */
 	enum wspool_type type;
 	bool optional;         /* may be absent (a present null is checked) */
 	bool nullable;         /* null is accepted besides `type` */
+	/* Its type in generated client definitions, narrower than `type`
+	 * (say "\"asc\" | \"desc\"" for a WSPOOL_T_STRING). NULL: from type
+	 * (number, string, boolean, unknown[], Record<string, unknown>...). */
+	const char *ts_type;
 };
 
 /*
@@ -153,6 +170,13 @@ struct wspool_route {
 	 * cleanups is not idempotent.
 	 */
 	bool idempotent;
+	/*
+	 * What a request answers, or what each chunk of a subscription is, as
+	 * a type expression (above) for generated client definitions:
+	 * "number", "{count: number, timestamp: number}". NULL: unknown.
+	 * Ignored for notifications, which answer nothing.
+	 */
+	const char *result_type;
 };
 
 /* ---- Reasons: why a call ended. ---------------------------------------

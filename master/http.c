@@ -17,6 +17,7 @@
 #include "master/http.h"
 #include "master/master.h"
 #include "master/metrics.h"
+#include "master/routes.h"
 #include "master/sched.h"
 
 void
@@ -64,6 +65,38 @@ http_metrics(struct evbuffer *out)
 	return 200;
 }
 
+/* /routes: the route manifest (wspool-call reads it); 503 until a worker
+ * has told the table. */
+static int
+http_routes(struct evbuffer *out)
+{
+	const char *why = NULL;
+	msgpack_sbuffer body;
+	char buf[256];
+	int n, status = 200;
+
+	msgpack_sbuffer_init(&body);
+	if (!routes_known())
+		why = "no worker has told the routes yet\n";
+	else if (routes_manifest(&body, srv.cfg.call_timeout_ms) != 0)
+		why = "out of memory\n";
+	if (why != NULL) {
+		status = 503;
+		n = handshake_plain_response(status, "text/plain", why,
+		    strlen(why), buf, sizeof(buf));
+		if (n > 0)
+			evbuffer_add(out, buf, (size_t)n);
+		goto out;
+	}
+	evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", body.size);
+	evbuffer_add(out, body.data, body.size);
+out:
+	msgpack_sbuffer_destroy(&body);
+	return status;
+}
+
 /* Browsers send Origin; with an allow-list, only listed origins may upgrade. */
 static bool
 http_origin_allowed(const char *origin)
@@ -89,6 +122,8 @@ http_request(const struct handshake *hs, struct evbuffer *out)
 		return http_healthz(out);
 	if (plain && strcmp(path, "/metrics") == 0)
 		return http_metrics(out);
+	if (plain && strcmp(path, "/routes") == 0)
+		return http_routes(out);
 	status = handshake_decide(hs, srv.cfg.ws_path);
 	if (status == 101 && !http_origin_allowed(handshake_header(hs, "origin")))
 		status = 403;

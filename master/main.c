@@ -239,6 +239,12 @@ main(int argc, char **argv)
 		struct rlimit none = { 0, 0 };
 		setrlimit(RLIMIT_CORE, &none);
 	}
+	if (srv.cfg.emit_routes != NULL) {
+		/* The worker program writes them: the master never loads a
+		 * module. */
+		rv = supervise_emit(srv.cfg.emit_routes) == 0 ? 0 : 1;
+		goto out;
+	}
 	if (srv.cfg.check_only) {
 		if ((rv = supervise_check() == 0 ? 0 : 1) == 0)
 			printf("wspool-master: configuration%s%s and module ok\n",

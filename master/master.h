@@ -42,6 +42,7 @@ struct settings {
 	char *user;                /* run as this user after binding */
 	bool core_dumps;           /* leave core dumps on */
 	bool check_only;           /* --check: validate and exit */
+	char *emit_routes;         /* --emit-routes: "ts" or "json", or NULL */
 	char *config_path;
 	size_t nallow_origin;
 	size_t worker_memory;      /* RLIMIT_AS of workers, 0: unlimited */

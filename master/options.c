@@ -57,6 +57,8 @@ options_usage(FILE *f)
 "      --config FILE          read options from FILE first: one per line,\n"
 "                             `name = value` (the long option's name), # comments\n"
 "      --check                check the configuration and the module, then exit\n"
+"      --emit-routes FORMAT   print the module's routes for clients and exit:\n"
+"                             ts (alien-rpc route definitions) or json\n"
 "  -h, --help                 show this help and exit\n"
 "  -V, --version              show the version and exit\n");
 }
@@ -233,7 +235,8 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	    O_CALL_TIMEOUT, O_LOG_LEVEL, O_GRACE, O_QUEUE_TIMEOUT, O_QUEUE_MAX,
 	    O_WORKER_MAX_INFLIGHT, O_MAX_CALLS_PER_WORKER, O_MAX_CONNECTIONS,
 	    O_HANDSHAKE_TIMEOUT, O_IDLE_TIMEOUT, O_PING_INTERVAL, O_PONG_TIMEOUT,
-	    O_ALLOW_ORIGIN, O_USER, O_CORE_DUMPS, O_CHECK, O_CONFIG };
+	    O_ALLOW_ORIGIN, O_USER, O_CORE_DUMPS, O_CHECK, O_CONFIG,
+	    O_EMIT_ROUTES };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -260,6 +263,7 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 		{ "user", required_argument, NULL, O_USER },
 		{ "core-dumps", no_argument, NULL, O_CORE_DUMPS },
 		{ "check", no_argument, NULL, O_CHECK },
+		{ "emit-routes", required_argument, NULL, O_EMIT_ROUTES },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -407,6 +411,12 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 		case O_CHECK:
 			cfg->check_only = true;
 			break;
+		case O_EMIT_ROUTES:
+			if (strcmp(optarg, "ts") != 0 &&
+			    strcmp(optarg, "json") != 0)
+				goto fail;
+			options_set(&cfg->emit_routes, optarg);
+			break;
 		case O_CONFIG:
 			break; /* read before the command line: options_config */
 		case O_GRACE:
@@ -454,6 +464,7 @@ options_free(struct settings *cfg)
 	free(cfg->worker_path);
 	free(cfg->user);
 	free(cfg->config_path);
+	free(cfg->emit_routes);
 	for (size_t i = 0; i < cfg->nworker_listen; i++)
 		free(cfg->worker_listen[i]);
 	for (size_t i = 0; i < cfg->nallow_origin; i++)

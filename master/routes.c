@@ -1,14 +1,19 @@
 /*
- * routes.c: the route table of each reload generation, from READY.
+ * routes.c: the route table of each reload generation, from READY, and
+ * its manifest for GET /routes.
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <uthash.h>
+#include <wspool.h>
 
 #include "common/log.h"
+#include "master/json.h"
 #include "master/routes.h"
 #include "proto/proto.h"
 
@@ -99,6 +104,44 @@ bool
 routes_known(void)
 {
 	return routes.table != NULL;
+}
+
+int
+routes_manifest(msgpack_sbuffer *out, uint64_t default_timeout_ms)
+{
+	const struct route *r;
+	char text[160];
+	int n;
+
+	if (json_put_raw(out, "[", 1) != 0)
+		return -1;
+	/* uthash iterates in insertion order: the module's own. */
+	for (r = routes.table; r != NULL; r = r->hh.next) {
+		uint64_t deadline = r->r_timeout_ms;
+		const char *pattern = r->r_pattern == WSPOOL_REQUEST ? "request" :
+		    r->r_pattern == WSPOOL_SUBSCRIPTION ? "subscription" :
+		    "notification";
+
+		/* As rpc.c sets the deadline of a call. */
+		if (deadline == 0 && r->r_pattern != WSPOOL_SUBSCRIPTION)
+			deadline = default_timeout_ms;
+		n = snprintf(text, sizeof(text), "%s\n{\"name\":",
+		    r == routes.table ? "" : ",");
+		if (json_put_raw(out, text, (size_t)n) != 0 ||
+		    json_put_string(out, r->r_name, strlen(r->r_name)) != 0)
+			return -1;
+		if (deadline > 0)
+			n = snprintf(text, sizeof(text), ",\"pattern\":\"%s\","
+			    "\"timeout_ms\":%" PRIu32 ",\"deadline_ms\":%" PRIu64
+			    "}", pattern, r->r_timeout_ms, deadline);
+		else
+			n = snprintf(text, sizeof(text), ",\"pattern\":\"%s\","
+			    "\"timeout_ms\":%" PRIu32 ",\"deadline_ms\":null}",
+			    pattern, r->r_timeout_ms);
+		if (json_put_raw(out, text, (size_t)n) != 0)
+			return -1;
+	}
+	return json_put_raw(out, "\n]\n", 3);
 }
 
 void

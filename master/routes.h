@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
 #include <uthash.h>
 
 struct proto_msg;
@@ -37,6 +38,16 @@ const struct route *routes_find(const char *name, size_t len);
 
 /* Whether a worker has told the route table yet. */
 bool routes_known(void);
+
+/*
+ * Append the newest table to out as GET /routes answers it: a JSON array
+ * of {"name", "pattern" ("request", "subscription" or "notification"),
+ * "timeout_ms" (the route's own, 0: the server's default), "deadline_ms"
+ * (what a call gets with default_timeout_ms as the default, null: none)},
+ * in the module's order; "[]" before any table. Returns 0, or -1 when
+ * out of memory.
+ */
+int routes_manifest(msgpack_sbuffer *out, uint64_t default_timeout_ms);
 
 /* Free every table, current and retired. */
 void routes_fini(void);

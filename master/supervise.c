@@ -187,6 +187,43 @@ out:
 	return rv;
 }
 
+int
+supervise_emit(const char *format)
+{
+	char *argv[5];
+	pid_t pid;
+	int status, rv = -1;
+
+	if (supervise_find_programs() != 0)
+		goto out;
+	argv[0] = sup.worker_path;
+	argv[1] = (char *)"--emit-routes";
+	argv[2] = (char *)format;
+	argv[3] = sup.module_path;
+	argv[4] = NULL;
+	/* The child inherits stdout: nothing of ours is buffered there. */
+	fflush(stdout);
+	if ((pid = fork()) < 0) {
+		log_error("fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		rv = 0;
+	else
+		log_error("cannot emit the routes of %s", sup.module_path);
+out:
+	free(sup.worker_path);
+	free(sup.module_path);
+	sup.worker_path = sup.module_path = NULL;
+	return rv;
+}
+
 /* ---- spawning -------------------------------------------------------------------- */
 
 static int

@@ -29,6 +29,10 @@ int supervise_start(void);
 /* --check: have the worker program load and check the module
  * (wspool-worker --check). Returns 0 or -1. */
 int supervise_check(void);
+/* --emit-routes: have the worker program write the module's routes in
+ * format ("ts" or "json") to our stdout (wspool-worker --emit-routes).
+ * Returns 0 or -1 (the worker said why on stderr). */
+int supervise_emit(const char *format);
 /* Stop every worker (SIGTERM, then SIGKILL after a deadline); each one's
  * death goes through the gone event before this returns. */
 void supervise_stop(void);

@@ -28,6 +28,9 @@ cc -shared -fPIC $(PKG_CONFIG_PATH="$pc" pkg-config --define-prefix --cflags --l
 	-o "$dest/hello.so" ../examples/hello.c
 LD_LIBRARY_PATH="$inst/lib" "$inst/bin/wspool-master" --check "$dest/hello.so"
 LD_LIBRARY_PATH="$inst/lib" "$inst/bin/wspool-master" --check >/dev/null  # the installed demo
+LD_LIBRARY_PATH="$inst/lib" "$inst/bin/wspool-master" --emit-routes ts "$dest/hello.so" |
+	grep -q '^  add: {protocol: websocket, pattern: "r"} as ws.Route<(a: number, b: number, requestOptions?: ws.RequestOptions) => Promise<number>>,$' ||
+	{ echo "wspool-master --emit-routes ts: not the route of hello.c"; exit 1; }
 for f in bin/wspool-master bin/wspool-worker include/wspool.h lib/libwspool.so \
 	lib/pkgconfig/wspool.pc lib/wspool/demo.so share/man/man8/wspool-master.8 \
 	share/man/man8/wspool-worker.8 share/man/man3/wspool.3 \

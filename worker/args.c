@@ -20,6 +20,7 @@ args_usage(FILE *f)
 	    "[--max-threads M]\n"
 	    "                     [--memory BYTES] MODULE.so\n"
 	    "       wspool-worker --check MODULE.so\n"
+	    "       wspool-worker --emit-routes ts|json MODULE.so\n"
 	    "\n"
 	    "Run the route handlers of MODULE.so for a wspool-master.\n"
 	    "\n"
@@ -34,6 +35,11 @@ args_usage(FILE *f)
 	    "  -C, --check            load and check the module (and run its "
 	    "init and fini),\n"
 	    "                         then exit: 0 when it can be served\n"
+	    "  -E, --emit-routes FORMAT  print the module's routes for "
+	    "clients, then exit:\n"
+	    "                         ts (alien-rpc route definitions) or "
+	    "json (a manifest);\n"
+	    "                         the module's init does not run\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          print the version\n"
 	    "\n"
@@ -92,6 +98,7 @@ args_parse(int argc, char **argv, struct args *a)
 		{ "max-threads", required_argument, NULL, 'T' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "emit-routes", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -102,7 +109,7 @@ args_parse(int argc, char **argv, struct args *a)
 
 	a->ar_threads = 4;
 	a->ar_max_threads = 64;
-	while ((ch = getopt_long(argc, argv, "c:t:T:m:ChV", longopts,
+	while ((ch = getopt_long(argc, argv, "c:t:T:m:CE:hV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -138,6 +145,15 @@ args_parse(int argc, char **argv, struct args *a)
 		case 'C':
 			a->ar_check = true;
 			break;
+		case 'E':
+			if (strcmp(optarg, "ts") != 0 &&
+			    strcmp(optarg, "json") != 0) {
+				fprintf(stderr, "wspool-worker: --emit-routes "
+				    "wants ts or json, not '%s'\n", optarg);
+				goto usage;
+			}
+			a->ar_emit = optarg;
+			break;
 		case 'h':
 			args_usage(stdout);
 			return 1;
@@ -149,7 +165,7 @@ args_parse(int argc, char **argv, struct args *a)
 			return 2;
 		}
 	}
-	if (a->ar_address == NULL && !a->ar_check) {
+	if (a->ar_address == NULL && !a->ar_check && a->ar_emit == NULL) {
 		fprintf(stderr, "wspool-worker: --connect ADDRESS is required\n");
 		goto usage;
 	}

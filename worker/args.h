@@ -14,6 +14,7 @@ struct args {
 	unsigned ar_max_threads;
 	uint64_t ar_memory;         /* 0: no limit */
 	bool ar_check;              /* --check: load the module, exit */
+	const char *ar_emit;        /* --emit-routes: "ts" or "json", or NULL */
 };
 
 /*

@@ -86,6 +86,11 @@ module_check_routes(const struct wspool_module *def, char *err, size_t errlen)
 			    r->name, why);
 			return -1;
 		}
+		if ((why = schema_type_text_invalid(r->result_type)) != NULL) {
+			snprintf(err, errlen, "route %s: bad result_type: %s",
+			    r->name, why);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -156,6 +161,24 @@ int
 module_load(const char *path, char *err, size_t errlen)
 {
 	const struct wspool_module *def;
+
+	if (module_open(path, err, errlen) != 0)
+		return -1;
+	def = module.mo_def;
+	if (def->init != NULL && def->init() != 0) {
+		snprintf(err, errlen, "%s: module %s: init failed", path,
+		    def->name);
+		module_unload();
+		return -1;
+	}
+	module.mo_inited = true;
+	return 0;
+}
+
+int
+module_open(const char *path, char *err, size_t errlen)
+{
+	const struct wspool_module *def;
 	char *local = NULL;
 	const char *open_path = path;
 	int rv = -1;
@@ -200,12 +223,6 @@ module_load(const char *path, char *err, size_t errlen)
 	    module_index(def, err, errlen) != 0)
 		goto out;
 	module.mo_def = def;
-	if (def->init != NULL && def->init() != 0) {
-		snprintf(err, errlen, "%s: module %s: init failed", path,
-		    def->name);
-		goto out;
-	}
-	module.mo_inited = true;
 	rv = 0;
 out:
 	free(local);

@@ -12,6 +12,9 @@
 
 /* Load and check path, then run its init. Returns 0, or -1 with err set. */
 int module_load(const char *path, char *err, size_t errlen);
+/* The same without running init (nor fini at module_unload): for reading
+ * the route table only (--emit-routes). */
+int module_open(const char *path, char *err, size_t errlen);
 /* The module's definition; NULL before module_load. */
 const struct wspool_module *module_def(void);
 /* By name (counted, not NUL-terminated); NULL when unknown. */

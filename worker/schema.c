@@ -101,10 +101,136 @@ schema_pack_error(msgpack_packer *pk, uint32_t index,
 	return msgpack_pack_object(pk, *value);
 }
 
+/*
+ * Length of the UTF-8 sequence at s (n bytes left) when it is a valid
+ * one, else 0: no overlong forms, surrogates or values above U+10FFFF.
+ */
+static size_t
+schema_utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len, i;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+size_t
+schema_utf8_next(const char *s, size_t n)
+{
+	return n == 0 ? 0 : schema_utf8_seq((const unsigned char *)s, n);
+}
+
+/* Skip a string literal opened by s[*i]; false when it never closes. */
+static bool
+schema_skip_quoted(const char *s, size_t n, size_t *i)
+{
+	char quote = s[*i];
+
+	for ((*i)++; *i < n; (*i)++) {
+		if (s[*i] == '\\')
+			(*i)++;
+		else if (s[*i] == quote)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Design note: a type expression is copied into generated TypeScript
+ * (inside `Promise<...>`, after `name: `), so what is checked here is
+ * what keeps it in its slot: one line, no comment, brackets balanced, and
+ * no `,` or `;` outside them. `=>` is an arrow, not a closing `>`.
+ */
+const char *
+schema_type_text_invalid(const char *text)
+{
+	char open[64];
+	size_t n, i, depth = 0, len;
+
+	if (text == NULL)
+		return NULL;
+	if ((n = strlen(text)) == 0)
+		return "empty type expression";
+	if (n > WSPOOL_TYPE_MAX)
+		return "type expression longer than WSPOOL_TYPE_MAX";
+	for (i = 0; i < n; i += len) {
+		unsigned char c = (unsigned char)text[i];
+
+		if ((len = schema_utf8_seq((const unsigned char *)text + i,
+		    n - i)) == 0)
+			return "type expression is not UTF-8";
+		/* U+2028 and U+2029 end a line in JavaScript. */
+		if (c < 0x20 || c == 0x7f || (len == 3 && c == 0xe2 &&
+		    (unsigned char)text[i + 1] == 0x80 &&
+		    ((unsigned char)text[i + 2] & 0xfe) == 0xa8))
+			return "control character or line break in a type "
+			    "expression";
+	}
+	for (i = 0; i < n; i++) {
+		char c = text[i];
+
+		switch (c) {
+		case '"': case '\'': case '`':
+			if (!schema_skip_quoted(text, n, &i))
+				return "unterminated string in a type expression";
+			break;
+		case '/':
+			return "comment or '/' in a type expression";
+		case '=':
+			if (i + 1 < n && text[i + 1] == '>')
+				i++;
+			break;
+		case '(': case '[': case '{': case '<':
+			if (depth == sizeof(open))
+				return "type expression nested too deeply";
+			open[depth++] = c == '(' ? ')' : c == '[' ? ']' :
+			    c == '{' ? '}' : '>';
+			break;
+		case ')': case ']': case '}': case '>':
+			if (depth == 0 || open[--depth] != c)
+				return "unbalanced brackets in a type expression";
+			break;
+		case ',': case ';':
+			if (depth == 0)
+				return "',' or ';' outside brackets in a type "
+				    "expression";
+			break;
+		}
+	}
+	return depth == 0 ? NULL :
+	    "unbalanced brackets in a type expression";
+}
+
 const char *
 schema_invalid(const struct wspool_schema *schema)
 {
 	bool optional = false;
+	const char *why;
 
 	if (schema == NULL)
 		return NULL;
@@ -119,6 +245,8 @@ schema_invalid(const struct wspool_schema *schema)
 			return "unknown param type";
 		if (optional && !p->optional)
 			return "a required param follows an optional one";
+		if ((why = schema_type_text_invalid(p->ts_type)) != NULL)
+			return why;
 		optional = p->optional;
 	}
 	return NULL;

@@ -12,7 +12,8 @@
  * Who calls whom (each file calls only down; what comes back up arrives
  * through the callbacks registered here and in threads_start):
  *   main    -> args, module, uplink, outbox, threads, runtime, call,
- *              cleanup, client
+ *              cleanup, client, emit
+ *   emit    -> module, schema
  *   runtime -> call, outbox, threads
  *   api     -> call, reply, cleanup, client, module, outbox   (wspool.h)
  *   call    -> reply, cleanup, client, module, schema, outbox, threads,
@@ -42,6 +43,7 @@
 #include "worker/call.h"
 #include "worker/cleanup.h"
 #include "worker/client.h"
+#include "worker/emit.h"
 #include "worker/service.h"
 #include "worker/module.h"
 #include "worker/outbox.h"
@@ -395,6 +397,9 @@ wspool_worker_main(int argc, char **argv)
 	if ((rv = args_parse(argc, argv, &a)) != 0)
 		return rv == 1 ? 0 : 2;
 	log_init("wspool-worker");
+	/* Only the route table, before anything starts. */
+	if (a.ar_emit != NULL)
+		return emit_main(a.ar_emit, a.ar_module);
 	signal(SIGPIPE, SIG_IGN);
 	if ((rv = runtime_start()) != 0) {
 		log_error("cannot start threads: %s", strerror(rv));

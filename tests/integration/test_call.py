@@ -332,24 +332,18 @@ def test_a_refused_upgrade(server):
 
 
 def test_without_routes_a_call_is_a_request(server):
-    """The master answers 404 for /routes (for now): --subscribe decides."""
-    status = harness.http_request(server.port, "GET", "/routes")[0]
-    if status != 404:
-        pytest.skip("the master serves /routes (%d): "
-                    "test_the_master_manifest_decides covers it" % status)
-    ran = call(server.url(), "count", 3, 0)
+    """--no-routes: --subscribe decides, as with a server without /routes."""
+    ran = call("--no-routes", server.url(), "count", 3, 0)
     assert ran.rc == OK, ran
     assert [json.loads(x)["count"] for x in ran.lines()] == [0], ran
     assert ran.err == "", ran
+    ran = call("--no-routes", "--subscribe", server.url(), "count", 3, 0)
+    assert [json.loads(x)["count"] for x in ran.lines()] == [0, 1, 2], ran
 
 
 def test_the_master_manifest_decides(server):
+    """The master's GET /routes says what each route is."""
     status = harness.http_request(server.port, "GET", "/routes")[0]
-    if status == 404:
-        pytest.skip("the master answers 404 for GET /routes: the route "
-                    "manifest endpoint comes in a later stage (issue 11); "
-                    "the client's side is tested against a scripted server "
-                    "(test_a_manifest_decides_the_pattern)")
     assert status == 200
     ran = call(server.url(), "count", 3, 0)
     assert [json.loads(x)["count"] for x in ran.lines()] == [0, 1, 2], ran

@@ -153,6 +153,11 @@ static const struct wspool_param bad_n_params[] = {
 	{ .name = "n", .type = WSPOOL_T_UINT },
 };
 static const struct wspool_schema bad_n_schema = { bad_n_params, 1, false };
+/* A TypeScript type that would add a param to the generated signature. */
+static const struct wspool_param bad_ts_params[] = {
+	{ .name = "n", .type = WSPOOL_T_UINT, .ts_type = "number, x: string" },
+};
+static const struct wspool_schema bad_ts_schema = { bad_ts_params, 1, false };
 
 #define BAD_ROUTE(n, fn, ...) { .protocol = WSPOOL_WS, \
 	.pattern = WSPOOL_REQUEST, .name = (n), .handler = (fn), __VA_ARGS__ }
@@ -203,4 +208,8 @@ bad_break(void)
 		bad_cleanups[BAD_LEGACY].fn = NULL;
 	else if (strcmp(how, "cleanup_name") == 0)
 		bad_cleanups[BAD_LEGACY].name = "ctx";
+	else if (strcmp(how, "result_type") == 0)
+		bad_routes[0].result_type = "{a: number";
+	else if (strcmp(how, "ts_type") == 0)
+		bad_routes[2].schema = &bad_ts_schema;
 }

@@ -1,7 +1,8 @@
 /*
  * check_schema.c: unit tests of worker/schema.c, the params checks run
  * before any middleware or handler: every type, optional, nullable,
- * missing, extra, rest, the 400 error data, and the schema sanity checks;
+ * missing, extra, rest, the 400 error data, the schema sanity checks and
+ * the type expressions of generated clients;
  * and of worker/values.c, the number helpers those checks share with
  * handlers (wspool_int64, wspool_uint64, wspool_number).
  */
@@ -488,6 +489,91 @@ START_TEST(test_invalid_schemas)
 }
 END_TEST
 
+/* Type expressions (result_type, ts_type): what keeps one in its slot of
+ * the generated TypeScript. */
+START_TEST(test_type_text)
+{
+	static const char *const good[] = {
+		"number", "string[] | null", "{count: number, timestamp: number}",
+		"{a: 1; b: 2}", "Map<string, [number, {a: 1}]>",
+		"(x: number, y: string) => void", "<T>(x: T) => T[]",
+		"\"a,b;\" | 'c//d' | `x${string}`", "\"\\\"\"", "\xc3\xa9",
+		"Record<string, unknown>",
+	};
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{ "", "empty type expression" },
+		{ "number, b: string", "',' or ';' outside brackets in a type "
+		  "expression" },
+		{ "number; x", "',' or ';' outside brackets in a type "
+		  "expression" },
+		{ "number // x", "comment or '/' in a type expression" },
+		{ "a /* x */", "comment or '/' in a type expression" },
+		{ "{a: number", "unbalanced brackets in a type expression" },
+		{ "number)", "unbalanced brackets in a type expression" },
+		{ "(a]", "unbalanced brackets in a type expression" },
+		{ "Array<number", "unbalanced brackets in a type expression" },
+		{ "\"open", "unterminated string in a type expression" },
+		{ "'a\\'", "unterminated string in a type expression" },
+		{ "a\nb", "control character or line break in a type "
+		  "expression" },
+		{ "a\xe2\x80\xa8" "b", "control character or line break in a "
+		  "type expression" },
+		{ "a\x7f", "control character or line break in a type "
+		  "expression" },
+		{ "\xff", "type expression is not UTF-8" },
+		{ "\xed\xa0\x80", "type expression is not UTF-8" },
+	};
+	char deep[200], *big;
+
+	ck_assert_ptr_null(schema_type_text_invalid(NULL));
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(schema_type_text_invalid(good[i]) == NULL,
+		    "%s: %s", good[i], schema_type_text_invalid(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *why = schema_type_text_invalid(bad[i].text);
+
+		ck_assert_msg(why != NULL && strcmp(why, bad[i].why) == 0,
+		    "%s: %s", bad[i].text, why ? why : "(accepted)");
+	}
+	/* 64 brackets deep is the most. */
+	memset(deep, '[', 64);
+	memset(deep + 64, ']', 64);
+	deep[128] = '\0';
+	ck_assert_ptr_null(schema_type_text_invalid(deep));
+	memset(deep, '[', 65);
+	memset(deep + 65, ']', 65);
+	deep[130] = '\0';
+	ck_assert_str_eq(schema_type_text_invalid(deep),
+	    "type expression nested too deeply");
+	ck_assert_ptr_nonnull(big = malloc(WSPOOL_TYPE_MAX + 2));
+	memset(big, 'a', WSPOOL_TYPE_MAX);
+	big[WSPOOL_TYPE_MAX] = '\0';
+	ck_assert_ptr_null(schema_type_text_invalid(big));
+	big[WSPOOL_TYPE_MAX] = 'a';
+	big[WSPOOL_TYPE_MAX + 1] = '\0';
+	ck_assert_str_eq(schema_type_text_invalid(big),
+	    "type expression longer than WSPOOL_TYPE_MAX");
+	free(big);
+}
+END_TEST
+
+START_TEST(test_invalid_ts_type)
+{
+	static const struct wspool_param p[] = {
+		{ .name = "a", .type = WSPOOL_T_STRING, .ts_type = "\"x\" | \"y\"" },
+		{ .name = "b", .type = WSPOOL_T_STRING, .ts_type = "string)" },
+	};
+	const struct wspool_schema ok = { p, 1, false };
+	const struct wspool_schema bad = { p, 2, false };
+
+	ck_assert_ptr_null(schema_invalid(&ok));
+	ck_assert_str_eq(schema_invalid(&bad),
+	    "unbalanced brackets in a type expression");
+}
+END_TEST
+
 static Suite *
 schema_suite(void)
 {
@@ -511,6 +597,8 @@ schema_suite(void)
 	tcase_add_test(tc, test_no_schema_and_empty);
 	tcase_add_test(tc, test_error_data);
 	tcase_add_test(tc, test_invalid_schemas);
+	tcase_add_test(tc, test_type_text);
+	tcase_add_test(tc, test_invalid_ts_type);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1267,7 +1267,7 @@ END_TEST
 
 static const char *const bad_modules[] = {
 	"abi", "handler", "protocol", "pattern", "duplicate", "schema", "init",
-	"cleanup", "cleanup_name",
+	"cleanup", "cleanup_name", "result_type", "ts_type",
 };
 
 START_TEST(test_bad_module)
