@@ -57,6 +57,7 @@ routes_ready(unsigned gen, const char *host, const struct proto_msg *m)
 		}
 		r->r_pattern = (int)e->ptr[1].via.u64;
 		r->r_timeout_ms = (uint32_t)e->ptr[2].via.u64;
+		r->r_idempotent = (e->ptr[3].via.u64 & PROTO_ROUTE_IDEMPOTENT) != 0;
 		HASH_ADD_KEYPTR(hh, table, r->r_name, name->size, r);
 	}
 	if (gen != routes.gen && routes.table != NULL && gen < routes.gen) {
