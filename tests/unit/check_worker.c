@@ -308,7 +308,7 @@ fm_start_module(struct fm *f, const char *const *args, const char *module,
 	nng_msg_free(msg);
 	ck_assert_int_eq(nng_msg_alloc(&msg, 0), 0);
 	ck_assert_int_eq(proto_writer_init(&w, &msg, fm_append_cb), 0);
-	ck_assert_int_eq(proto_put_welcome(&w, f->fm_pair_addr), 0);
+	ck_assert_int_eq(proto_put_welcome(&w, f->fm_pair_addr, "unit"), 0);
 	ck_assert_int_eq(nng_sendmsg(f->fm_reg, msg, 0), 0);
 
 	/* READY on the pair socket. */
@@ -855,9 +855,9 @@ START_TEST(test_defer_journaled)
 	FM_BYTES(&m.value, "\x02");
 	fm_cleanup_done(&f, 5, 1, 1);
 	fm_cleanup_done(&f, 5, 2, 1);
-	fm_expect_log(&f, 5, WSPOOL_LOG_INFO, "ctx call=5 index=0 key=5.0 "
+	fm_expect_log(&f, 5, WSPOOL_LOG_INFO, "ctx call=5 index=0 key=unit:5.0 "
 	    "attempt=1 route=defer_ctx name=ctx reason=null arg=0");
-	fm_expect_log(&f, 5, WSPOOL_LOG_INFO, "ctx call=5 index=1 key=5.1 "
+	fm_expect_log(&f, 5, WSPOOL_LOG_INFO, "ctx call=5 index=1 key=unit:5.1 "
 	    "attempt=1 route=defer_ctx name=ctx reason=null arg=1");
 	fm_drain(&f);
 	fm_stop(&f);
@@ -881,7 +881,7 @@ START_TEST(test_defer_refused)
 	fm_expect(&f, &m, PROTO_RESULT, 1);
 	FM_BYTES(&m.value, "\x94\xff\x00\xff\xff");
 	fm_cleanup_done(&f, 1, 1, 1);
-	fm_expect_log(&f, 1, WSPOOL_LOG_INFO, "ctx call=1 index=0 key=1.0 "
+	fm_expect_log(&f, 1, WSPOOL_LOG_INFO, "ctx call=1 index=0 key=unit:1.0 "
 	    "attempt=1 route=defer_odd name=ctx reason=null arg=-1");
 	fm_drain(&f);
 	fm_stop(&f);
@@ -988,7 +988,7 @@ START_TEST(test_handover_ctx)
 	ck_assert_uint_eq(m.seq, 0);
 	ck_assert_uint_eq(m.flags, 1);
 	fm_expect_log(&f, 700, WSPOOL_LOG_INFO, "ctx call=700 index=2 "
-	    "key=700.2 attempt=2 route=crash name=ctx reason=crashed arg=5");
+	    "key=unit:700.2 attempt=2 route=crash name=ctx reason=crashed arg=5");
 	fm_drain(&f);
 	fm_stop(&f);
 }
