@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wspool.h>
@@ -348,6 +349,7 @@ demo_record_cb(const struct wspool_cleanup_ctx *ctx, const msgpack_object *arg)
 	const msgpack_object *tag = demo_map_get(arg, "tag");
 	const msgpack_object *index = demo_map_get(arg, "index");
 	const msgpack_object *fail = demo_map_get(arg, "fail");
+	const msgpack_object *delay = demo_map_get(arg, "delay_ms");
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	int rv = WSPOOL_ERROR;
@@ -365,6 +367,18 @@ demo_record_cb(const struct wspool_cleanup_ctx *ctx, const msgpack_object *arg)
 	}
 	if (demo_str_eq(fail, "segv", 4))
 		demo_segv();
+	if (delay != NULL && demo_int(delay) > 0) {
+		/* A slow cleanup (crash's cleanup_ms): something to kill the
+		 * cleanup runner in the middle of. */
+		int64_t ms = demo_int(delay) > 60000 ? 60000 : demo_int(delay);
+		struct timespec ts = { (time_t)(ms / 1000),
+			(long)(ms % 1000) * 1000000L };
+
+		wspool_log(NULL, WSPOOL_LOG_INFO, "record %s: waiting %lld ms",
+		    ctx->key, (long long)ms);
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	/* The key goes with the effect: a second run finds it and does
@@ -394,15 +408,16 @@ static const struct wspool_cleanup demo_cleanups[] = {
 	[DEMO_RECORD] = { .name = "record", .run = demo_record_cb },
 };
 
-/* Register one "record" cleanup; fail: NULL, "error" or "segv". */
+/* Register one "record" cleanup; fail: NULL, "error" or "segv"; delay:
+ * the cleanup waits this long (ms) before it records (0: not at all). */
 static int
-demo_defer(wspool_call *call, const msgpack_object *tag, int64_t index,
-    const msgpack_object *fail)
+demo_defer_slow(wspool_call *call, const msgpack_object *tag, int64_t index,
+    const msgpack_object *fail, int64_t delay)
 {
 	msgpack_packer *pk = wspool_defer_begin(call,
 	    &demo_cleanups[DEMO_RECORD]);
 
-	msgpack_pack_map(pk, fail != NULL ? 3 : 2);
+	msgpack_pack_map(pk, 2u + (fail != NULL) + (delay > 0));
 	msgpack_pack_str_with_body(pk, "tag", 3);
 	msgpack_pack_object(pk, *tag);
 	msgpack_pack_str_with_body(pk, "index", 5);
@@ -411,9 +426,20 @@ demo_defer(wspool_call *call, const msgpack_object *tag, int64_t index,
 		msgpack_pack_str_with_body(pk, "fail", 4);
 		msgpack_pack_object(pk, *fail);
 	}
+	if (delay > 0) {
+		msgpack_pack_str_with_body(pk, "delay_ms", 8);
+		msgpack_pack_int64(pk, delay);
+	}
 	if (wspool_defer_end(call) != WSPOOL_OK)
 		return wspool_fail(call, 500, "Cannot register the cleanup");
 	return WSPOOL_OK;
+}
+
+static int
+demo_defer(wspool_call *call, const msgpack_object *tag, int64_t index,
+    const msgpack_object *fail)
+{
+	return demo_defer_slow(call, tag, index, fail, 0);
 }
 
 /* ---- Routes ---------------------------------------------------------- */
@@ -547,13 +573,15 @@ demo_crash(wspool_call *call, const msgpack_object_array *params)
 {
 	const msgpack_object *how = &params->ptr[0];
 	const msgpack_object *tag = demo_param(params, 1);
+	const msgpack_object *delay = demo_param(params, 2);
 	int rv;
 
 	if (!demo_str_eq(how, "segv", 4) && !demo_str_eq(how, "abort", 5) &&
 	    !demo_str_eq(how, "exit", 4) && !demo_str_eq(how, "oom", 3) &&
 	    !demo_str_eq(how, "stack", 5) && !demo_str_eq(how, "hang", 4))
 		return wspool_fail(call, 400, "Unknown crash");
-	if (tag != NULL && (rv = demo_defer(call, tag, 0, NULL)) != WSPOOL_OK)
+	if (tag != NULL && (rv = demo_defer_slow(call, tag, 0, NULL,
+	    delay != NULL ? demo_int(delay) : 0)) != WSPOOL_OK)
 		return rv;
 	if (demo_str_eq(how, "segv", 4)) {
 		demo_segv();
@@ -735,7 +763,8 @@ DEMO_SCHEMA(fail, DEMO_P("code", WSPOOL_T_INTEGER),
     DEMO_P("message", WSPOOL_T_STRING), DEMO_OPT("data", WSPOOL_T_ANY),
     DEMO_OPT("tag", WSPOOL_T_STRING));
 DEMO_SCHEMA(crash, DEMO_P("how", WSPOOL_T_STRING),
-    DEMO_OPT("tag", WSPOOL_T_STRING));
+    DEMO_OPT("tag", WSPOOL_T_STRING),
+    DEMO_OPT("cleanup_ms", WSPOOL_T_INTEGER));
 DEMO_SCHEMA(sleep, DEMO_P("ms", WSPOOL_T_INTEGER),
     DEMO_OPT("tag", WSPOOL_T_STRING));
 DEMO_SCHEMA(settle, DEMO_P("tag", WSPOOL_T_STRING),
