@@ -36,6 +36,17 @@ sched_queued_gauge_cb(void)
 	return sched.nqueued;
 }
 
+static uint64_t
+sched_runner_gauge_cb(void)
+{
+	struct worker *w;
+	uint64_t n = 0;
+
+	for (w = link_next(NULL); w != NULL; w = link_next(w))
+		n += w->w_state == W_READY && w->w_runner;
+	return n;
+}
+
 int
 sched_init(const struct sched_hooks *hooks)
 {
@@ -47,6 +58,9 @@ sched_init(const struct sched_hooks *hooks)
 	    sched_queued_gauge_cb);
 	metrics_gauge("wspool_workers_ready", "Workers ready for calls.",
 	    sched_nready_gauge_cb);
+	metrics_gauge("wspool_runner_ready",
+	    "Cleanup runners ready for hand-overs (1, or 0 while one restarts).",
+	    sched_runner_gauge_cb);
 	return 0;
 }
 

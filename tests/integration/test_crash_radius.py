@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import time
 
@@ -357,3 +358,18 @@ def test_oom_with_default_options_is_a_quick_502():
                                          "reason": err["data"]}]), recs
                 assert await c.result("echo", ["after oom"]) == "after oom"
         run(body())
+
+
+def test_second_master_on_a_journal_refuses_to_start():
+    # One master per journal: only it may run the records of a dead one.
+    with server(workers=1) as srv:
+        assert metric(srv, "wspool_runner_ready") == 1
+        proc = subprocess.run(
+            harness.wrap_command([harness.MASTER, "--listen",
+                                  "127.0.0.1:%d" % harness.free_port(),
+                                  "--workers", "1", "--journal",
+                                  srv.journal]),
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=harness.scaled(30), env=dict(os.environ, **SAN_ENV))
+        assert proc.returncode != 0, proc
+        assert "in use by another master" in proc.stderr, proc.stderr
