@@ -208,7 +208,7 @@ rpc_detach(struct call *call)
 	call->k_conn = NULL;
 }
 
-static void
+void
 rpc_call_free(struct call *call)
 {
 	enum call_outcome o = call->k_outcome < 0 ? OUTCOME_OK :
@@ -306,8 +306,7 @@ rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason)
 	}
 }
 
-/* Send call to w (CONN_OPEN first if w has not seen its connection). */
-static int
+int
 rpc_send_call(struct call *call, struct worker *w, const char *params,
     size_t len)
 {
@@ -679,59 +678,16 @@ rpc_worker_gone(struct worker *w, const struct wspool_reason *reason)
 			rpc_call_lost(call, reason);
 }
 
-static int
-rpc_call_cmp(const void *a, const void *b)
+struct call *
+rpc_call_next(struct call *prev)
 {
-	const struct call *x = *(struct call *const *)a;
-	const struct call *y = *(struct call *const *)b;
-
-	return x->k_id < y->k_id ? -1 : x->k_id > y->k_id;
-}
-
-size_t
-rpc_calls_on(struct worker *w, struct call ***out)
-{
-	struct call *call, *tmp, **v;
-	size_t n = 0;
-
-	*out = NULL;
-	HASH_ITER(hh, rpc.calls, call, tmp)
-		n += call->k_worker == w;
-	if (n == 0 || (v = malloc(n * sizeof(*v))) == NULL)
-		return 0;
-	n = 0;
-	HASH_ITER(hh, rpc.calls, call, tmp)
-		if (call->k_worker == w)
-			v[n++] = call;
-	qsort(v, n, sizeof(*v), rpc_call_cmp);
-	*out = v;
-	return n;
+	return prev == NULL ? rpc.calls : prev->hh.next;
 }
 
 void
-rpc_call_again(struct call *call, bool rerun, struct sched_entry **after)
+rpc_call_renumber(struct call *call)
 {
-	struct worker *w;
-
-	sched_release(call->k_worker);
-	call->k_worker = NULL;
-	if (call->k_conn == NULL) {
-		/* Cancelled or disconnected: nobody waits for it. */
-		rpc_call_free(call);
-		return;
-	}
-	if (rerun) {
-		HASH_DEL(rpc.calls, call);
-		call->k_id = journal_next_call_id();
-		HASH_ADD(hh, rpc.calls, k_id, sizeof(call->k_id), call);
-		call->k_rerun = true;
-		metrics_counters.calls_rerun_total++;
-	} else {
-		metrics_counters.calls_redispatched_total++;
-	}
-	if (*after == NULL && !sched_waiting() && (w = sched_pick()) != NULL &&
-	    rpc_send_call(call, w, call->k_params, call->k_params_len) == 0)
-		return;
-	sched_requeue(&call->k_sched, *after);
-	*after = &call->k_sched;
+	HASH_DEL(rpc.calls, call);
+	call->k_id = journal_next_call_id();
+	HASH_ADD(hh, rpc.calls, k_id, sizeof(call->k_id), call);
 }

@@ -109,19 +109,19 @@ void rpc_worker_gone(struct worker *w, const struct wspool_reason *reason);
 
 /* ---- a worker's death, call by call (for neighbours.c) ------------------- */
 
-/* The calls on w, oldest first (by id), in *out (malloc'd; the caller
- * frees it). Returns their number; 0 and *out NULL when none or no memory
- * (then rpc_worker_gone ends them all). */
-size_t rpc_calls_on(struct worker *w, struct call ***out);
+/* Every call, in no particular order: pass NULL first, then the last one
+ * returned. Do not free the one returned before taking the next. */
+struct call *rpc_call_next(struct call *prev);
 /* End one call of a dead worker with reason (502 or 503 for its client). */
 void rpc_call_lost(struct call *call, const struct wspool_reason *reason);
-/*
- * Send a call of a dead worker to another worker, or wait for one just
- * behind *after (the front of the queue when *after is NULL: it arrived
- * before any waiting call), which then becomes it. rerun: it may have run
- * (idempotent): it gets a new id, so nothing of its first run is taken
- * for the second's. A call no client waits for any more just ends.
- */
-void rpc_call_again(struct call *call, bool rerun, struct sched_entry **after);
+/* Give a call a new id (it runs again: nothing of its first run may be
+ * taken for the second's). */
+void rpc_call_renumber(struct call *call);
+/* Send call to w (CONN_OPEN first if w has not seen its connection); its
+ * params are kept until it ends. Returns 0 or -1 (nothing sent). */
+int rpc_send_call(struct call *call, struct worker *w, const char *params,
+    size_t len);
+/* The call is over: count it, release its worker, free it. */
+void rpc_call_free(struct call *call);
 
 #endif /* MASTER_RPC_H */
