@@ -15,6 +15,7 @@
 
 #include <wspool.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "master/journal.h"
 #include "master/jstore.h"
@@ -508,10 +509,16 @@ journal_dirty(void)
 int
 journal_commit(void)
 {
+	uint64_t t0;
+	int rv;
+
 	if (!jstore_dirty())
 		return 0;
+	t0 = clock_now_us();
+	rv = jstore_commit();
 	metrics_counters.journal_commits_total++;
-	return jstore_commit();
+	metrics_counters.journal_commit_us_total += clock_now_us() - t0;
+	return rv;
 }
 
 void

@@ -30,6 +30,8 @@
 	    "Runs of cleanups that may have run before (at least once).") \
 	X(journal_commits_total, "counter", \
 	    "Commits of the durable journal (one per loop turn that changed it).") \
+	X(journal_commit_us_total, "counter", \
+	    "Microseconds the loop spent in journal commits (flushes included).") \
 	X(runner_starts_total, "counter", \
 	    "Cleanup runners started.") \
 	X(runner_deaths_total, "counter", \
