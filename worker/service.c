@@ -312,7 +312,10 @@ service_data_size(void)
  * than the host swapping. Not RLIMIT_AS: that counts glibc's arena
  * reservations and nng's thread stacks, and a sanitizer's shadow memory.
  * "What it maps now" is the worker's own headroom: nng's threads and
- * buffers, ours, the module (docs/operations.md has the figures).
+ * buffers, ours, the module: ~50 MiB. The stacks of handler threads the
+ * pool starts later (~8 MiB reserved each) come out of bytes: a worker
+ * that grew to 64 threads has ~540 MiB of a 1 GiB limit left for data
+ * (docs/operations.md has the figures).
  */
 static int
 service_limit_memory(uint64_t bytes)
