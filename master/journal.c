@@ -390,9 +390,10 @@ journal_fini(void)
 
 	HASH_ITER(hh, journal.by_key, e, tmp) {
 		if (journal.count > 0)
-			log_warn("cleanup %s of call %llu (route %s) never ran",
+			log_warn("cleanup %s of call %llu (route %s) did not run%s",
 			    e->je_name, (unsigned long long)e->je_key.call_id,
-			    e->je_call->jc_route);
+			    e->je_call->jc_route, jstore_open_p() ?
+			    ": it stays in the journal for the next start" : "");
 		journal_entry_free(e);
 	}
 	jstore_close();

@@ -35,6 +35,7 @@ static struct {
 	msgpack_sbuffer params;      /* scratch: the params of the message at hand */
 	msgpack_sbuffer out;         /* scratch: the JSON being written */
 	msgpack_zone zone;           /* scratch: unpacked worker values */
+	bool started;                /* rpc_init ran: rpc_fini has work */
 } rpc;
 
 static const char *const rpc_outcome_names[] = {
@@ -60,6 +61,7 @@ rpc_in_flight_gauge_cb(void)
 int
 rpc_init(void)
 {
+	rpc.started = true;
 	msgpack_sbuffer_init(&rpc.params);
 	msgpack_sbuffer_init(&rpc.out);
 	msgpack_zone_init(&rpc.zone, 4096);
@@ -72,6 +74,9 @@ rpc_init(void)
 void
 rpc_fini(void)
 {
+	if (!rpc.started)
+		return;
+	rpc.started = false;
 	msgpack_sbuffer_destroy(&rpc.params);
 	msgpack_sbuffer_destroy(&rpc.out);
 	msgpack_zone_destroy(&rpc.zone);

@@ -701,6 +701,7 @@ class ConfigServer(Server):
         with open(self.config_path, "w") as f:
             f.write("# written by test_operations.py\n\n")
             f.write("listen = 127.0.0.1:%d\n" % self.port)
+            f.write("journal = %s\n" % self.journal)
             for line in self.lines:
                 f.write(line + "\n")
         return harness.wrap_command([harness.MASTER, "--config",
