@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -219,8 +220,12 @@ spawn_start(unsigned n, bool runner, struct crashpage **page)
 			_exit(1);
 		if (cgroup != NULL && memlimit_enter(cgroup) != 0)
 			_exit(1);
-		/* The crash page stays open across the exec. */
-		if (fd >= 0 && fcntl(fd, F_SETFD, 0) != 0)
+		/* Nothing of the master's crosses the exec (the journal's
+		 * descriptors: LMDB opens them without O_CLOEXEC, and a worker
+		 * holding the journal's lock would outlive nothing, but still),
+		 * the crash page excepted. */
+		if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0 ||
+		    (fd >= 0 && fcntl(fd, F_SETFD, 0) != 0))
 			_exit(1);
 		signal(SIGPIPE, SIG_DFL);
 		sigemptyset(&none);
