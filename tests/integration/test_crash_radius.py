@@ -167,6 +167,9 @@ def test_sequential_segv_storm_spares_echoes():
                                             "reason": d}]), (t, got)
         run(body())
         assert metric(srv, "wspool_cleanup_runs_total") >= 20
+        print("echoes sent again: %d run again, %d not started" % (
+            metric(srv, "wspool_calls_rerun_total"),
+            metric(srv, "wspool_calls_redispatched_total")))
 
 
 def test_concurrent_crashes_spare_echoes():
