@@ -6,7 +6,9 @@
  * each written with one write() on an O_APPEND descriptor, so records
  * from many workers interleave whole and survive any crash of a worker:
  *   $WSPOOL_DEMO_LOG (default ${TMPDIR:-/tmp}/wspool-demo-<uid>.log):
- *     {"tag": T, "index": i, "reason": R} per cleanup run
+ *     {"tag": T, "index": i, "reason": R, "key": K} per cleanup, once:
+ *     the cleanup is idempotent by its key K (demo_record_cb), the
+ *     pattern to copy; `cleanups` answers the records without their key
  *   the same path + ".notes": {"tag": T, "value": V} per note
  *
  * msgpack's pack functions return 0 or -1, the same as WSPOOL_OK and
@@ -21,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wspool.h>
@@ -114,19 +118,17 @@ demo_append(const char *path, const msgpack_sbuffer *sb)
 	return 0;
 }
 
-/* Read a whole file into *buf (malloc'd); a missing file is empty. */
+/* Read all of fd (from its start) into *buf (malloc'd). */
 static int
-demo_read(const char *path, char **buf, size_t *len)
+demo_read_fd(int fd, char **buf, size_t *len)
 {
 	struct stat st;
 	size_t cap, off = 0;
 	char *p = NULL;
-	int fd, rv = -1;
+	int rv = -1;
 
 	*buf = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? 0 : -1;
 	if (fstat(fd, &st) != 0 || st.st_size < 0 ||
 	    (uint64_t)st.st_size > DEMO_FILE_MAX)
 		goto fail;
@@ -135,7 +137,7 @@ demo_read(const char *path, char **buf, size_t *len)
 	if ((p = malloc(cap + 1)) == NULL)
 		goto fail;
 	while (off < cap) {
-		ssize_t n = read(fd, p + off, cap - off);
+		ssize_t n = pread(fd, p + off, cap - off, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -151,7 +153,105 @@ demo_read(const char *path, char **buf, size_t *len)
 	rv = 0;
 fail:
 	free(p);
+	return rv;
+}
+
+/* Read a whole file into *buf (malloc'd); a missing file is empty. */
+static int
+demo_read(const char *path, char **buf, size_t *len)
+{
+	int fd, rv;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	rv = demo_read_fd(fd, buf, len);
 	close(fd);
+	return rv;
+}
+
+/* Pack a record without its "key" (kept for idempotency, not shown). */
+static int
+demo_pack_public(msgpack_packer *pk, const msgpack_object *rec)
+{
+	uint32_t n = 0;
+
+	if (rec->type != MSGPACK_OBJECT_MAP)
+		return msgpack_pack_object(pk, *rec);
+	for (uint32_t i = 0; i < rec->via.map.size; i++)
+		n += !demo_str_eq(&rec->via.map.ptr[i].key, "key", 3);
+	if (msgpack_pack_map(pk, n) != 0)
+		return -1;
+	for (uint32_t i = 0; i < rec->via.map.size; i++) {
+		const msgpack_object_kv *kv = &rec->via.map.ptr[i];
+
+		if (demo_str_eq(&kv->key, "key", 3))
+			continue;
+		if (msgpack_pack_object(pk, kv->key) != 0 ||
+		    msgpack_pack_object(pk, kv->val) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Whether the log (len bytes at buf) holds a record with this key. */
+static bool
+demo_has_key(const char *buf, size_t len, const char *key)
+{
+	msgpack_zone zone;
+	size_t off = 0;
+	bool found = false;
+
+	if (!msgpack_zone_init(&zone, 4096))
+		return false;
+	while (off < len && !found) {
+		msgpack_object rec;
+
+		if (msgpack_unpack(buf, len, &off, &zone, &rec) <
+		    MSGPACK_UNPACK_EXTRA_BYTES)
+			break;
+		found = demo_str_eq(demo_map_get(&rec, "key"), key, strlen(key));
+		msgpack_zone_clear(&zone);
+	}
+	msgpack_zone_destroy(&zone);
+	return found;
+}
+
+/*
+ * Append a cleanup's record once per key: under an exclusive lock on the
+ * log, read it, and append (one write) only if no record has the key yet.
+ * A second run of the same registration (at least once: a hand-over, a
+ * master's restart) then writes nothing. *dup says whether it was there.
+ */
+static int
+demo_append_once(const char *path, const msgpack_sbuffer *sb,
+    const char *key, bool *dup)
+{
+	size_t len;
+	ssize_t n;
+	char *buf;
+	int fd, rv = -1;
+
+	*dup = false;
+	if ((fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0644)) < 0)
+		return -1;
+	/* Released by close, also when the process dies. */
+	if (flock(fd, LOCK_EX) != 0 || demo_read_fd(fd, &buf, &len) != 0)
+		goto out;
+	*dup = demo_has_key(buf, len, key);
+	free(buf);
+	if (*dup) {
+		rv = 0;
+		goto out;
+	}
+	n = write(fd, sb->data, sb->size);
+	if (n >= 0 && (size_t)n == sb->size)
+		rv = 0;
+out:
+	if (close(fd) != 0)
+		rv = -1;
 	return rv;
 }
 
@@ -206,7 +306,7 @@ demo_pack_records(msgpack_packer *pk, const char *path,
 	if (msgpack_pack_array(pk, nfound) != 0)
 		goto fail;
 	for (size_t i = 0; i < nfound; i++)
-		if (msgpack_pack_object(pk, *found[i]) != 0)
+		if (demo_pack_public(pk, found[i]) != 0)
 			goto fail;
 	rv = 0;
 fail:
@@ -249,9 +349,11 @@ demo_record_cb(const struct wspool_cleanup_ctx *ctx, const msgpack_object *arg)
 	const msgpack_object *tag = demo_map_get(arg, "tag");
 	const msgpack_object *index = demo_map_get(arg, "index");
 	const msgpack_object *fail = demo_map_get(arg, "fail");
+	const msgpack_object *delay = demo_map_get(arg, "delay_ms");
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	int rv = WSPOOL_ERROR;
+	bool dup = false;
 
 	if (tag == NULL || tag->type != MSGPACK_OBJECT_STR || index == NULL)
 		return WSPOOL_ERROR;
@@ -265,18 +367,37 @@ demo_record_cb(const struct wspool_cleanup_ctx *ctx, const msgpack_object *arg)
 	}
 	if (demo_str_eq(fail, "segv", 4))
 		demo_segv();
+	if (delay != NULL && demo_int(delay) > 0) {
+		/* A slow cleanup (crash's cleanup_ms): something to kill the
+		 * cleanup runner in the middle of. */
+		int64_t ms = demo_int(delay) > 60000 ? 60000 : demo_int(delay);
+		struct timespec ts = { (time_t)(ms / 1000),
+			(long)(ms % 1000) * 1000000L };
+
+		wspool_log(NULL, WSPOOL_LOG_INFO, "record %s: waiting %lld ms",
+		    ctx->key, (long long)ms);
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if (msgpack_pack_map(&pk, 3) == 0 &&
+	/* The key goes with the effect: a second run finds it and does
+	 * nothing (at least once made exactly once, for the effect). */
+	if (msgpack_pack_map(&pk, 4) == 0 &&
 	    msgpack_pack_str_with_body(&pk, "tag", 3) == 0 &&
 	    msgpack_pack_object(&pk, *tag) == 0 &&
 	    msgpack_pack_str_with_body(&pk, "index", 5) == 0 &&
 	    msgpack_pack_object(&pk, *index) == 0 &&
 	    msgpack_pack_str_with_body(&pk, "reason", 6) == 0 &&
 	    wspool_pack_reason(&pk, ctx->reason) == 0 &&
-	    demo_append(demo_log_path, &sb) == 0)
+	    msgpack_pack_str_with_body(&pk, "key", 3) == 0 &&
+	    msgpack_pack_str_with_body(&pk, ctx->key, strlen(ctx->key)) == 0 &&
+	    demo_append_once(demo_log_path, &sb, ctx->key, &dup) == 0)
 		rv = WSPOOL_OK;
 	msgpack_sbuffer_destroy(&sb);
+	if (dup)
+		wspool_log(NULL, WSPOOL_LOG_INFO, "record %s: already written "
+		    "by an earlier run: nothing to do", ctx->key);
 	return rv;
 }
 
@@ -287,15 +408,16 @@ static const struct wspool_cleanup demo_cleanups[] = {
 	[DEMO_RECORD] = { .name = "record", .run = demo_record_cb },
 };
 
-/* Register one "record" cleanup; fail: NULL, "error" or "segv". */
+/* Register one "record" cleanup; fail: NULL, "error" or "segv"; delay:
+ * the cleanup waits this long (ms) before it records (0: not at all). */
 static int
-demo_defer(wspool_call *call, const msgpack_object *tag, int64_t index,
-    const msgpack_object *fail)
+demo_defer_slow(wspool_call *call, const msgpack_object *tag, int64_t index,
+    const msgpack_object *fail, int64_t delay)
 {
 	msgpack_packer *pk = wspool_defer_begin(call,
 	    &demo_cleanups[DEMO_RECORD]);
 
-	msgpack_pack_map(pk, fail != NULL ? 3 : 2);
+	msgpack_pack_map(pk, 2u + (fail != NULL) + (delay > 0));
 	msgpack_pack_str_with_body(pk, "tag", 3);
 	msgpack_pack_object(pk, *tag);
 	msgpack_pack_str_with_body(pk, "index", 5);
@@ -304,9 +426,20 @@ demo_defer(wspool_call *call, const msgpack_object *tag, int64_t index,
 		msgpack_pack_str_with_body(pk, "fail", 4);
 		msgpack_pack_object(pk, *fail);
 	}
+	if (delay > 0) {
+		msgpack_pack_str_with_body(pk, "delay_ms", 8);
+		msgpack_pack_int64(pk, delay);
+	}
 	if (wspool_defer_end(call) != WSPOOL_OK)
 		return wspool_fail(call, 500, "Cannot register the cleanup");
 	return WSPOOL_OK;
+}
+
+static int
+demo_defer(wspool_call *call, const msgpack_object *tag, int64_t index,
+    const msgpack_object *fail)
+{
+	return demo_defer_slow(call, tag, index, fail, 0);
 }
 
 /* ---- Routes ---------------------------------------------------------- */
@@ -440,13 +573,15 @@ demo_crash(wspool_call *call, const msgpack_object_array *params)
 {
 	const msgpack_object *how = &params->ptr[0];
 	const msgpack_object *tag = demo_param(params, 1);
+	const msgpack_object *delay = demo_param(params, 2);
 	int rv;
 
 	if (!demo_str_eq(how, "segv", 4) && !demo_str_eq(how, "abort", 5) &&
 	    !demo_str_eq(how, "exit", 4) && !demo_str_eq(how, "oom", 3) &&
 	    !demo_str_eq(how, "stack", 5) && !demo_str_eq(how, "hang", 4))
 		return wspool_fail(call, 400, "Unknown crash");
-	if (tag != NULL && (rv = demo_defer(call, tag, 0, NULL)) != WSPOOL_OK)
+	if (tag != NULL && (rv = demo_defer_slow(call, tag, 0, NULL,
+	    delay != NULL ? demo_int(delay) : 0)) != WSPOOL_OK)
 		return rv;
 	if (demo_str_eq(how, "segv", 4)) {
 		demo_segv();
@@ -633,7 +768,8 @@ DEMO_SCHEMA(fail, DEMO_P("code", WSPOOL_T_INTEGER),
     DEMO_OPT("tag", WSPOOL_T_STRING));
 DEMO_SCHEMA(crash, DEMO_ONE_OF("how", "\"segv\" | \"abort\" | \"exit\" | "
     "\"oom\" | \"stack\" | \"hang\""),
-    DEMO_OPT("tag", WSPOOL_T_STRING));
+    DEMO_OPT("tag", WSPOOL_T_STRING),
+    DEMO_OPT("cleanup_ms", WSPOOL_T_INTEGER));
 DEMO_SCHEMA(sleep, DEMO_P("ms", WSPOOL_T_INTEGER),
     DEMO_OPT("tag", WSPOOL_T_STRING));
 DEMO_SCHEMA(settle, DEMO_P("tag", WSPOOL_T_STRING),

@@ -164,10 +164,12 @@ struct wspool_route {
 	uint32_t timeout_ms;  /* 0: server default (none for subscriptions) */
 	/*
 	 * The call may run twice with no harm: it changes nothing, or changes
-	 * it the same way twice. A later release will run an idempotent call
-	 * again on another worker when a neighbouring call crashed the worker
-	 * it was running on; today nothing reads it. A route that registers
-	 * cleanups is not idempotent.
+	 * it the same way twice. When another call crashes the worker it runs
+	 * on, an idempotent call runs again on another worker (once), and its
+	 * client never sees the crash; a call of another route fails with 502
+	 * like the culprit (docs/cleanups.md). A route that registers cleanups
+	 * is not idempotent (a second run registers them again, under a new
+	 * call id).
 	 */
 	bool idempotent;
 	/*
@@ -234,7 +236,8 @@ int wspool_pack_reason(msgpack_packer *pk, const struct wspool_reason *r);
  */
 struct wspool_cleanup_ctx {
 	/* The call that registered it: the same on every worker that runs
-	 * it (the master's call id, also in its log lines). */
+	 * it (the master's call id, also in its log lines; unique across the
+	 * master's restarts). */
 	uint64_t call_id;
 	/* Which of the call's registrations: 0 for its first wspool_defer_end,
 	 * then 1, 2... (a registration that failed may leave a gap). */
@@ -242,10 +245,10 @@ struct wspool_cleanup_ctx {
 	/*
 	 * THE idempotency key: an opaque string of printable ASCII, shorter
 	 * than WSPOOL_CLEANUP_KEY_MAX, unique per registration and the same
-	 * on every run of it (hand-overs included). Store it with the effect
-	 * (say, in a unique column) so that a second run does nothing. Do not
-	 * parse it: its form will change to stay unique across master restarts
-	 * and several masters.
+	 * on every run of it (hand-overs and master restarts included), unique
+	 * across restarts and across masters with different node names.
+	 * Store it with the effect (say, in a unique column) so that a second
+	 * run does nothing. Do not parse it (today "<node>:<call_id>.<index>").
 	 */
 	const char *key;
 	const char *route;        /* the route of the call */

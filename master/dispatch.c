@@ -4,11 +4,14 @@
  *
  *   READY                       routes, then supervise, sched (queue, hand-overs)
  *   RESULT, CHUNK, END, ERROR   rpc
- *   DEFER                       journal, then the acknowledgement
- *   CLEANUP_DONE                journal, the acknowledgement, sched
+ *   DEFER                       journal, then the acknowledgement, held
+ *                               until the turn's commit (commit)
+ *   CLEANUP_DONE                journal (committed at the turn's end), the
+ *                               acknowledgement, sched
  *   LOG                         the log, with the call's route
  *   link down                   supervise (wait for the exit status, or kill)
- *   worker gone                 supervise, rpc, journal, metrics, sched
+ *   worker gone                 supervise, neighbours (its calls), journal,
+ *                               metrics, sched
  *   HELLO (join)                supervise
  *   drain over (supervise)      rpc
  */
@@ -19,11 +22,13 @@
 #include <wspool.h>
 
 #include "common/log.h"
+#include "master/commit.h"
 #include "master/dispatch.h"
 #include "master/join.h"
 #include "master/journal.h"
 #include "master/link.h"
 #include "master/metrics.h"
+#include "master/neighbours.h"
 #include "master/routes.h"
 #include "master/rpc.h"
 #include "master/sched.h"
@@ -56,15 +61,22 @@ dispatch_reply_cb(struct worker *w, const struct proto_msg *m)
 	return 0;
 }
 
-/* DEFER: journal first, then acknowledge: when wspool_defer returns in
- * the handler, the master holds the cleanup. */
+/* DEFER: journal first, then acknowledge once the turn's commit made it
+ * durable: when wspool_defer returns in the handler, the master holds
+ * the cleanup, on disk. One that cannot be journaled is refused. */
 static int
 dispatch_defer_cb(struct worker *w, const struct proto_msg *m)
 {
+	if (m->seq == 0 || m->seq >= PROTO_DEFER_NACK)
+		return -1;
 	if (journal_defer(w->w_gen, m->id, m->seq, rpc_route_of(m->id),
 	    m->str.ptr, m->str.len, m->value.ptr, m->value.len) != 0)
-		return -1;
-	return link_send_ack(w, m->id, m->seq);
+		return link_send_ack(w, m->id, m->seq | PROTO_DEFER_NACK);
+	if (commit_hold_ack(w, m->id, m->seq) != 0) {
+		journal_forget(m->id, m->seq);
+		return link_send_ack(w, m->id, m->seq | PROTO_DEFER_NACK);
+	}
+	return 0;
 }
 
 static int
@@ -78,8 +90,10 @@ dispatch_cleanup_done_cb(struct worker *w, const struct proto_msg *m)
 		    (int)w->w_pid);
 		break;
 	case JOURNAL_DONE_OWN:
+		commit_soon();
 		break;
 	case JOURNAL_DONE_HANDOVER:
+		commit_soon();
 		/* It may take the next orphan. */
 		sched_handover();
 		break;
@@ -128,12 +142,18 @@ dispatch_gone_cb(struct worker *w, const struct wspool_reason *why)
 	size_t n;
 
 	supervise_gone(w);
-	rpc_worker_gone(w, why);
+	neighbours_worker_gone(w, why);
 	if ((n = journal_worker_gone(w->w_gen, why, counts)) > 0)
-		log_info("worker %d died with %zu cleanups not done: handing them over",
-		    (int)w->w_pid, n);
-	metrics_worker_death(dispatch_death_label(why));
+		log_info("%s %d died with %zu cleanups not done: handing them over",
+		    w->w_runner ? "cleanup runner" : "worker", (int)w->w_pid, n);
+	if (!w->w_runner)
+		metrics_worker_death(dispatch_death_label(why));
+	else if (why->kind != WSPOOL_REASON_SHUTDOWN)
+		metrics_counters.runner_deaths_total++;
+	/* Cleanups dropped for crashing too often leave the store. */
+	commit_soon();
 	sched_handover();
+	sched_feed();
 }
 
 void

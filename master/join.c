@@ -78,7 +78,7 @@ join_hello(nng_msg *msg)
 	if (nng_msg_alloc(&reply, 0) != 0)
 		goto out;
 	proto_writer_init(&pw, reply, join_msg_write);
-	proto_put_welcome(&pw, addr);
+	proto_put_welcome(&pw, addr, srv.cfg.node_name);
 	if (pw.error != 0 || nng_sendmsg(join.reg, reply, NNG_FLAG_NONBLOCK) != 0)
 		nng_msg_free(reply);
 	log_debug("worker %d (host %s) joining at %s", (int)w->w_pid,

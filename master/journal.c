@@ -8,14 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/random.h>
 
 #include <msgpack.h>
 #include <uthash.h>
 
 #include <wspool.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "master/journal.h"
+#include "master/jstore.h"
 #include "master/metrics.h"
 #include "proto/proto.h"
 
@@ -50,6 +53,7 @@ struct jentry {
 	uint64_t je_worker;         /* w_gen of the worker running it; 0: none */
 	enum jentry_state je_state;
 	unsigned je_attempts;
+	bool je_maybe_ran;          /* an earlier run may have had its effect */
 	UT_hash_handle hh;          /* by je_key */
 	UT_hash_handle hh_id;       /* by je_id */
 	TAILQ_ENTRY(jentry) je_clink;
@@ -66,6 +70,11 @@ static struct {
 	struct jentry_list handover;  /* running elsewhere */
 	uint64_t next_id;
 	size_t count;
+	uint32_t incarnation;         /* in the high bits of call ids */
+	uint64_t next_call;           /* the low bits of the next call id */
+	bool restoring;               /* loading the store: do not write it */
+	int64_t pid;                  /* this master, in its records */
+	char host[256];
 } journal;
 
 static uint64_t
@@ -128,6 +137,15 @@ journal_entry_free(struct jentry *e)
 	}
 }
 
+/* The entry is done with for good (ran, dropped, withdrawn): off the
+ * disk too, with the turn's commit. */
+static void
+journal_entry_finish(struct jentry *e)
+{
+	jstore_del(e->je_key.call_id, e->je_key.seq);
+	journal_entry_free(e);
+}
+
 int
 journal_defer(uint64_t wid, uint64_t call_id, uint64_t seq,
     const char *route, const char *name, size_t name_len,
@@ -165,6 +183,11 @@ journal_defer(uint64_t wid, uint64_t call_id, uint64_t seq,
 	HASH_ADD(hh, journal.by_key, je_key, sizeof(e->je_key), e);
 	HASH_ADD(hh_id, journal.by_id, je_id, sizeof(e->je_id), e);
 	journal.count++;
+	if (!journal.restoring && jstore_put(call_id, seq, route, e->je_name,
+	    arg, arg_len, journal.pid, journal.host) != 0) {
+		journal_entry_free(e);
+		return -1;
+	}
 	return 0;
 fail:
 	if (e != NULL) {
@@ -193,12 +216,14 @@ journal_done(uint64_t wid, uint64_t id, uint64_t seq, bool ok,
 	if (e == NULL || e->je_worker != wid ||
 	    e->je_state != (seq > 0 ? JE_PENDING : JE_HANDOVER))
 		return JOURNAL_DONE_UNKNOWN; /* already done elsewhere: at least once */
-	metrics_counters.cleanups_run_total++;
+	metrics_counters.cleanup_runs_total++;
+	if (e->je_maybe_ran)
+		metrics_counters.cleanup_reruns_total++;
 	if (!ok)
 		log_warn("cleanup %s of call %llu (route %s) failed: %.*s",
 		    e->je_name, (unsigned long long)e->je_key.call_id,
 		    e->je_call->jc_route, (int)msg_len, msg);
-	journal_entry_free(e);
+	journal_entry_finish(e);
 	return seq > 0 ? JOURNAL_DONE_OWN : JOURNAL_DONE_HANDOVER;
 }
 
@@ -244,7 +269,7 @@ journal_attempt(struct jentry *e, const struct wspool_reason *crash)
 	    (unsigned long long)e->je_key.call_id, e->je_call->jc_route,
 	    e->je_attempts, crash->signal ? crash->signal : "exit");
 	metrics_counters.cleanups_dropped_total++;
-	journal_entry_free(e);
+	journal_entry_finish(e);
 	return false;
 }
 
@@ -265,6 +290,7 @@ journal_worker_gone(uint64_t wid, const struct wspool_reason *crash,
 			continue;
 		TAILQ_REMOVE(&journal.handover, e, je_qlink);
 		e->je_state = JE_PENDING;
+		e->je_maybe_ran = true;
 		if (counts && !journal_attempt(e, crash))
 			continue;
 		e->je_state = JE_QUEUED;
@@ -284,6 +310,8 @@ journal_worker_gone(uint64_t wid, const struct wspool_reason *crash,
 				    &jc->jc_reason_len);
 			/* Cleanups run in order once the call ended: the first
 			 * pending one is the one that was running. */
+			if (first && jc->jc_terminal)
+				e->je_maybe_ran = true;
 			if (first && jc->jc_terminal && counts) {
 				first = false;
 				if (TAILQ_NEXT(e, je_clink) == NULL &&
@@ -362,9 +390,140 @@ journal_fini(void)
 
 	HASH_ITER(hh, journal.by_key, e, tmp) {
 		if (journal.count > 0)
-			log_warn("cleanup %s of call %llu (route %s) never ran",
+			log_warn("cleanup %s of call %llu (route %s) did not run%s",
 			    e->je_name, (unsigned long long)e->je_key.call_id,
-			    e->je_call->jc_route);
+			    e->je_call->jc_route, jstore_open_p() ?
+			    ": it stays in the journal for the next start" : "");
 		journal_entry_free(e);
 	}
+	jstore_close();
+}
+
+/* ---- durability (jstore.c below) ------------------------------------------ */
+
+/* Call ids: the incarnation in the high bits, a counter in the low ones. */
+#define JOURNAL_CALL_BITS 40
+#define JOURNAL_INCARNATION_MASK ((UINT32_C(1) << (64 - JOURNAL_CALL_BITS)) - 1)
+
+/* A record of a dead master: an orphan with reason lost (that master). */
+static int
+journal_restore_cb(void *ctx, uint64_t call_id, uint64_t seq,
+    const char *route, const char *name, const void *arg, size_t arg_len,
+    int64_t pid, const char *host)
+{
+	struct wspool_reason lost = { .kind = WSPOOL_REASON_LOST, .status = -1,
+		.worker_pid = pid, .worker_host = host };
+	struct jcall *jc;
+	struct jentry *e;
+	size_t *n = ctx;
+
+	/* In the store already: an in-memory entry, pending on no worker. */
+	if (journal_defer(0, call_id, seq, route, name, strlen(name), arg,
+	    arg_len) != 0)
+		return -1;
+	jc = journal_call(call_id);
+	e = TAILQ_LAST(&jc->jc_entries, jentry_list);
+	if (jc->jc_reason == NULL &&
+	    journal_pack_reason(&lost, &jc->jc_reason, &jc->jc_reason_len) != 0)
+		return -1;
+	jc->jc_terminal = true;
+	e->je_maybe_ran = true;
+	e->je_state = JE_QUEUED;
+	TAILQ_INSERT_TAIL(&journal.queue, e, je_qlink);
+	(*n)++;
+	return 0;
+}
+
+int
+journal_open(const char *path, const char *node, int64_t pid,
+    const char *host)
+{
+	uint32_t inc;
+	size_t n = 0;
+
+	journal.pid = pid;
+	snprintf(journal.host, sizeof(journal.host), "%s", host);
+	journal.next_call = 1;
+	if (path == NULL) {
+		/* No store, no memory of earlier runs: a random incarnation
+		 * keeps keys apart from theirs, most likely (unsafe anyway). */
+		if (getrandom(&inc, sizeof(inc), 0) != (ssize_t)sizeof(inc))
+			inc = (uint32_t)pid;
+		journal.incarnation = inc & JOURNAL_INCARNATION_MASK;
+		log_warn("--journal none: pending cleanups live in memory only; "
+		    "a crash of the master loses them");
+		return 0;
+	}
+	if (jstore_open(path, node, &inc) != 0)
+		return -1;
+	journal.incarnation = inc & JOURNAL_INCARNATION_MASK;
+	/* The records are on disk already: not written again. */
+	journal.restoring = true;
+	if (jstore_load(journal_restore_cb, &n) != 0 || jstore_commit() != 0) {
+		journal.restoring = false;
+		jstore_close();
+		return -1;
+	}
+	journal.restoring = false;
+	if (n > 0)
+		log_warn("journal %s: %zu cleanups of a master that died: "
+		    "running them (reason lost)", path, n);
+	log_info("journal %s: incarnation %u", path, inc);
+	return 0;
+}
+
+uint64_t
+journal_next_call_id(void)
+{
+	uint32_t inc;
+
+	if (journal.next_call >> JOURNAL_CALL_BITS) {
+		/* 2^40 calls in one incarnation: take a new one. */
+		if (jstore_open_p() && jstore_next_incarnation(&inc) == 0)
+			journal.incarnation = inc & JOURNAL_INCARNATION_MASK;
+		else
+			journal.incarnation = (journal.incarnation + 1) &
+			    JOURNAL_INCARNATION_MASK;
+		journal.next_call = 1;
+	}
+	return (uint64_t)journal.incarnation << JOURNAL_CALL_BITS |
+	    journal.next_call++;
+}
+
+void
+journal_forget(uint64_t call_id, uint64_t seq)
+{
+	struct jentry *e;
+	struct jkey key = { call_id, seq };
+
+	HASH_FIND(hh, journal.by_key, &key, sizeof(key), e);
+	if (e != NULL)
+		journal_entry_free(e);
+}
+
+bool
+journal_dirty(void)
+{
+	return jstore_dirty();
+}
+
+int
+journal_commit(void)
+{
+	uint64_t t0;
+	int rv;
+
+	if (!jstore_dirty())
+		return 0;
+	t0 = clock_now_us();
+	rv = jstore_commit();
+	metrics_counters.journal_commits_total++;
+	metrics_counters.journal_commit_us_total += clock_now_us() - t0;
+	return rv;
+}
+
+void
+journal_close(void)
+{
+	jstore_close();
 }

@@ -37,6 +37,28 @@ struct wspool_reason;
 
 /* Registers the journal's gauge. */
 void journal_init(void);
+
+/*
+ * Open the durable store at path (NULL: --journal none, memory only) for
+ * node; this master's pid and host go into its records. The records a
+ * dead master left become orphans with reason lost (its pid and host),
+ * handed over like any other. Returns 0, or -1 (logged).
+ */
+int journal_open(const char *path, const char *node, int64_t pid,
+    const char *host);
+/* Close the store: what is still pending stays there, for the next start. */
+void journal_close(void);
+
+/* A new call id, unique across restarts: the incarnation (+1 per start,
+ * kept in the store) in the high bits. */
+uint64_t journal_next_call_id(void);
+
+/* Whether this turn changed the store; commit it (once per loop turn,
+ * commit.c). journal_commit returns 0, or -1: none of the turn's changes
+ * is durable (then forget the turn's registrations: journal_forget). */
+bool journal_dirty(void);
+int journal_commit(void);
+void journal_forget(uint64_t call_id, uint64_t seq);
 /* Free what is left, each logged as a cleanup that never ran. */
 void journal_fini(void);
 

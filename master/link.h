@@ -86,6 +86,15 @@ struct worker {
 	bool w_drain_expired;          /* supervise.c: draining past the grace */
 	unsigned w_inflight;           /* sched.c: calls on this worker */
 	uint64_t w_ncalls;             /* sched.c: calls it has taken */
+	bool w_runner;                 /* supervise.c: the cleanup runner */
+	uint64_t w_sent;               /* rpc.c: CALLs sent to it (numbers them) */
+	/* What its death says (supervise.c, rpc.c's deadline), read by the
+	 * gone event: the call that killed it (0: unknown), and how many of
+	 * the CALLs sent to it had started (w_started_known: from its crash
+	 * page; else any may have). */
+	uint64_t w_culprit;
+	uint64_t w_started;
+	bool w_started_known;
 };
 
 /* ---- events, registered at start-up ------------------------------------------ */

@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "master/commit.h"
 #include "master/conn.h"
 #include "master/dispatch.h"
 #include "master/join.h"
@@ -31,6 +32,7 @@
 #include "master/metrics.h"
 #include "master/routes.h"
 #include "master/rpc.h"
+#include "master/spawn.h"
 #include "master/supervise.h"
 
 #define MAIN_TICK_MS 50
@@ -171,6 +173,19 @@ main_rundir(void)
 	return 0;
 }
 
+/* This host's name, for the journal's records (a cleanup that outlives
+ * this master names it in its "lost" reason). */
+static const char *
+main_hostname(void)
+{
+	static char host[256];
+
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	return host;
+}
+
 /* Start every part, run the loop until the shutdown is over, stop them. */
 static int
 main_serve(void)
@@ -178,9 +193,13 @@ main_serve(void)
 	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	int rv = 1;
 
-	if (rpc_init() != 0 || link_init() != 0)
-		goto out;
 	journal_init();
+	if (journal_open(strcmp(srv.cfg.journal_path, "none") == 0 ? NULL :
+	    srv.cfg.journal_path, srv.cfg.node_name, (int64_t)getpid(),
+	    main_hostname()) != 0)
+		goto out;
+	if (rpc_init() != 0 || link_init() != 0 || commit_init() != 0)
+		goto out;
 	dispatch_init();
 	if (conn_listen() != 0 || main_drop_privileges() != 0 ||
 	    join_start() != 0 || supervise_start() != 0)
@@ -207,6 +226,7 @@ out:
 	conn_fini();
 	supervise_stop();
 	join_stop();
+	commit_fini();
 	link_fini();
 	routes_fini();
 	journal_fini();
@@ -242,11 +262,11 @@ main(int argc, char **argv)
 	if (srv.cfg.emit_routes != NULL) {
 		/* The worker program writes them: the master never loads a
 		 * module. */
-		rv = supervise_emit(srv.cfg.emit_routes) == 0 ? 0 : 1;
+		rv = spawn_emit(srv.cfg.emit_routes) == 0 ? 0 : 1;
 		goto out;
 	}
 	if (srv.cfg.check_only) {
-		if ((rv = supervise_check() == 0 ? 0 : 1) == 0)
+		if ((rv = spawn_check() == 0 ? 0 : 1) == 0)
 			printf("wspool-master: configuration%s%s and module ok\n",
 			    srv.cfg.config_path ? " " : "",
 			    srv.cfg.config_path ? srv.cfg.config_path : "");

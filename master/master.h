@@ -14,6 +14,7 @@
 
 #define MASTER_MAX_WORKER_LISTEN 8
 #define MASTER_MAX_ORIGINS 32
+#define MASTER_NODE_NAME_MAX 64
 
 /* Effective settings: defaults in options.c, then the command line. */
 struct settings {
@@ -45,7 +46,9 @@ struct settings {
 	char *emit_routes;         /* --emit-routes: "ts" or "json", or NULL */
 	char *config_path;
 	size_t nallow_origin;
-	size_t worker_memory;      /* RLIMIT_AS of workers, 0: unlimited */
+	size_t worker_memory;      /* memory limit of each worker, 0: none */
+	char *journal_path;        /* the durable journal, or "none" */
+	char *node_name;           /* in cleanup keys: "<node>:<call>.<index>" */
 	unsigned worker_threads;
 	int log_level;
 };

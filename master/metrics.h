@@ -24,8 +24,22 @@
 	    "Connections refused at --max-connections.") \
 	X(worker_starts_total, "counter", \
 	    "Local workers started.") \
-	X(cleanups_run_total, "counter", \
-	    "Deferred cleanups reported done.") \
+	X(cleanup_runs_total, "counter", \
+	    "Deferred cleanup runs reported done.") \
+	X(cleanup_reruns_total, "counter", \
+	    "Runs of cleanups that may have run before (at least once).") \
+	X(journal_commits_total, "counter", \
+	    "Commits of the durable journal (one per loop turn that changed it).") \
+	X(journal_commit_us_total, "counter", \
+	    "Microseconds the loop spent in journal commits (flushes included).") \
+	X(runner_starts_total, "counter", \
+	    "Cleanup runners started.") \
+	X(runner_deaths_total, "counter", \
+	    "Cleanup runners that died (any cause but a shutdown).") \
+	X(calls_redispatched_total, "counter", \
+	    "Calls sent to another worker: their worker died before they started.") \
+	X(calls_rerun_total, "counter", \
+	    "Idempotent calls run again: a neighbour crashed their worker.") \
 	X(cleanups_retried_total, "counter", \
 	    "Deferred cleanups handed over to another worker after a death.") \
 	X(cleanups_dropped_total, "counter", \

@@ -15,6 +15,22 @@
 #include "common/log.h"
 #include "master/master.h"
 
+#define OPTIONS_JOURNAL_DEFAULT LOCALSTATEDIR "/lib/wspool/journal"
+#define OPTIONS_WORKER_MEMORY_DEFAULT ((size_t)1 << 30)
+
+/* A node name: 1 to MASTER_NODE_NAME_MAX of [A-Za-z0-9._-]. */
+static int
+options_node_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > MASTER_NODE_NAME_MAX ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") != n)
+		return -1;
+	return 0;
+}
+
 static void
 options_usage(FILE *f)
 {
@@ -29,7 +45,14 @@ options_usage(FILE *f)
 "                             address (tcp://HOST:PORT or ipc://PATH); repeatable\n"
 "      --worker-path PATH     the wspool-worker program to run\n"
 "      --worker-threads N     handler threads per worker (default 4)\n"
-"      --worker-memory BYTES  memory limit per worker (K, M, G suffixes)\n"
+"      --worker-memory BYTES  memory limit per worker (K, M, G suffixes;\n"
+"                             default 1G, 0: none)\n"
+"      --journal PATH         the durable cleanup journal (LMDB; default\n"
+"                             " OPTIONS_JOURNAL_DEFAULT ");\n"
+"                             `none`: in memory only, UNSAFE: a crash of the\n"
+"                             master loses every pending cleanup\n"
+"      --node-name NAME       this master's name in cleanup keys (default:\n"
+"                             the host name)\n"
 "      --ws-path PATH         the WebSocket endpoint (default /ws)\n"
 "      --max-connections N    open client connections (default 10000)\n"
 "      --handshake-timeout SECS  for the upgrade request (default 10)\n"
@@ -235,8 +258,8 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	    O_CALL_TIMEOUT, O_LOG_LEVEL, O_GRACE, O_QUEUE_TIMEOUT, O_QUEUE_MAX,
 	    O_WORKER_MAX_INFLIGHT, O_MAX_CALLS_PER_WORKER, O_MAX_CONNECTIONS,
 	    O_HANDSHAKE_TIMEOUT, O_IDLE_TIMEOUT, O_PING_INTERVAL, O_PONG_TIMEOUT,
-	    O_ALLOW_ORIGIN, O_USER, O_CORE_DUMPS, O_CHECK, O_CONFIG,
-	    O_EMIT_ROUTES };
+	    O_ALLOW_ORIGIN, O_USER, O_CORE_DUMPS, O_CHECK, O_CONFIG, O_JOURNAL,
+	    O_NODE_NAME, O_EMIT_ROUTES };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -265,6 +288,8 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 		{ "check", no_argument, NULL, O_CHECK },
 		{ "emit-routes", required_argument, NULL, O_EMIT_ROUTES },
 		{ "config", required_argument, NULL, O_CONFIG },
+		{ "journal", required_argument, NULL, O_JOURNAL },
+		{ "node-name", required_argument, NULL, O_NODE_NAME },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -294,6 +319,8 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	cfg->ping_interval_s = 30;
 	cfg->pong_timeout_s = 10;
 	cfg->worker_threads = 4;
+	cfg->worker_memory = OPTIONS_WORKER_MEMORY_DEFAULT;
+	cfg->journal_path = strdup(OPTIONS_JOURNAL_DEFAULT);
 	cfg->log_level = LOG_INFO;
 
 	while ((c = getopt_long(argc, argv, "l:w:hV", longopts, NULL)) != -1) {
@@ -419,6 +446,16 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			break;
 		case O_CONFIG:
 			break; /* read before the command line: options_config */
+		case O_JOURNAL:
+			if (optarg[0] == '\0')
+				goto fail;
+			options_set(&cfg->journal_path, optarg);
+			break;
+		case O_NODE_NAME:
+			if (options_node_name(optarg) != 0)
+				goto fail;
+			options_set(&cfg->node_name, optarg);
+			break;
 		case O_GRACE:
 			secs = strtod(optarg, &end);
 			if (end == optarg || *end != '\0' || !(secs >= 0) ||
@@ -447,6 +484,19 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	}
 	if (optind < argc)
 		cfg->module_path = strdup(argv[optind]);
+	if (cfg->node_name == NULL) {
+		char host[256];
+
+		if (gethostname(host, sizeof(host)) != 0)
+			strcpy(host, "localhost");
+		host[sizeof(host) - 1] = '\0';
+		/* Keep what a node name may hold: cut at the first other byte. */
+		host[strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
+		    "UVWXYZ0123456789._-")] = '\0';
+		if (strlen(host) > MASTER_NODE_NAME_MAX)
+			host[MASTER_NODE_NAME_MAX] = '\0';
+		cfg->node_name = strdup(host[0] != '\0' ? host : "localhost");
+	}
 	return 0;
 
 fail:
@@ -465,6 +515,8 @@ options_free(struct settings *cfg)
 	free(cfg->user);
 	free(cfg->config_path);
 	free(cfg->emit_routes);
+	free(cfg->journal_path);
+	free(cfg->node_name);
 	for (size_t i = 0; i < cfg->nworker_listen; i++)
 		free(cfg->worker_listen[i]);
 	for (size_t i = 0; i < cfg->nallow_origin; i++)

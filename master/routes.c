@@ -62,6 +62,7 @@ routes_ready(unsigned gen, const char *host, const struct proto_msg *m)
 		}
 		r->r_pattern = (int)e->ptr[1].via.u64;
 		r->r_timeout_ms = (uint32_t)e->ptr[2].via.u64;
+		r->r_idempotent = (e->ptr[3].via.u64 & PROTO_ROUTE_IDEMPOTENT) != 0;
 		HASH_ADD_KEYPTR(hh, table, r->r_name, name->size, r);
 	}
 	if (gen != routes.gen && routes.table != NULL && gen < routes.gen) {
@@ -132,12 +133,15 @@ routes_manifest(msgpack_sbuffer *out, uint64_t default_timeout_ms)
 			return -1;
 		if (deadline > 0)
 			n = snprintf(text, sizeof(text), ",\"pattern\":\"%s\","
-			    "\"timeout_ms\":%" PRIu32 ",\"deadline_ms\":%" PRIu64
-			    "}", pattern, r->r_timeout_ms, deadline);
+			    "\"idempotent\":%s,\"timeout_ms\":%" PRIu32
+			    ",\"deadline_ms\":%" PRIu64 "}", pattern,
+			    r->r_idempotent ? "true" : "false", r->r_timeout_ms,
+			    deadline);
 		else
 			n = snprintf(text, sizeof(text), ",\"pattern\":\"%s\","
-			    "\"timeout_ms\":%" PRIu32 ",\"deadline_ms\":null}",
-			    pattern, r->r_timeout_ms);
+			    "\"idempotent\":%s,\"timeout_ms\":%" PRIu32
+			    ",\"deadline_ms\":null}", pattern,
+			    r->r_idempotent ? "true" : "false", r->r_timeout_ms);
 		if (json_put_raw(out, text, (size_t)n) != 0)
 			return -1;
 	}

@@ -20,6 +20,7 @@ struct route {
 	char *r_name;
 	int r_pattern;           /* enum wspool_pattern */
 	uint32_t r_timeout_ms;   /* 0: server default */
+	bool r_idempotent;       /* may run again after a neighbour's crash */
 	struct route *r_retired_next; /* on the first route of a retired table */
 	UT_hash_handle hh;
 };

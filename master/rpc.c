@@ -32,10 +32,10 @@
 
 static struct {
 	struct call *calls;          /* by k_id */
-	uint64_t next_id;
 	msgpack_sbuffer params;      /* scratch: the params of the message at hand */
 	msgpack_sbuffer out;         /* scratch: the JSON being written */
 	msgpack_zone zone;           /* scratch: unpacked worker values */
+	bool started;                /* rpc_init ran: rpc_fini has work */
 } rpc;
 
 static const char *const rpc_outcome_names[] = {
@@ -61,7 +61,7 @@ rpc_in_flight_gauge_cb(void)
 int
 rpc_init(void)
 {
-	rpc.next_id = 1;
+	rpc.started = true;
 	msgpack_sbuffer_init(&rpc.params);
 	msgpack_sbuffer_init(&rpc.out);
 	msgpack_zone_init(&rpc.zone, 4096);
@@ -74,6 +74,9 @@ rpc_init(void)
 void
 rpc_fini(void)
 {
+	if (!rpc.started)
+		return;
+	rpc.started = false;
 	msgpack_sbuffer_destroy(&rpc.params);
 	msgpack_sbuffer_destroy(&rpc.out);
 	msgpack_zone_destroy(&rpc.zone);
@@ -210,7 +213,7 @@ rpc_detach(struct call *call)
 	call->k_conn = NULL;
 }
 
-static void
+void
 rpc_call_free(struct call *call)
 {
 	enum call_outcome o = call->k_outcome < 0 ? OUTCOME_OK :
@@ -260,6 +263,9 @@ rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	 * ends with the worker's death, never before this returns. */
 	snprintf(why, sizeof(why), "call %llu (%s) passed its deadline",
 	    (unsigned long long)call->k_id, call->k_route);
+	/* It is the culprit: its neighbours may be spared (neighbours.c). */
+	if (w->w_culprit == 0)
+		w->w_culprit = call->k_id;
 	supervise_kill(w, why);
 }
 
@@ -305,8 +311,7 @@ rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason)
 	}
 }
 
-/* Send call to w (CONN_OPEN first if w has not seen its connection). */
-static int
+int
 rpc_send_call(struct call *call, struct worker *w, const char *params,
     size_t len)
 {
@@ -321,9 +326,17 @@ rpc_send_call(struct call *call, struct worker *w, const char *params,
 		lc.lc_values = (const char *const *)c->c_hvalues;
 		lc.lc_nheaders = c->c_nheaders;
 	}
+	/* Kept until it ends: its worker may die before it starts. */
+	if (call->k_params == NULL) {
+		if ((call->k_params = malloc(len ? len : 1)) == NULL)
+			return -1;
+		memcpy(call->k_params, params, len);
+		call->k_params_len = len;
+	}
 	if (link_send_call(w, c != NULL ? &lc : NULL, call->k_id, call->k_route,
 	    params, len, (call->k_flags & CALL_NOTIFY) ? PROTO_CALL_NOTIFY : 0) != 0)
 		return -1;
+	call->k_wseq = ++w->w_sent;
 	call->k_worker = w;
 	call->k_worker_pid = (int)w->w_pid;
 	sched_assign(w);
@@ -338,16 +351,13 @@ static void
 rpc_sched_start_cb(struct sched_entry *e, struct worker *w)
 {
 	struct call *call = RPC_CALL_OF(e);
-	char *params = call->k_params;
 
-	call->k_params = NULL;
-	if (rpc_send_call(call, w, params, call->k_params_len) != 0) {
+	if (rpc_send_call(call, w, call->k_params, call->k_params_len) != 0) {
 		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 			rpc_send_error(call->k_conn, call->k_client_id,
 			    call->k_client_id_len, 503, "Service Unavailable");
 		rpc_call_free(call);
 	}
-	free(params);
 }
 
 /* sched: a call waited --queue-timeout for a worker. */
@@ -503,7 +513,7 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		rpc_refuse(c, id, id_len, 503, "Service Unavailable: out of memory");
 		return;
 	}
-	call->k_id = rpc.next_id++;
+	call->k_id = journal_next_call_id();
 	call->k_route = r->r_name;
 	call->k_pattern = r->r_pattern;
 	call->k_outcome = -1;
@@ -648,22 +658,41 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 }
 
 void
-rpc_worker_gone(struct worker *w, const struct wspool_reason *reason)
+rpc_call_lost(struct call *call, const struct wspool_reason *reason)
 {
-	struct call *call, *tmp;
 	const char *msg = reason->kind == WSPOOL_REASON_LOST ? "Bad Gateway: worker lost" :
 	    reason->kind == WSPOOL_REASON_SHUTDOWN ? "Service Unavailable: shutting down" :
 	    "Bad Gateway: worker crashed";
 	int code = reason->kind == WSPOOL_REASON_SHUTDOWN ? 503 : 502;
 
-	HASH_ITER(hh, rpc.calls, call, tmp) {
-		if (call->k_worker != w)
-			continue;
-		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
-			rpc_send_reason_error(call->k_conn, call, code, msg, reason);
-		rpc_set_outcome(call, reason->kind == WSPOOL_REASON_LOST ? OUTCOME_LOST :
-		    reason->kind == WSPOOL_REASON_SHUTDOWN ? OUTCOME_SHUTDOWN :
-		    OUTCOME_CRASHED);
-		rpc_call_free(call);
-	}
+	if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
+		rpc_send_reason_error(call->k_conn, call, code, msg, reason);
+	rpc_set_outcome(call, reason->kind == WSPOOL_REASON_LOST ? OUTCOME_LOST :
+	    reason->kind == WSPOOL_REASON_SHUTDOWN ? OUTCOME_SHUTDOWN :
+	    OUTCOME_CRASHED);
+	rpc_call_free(call);
+}
+
+void
+rpc_worker_gone(struct worker *w, const struct wspool_reason *reason)
+{
+	struct call *call, *tmp;
+
+	HASH_ITER(hh, rpc.calls, call, tmp)
+		if (call->k_worker == w)
+			rpc_call_lost(call, reason);
+}
+
+struct call *
+rpc_call_next(struct call *prev)
+{
+	return prev == NULL ? rpc.calls : prev->hh.next;
+}
+
+void
+rpc_call_renumber(struct call *call)
+{
+	HASH_DEL(rpc.calls, call);
+	call->k_id = journal_next_call_id();
+	HASH_ADD(hh, rpc.calls, k_id, sizeof(call->k_id), call);
 }

@@ -15,8 +15,10 @@
  *   until the worker's terminal reply so the worker's accounting stays
  *   exact and late replies are recognised and dropped.
  * - When no worker can take a call it waits on sched's bounded queue (in
- *   arrival order) until one can, or --queue-timeout passes (503); its
- *   params wait with it (k_params).
+ *   arrival order) until one can, or --queue-timeout passes (503).
+ * - Its params stay with it (k_params) until it ends: when its worker
+ *   dies, a call that had not started there, or an idempotent one, is sent
+ *   to another worker (neighbours.c decides which).
  * - Notifications are attached to their connection too (under a key no
  *   client id can have), so a closing connection cancels them, but nothing
  *   is ever sent to the client for them.
@@ -52,8 +54,11 @@ struct call {
 	uint64_t k_start_us;
 	uint64_t k_conn_id;          /* for logs, after the connection is gone */
 	int k_worker_pid;            /* for logs, after the worker is gone */
-	char *k_params;              /* while queued: the packed params */
+	char *k_params;              /* until it ends: the packed params, to send
+	                                it again when its worker dies */
 	size_t k_params_len;
+	uint64_t k_wseq;             /* its number among the CALLs sent to k_worker */
+	bool k_rerun;                /* run again once already (idempotent) */
 	UT_hash_handle hh;           /* rpc's calls, by k_id */
 	UT_hash_handle hh_conn;      /* conn's c_calls, by client id */
 	struct sched_entry k_sched;  /* while waiting for a worker */
@@ -101,5 +106,22 @@ void rpc_on_reply(struct worker *w, const struct proto_msg *m);
 void rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason);
 /* w is gone: every call on it ends with reason. */
 void rpc_worker_gone(struct worker *w, const struct wspool_reason *reason);
+
+/* ---- a worker's death, call by call (for neighbours.c) ------------------- */
+
+/* Every call, in no particular order: pass NULL first, then the last one
+ * returned. Do not free the one returned before taking the next. */
+struct call *rpc_call_next(struct call *prev);
+/* End one call of a dead worker with reason (502 or 503 for its client). */
+void rpc_call_lost(struct call *call, const struct wspool_reason *reason);
+/* Give a call a new id (it runs again: nothing of its first run may be
+ * taken for the second's). */
+void rpc_call_renumber(struct call *call);
+/* Send call to w (CONN_OPEN first if w has not seen its connection); its
+ * params are kept until it ends. Returns 0 or -1 (nothing sent). */
+int rpc_send_call(struct call *call, struct worker *w, const char *params,
+    size_t len);
+/* The call is over: count it, release its worker, free it. */
+void rpc_call_free(struct call *call);
 
 #endif /* MASTER_RPC_H */

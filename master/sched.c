@@ -36,6 +36,17 @@ sched_queued_gauge_cb(void)
 	return sched.nqueued;
 }
 
+static uint64_t
+sched_runner_gauge_cb(void)
+{
+	struct worker *w;
+	uint64_t n = 0;
+
+	for (w = link_next(NULL); w != NULL; w = link_next(w))
+		n += w->w_state == W_READY && w->w_runner;
+	return n;
+}
+
 int
 sched_init(const struct sched_hooks *hooks)
 {
@@ -47,6 +58,9 @@ sched_init(const struct sched_hooks *hooks)
 	    sched_queued_gauge_cb);
 	metrics_gauge("wspool_workers_ready", "Workers ready for calls.",
 	    sched_nready_gauge_cb);
+	metrics_gauge("wspool_runner_ready",
+	    "Cleanup runners ready for hand-overs (1, or 0 while one restarts).",
+	    sched_runner_gauge_cb);
 	return 0;
 }
 
@@ -67,7 +81,7 @@ sched_pick(void)
 	unsigned gen = supervise_generation();
 
 	for (w = link_next(NULL); w != NULL; w = link_next(w)) {
-		if (w->w_state != W_READY ||
+		if (w->w_state != W_READY || w->w_runner ||
 		    w->w_inflight >= srv.cfg.worker_max_inflight ||
 		    link_congested(w))
 			continue;
@@ -90,7 +104,7 @@ sched_nready(void)
 	unsigned n = 0;
 
 	for (w = link_next(NULL); w != NULL; w = link_next(w))
-		if (w->w_state == W_READY)
+		if (w->w_state == W_READY && !w->w_runner)
 			n++;
 	return n;
 }
@@ -125,6 +139,26 @@ sched_enqueue(struct sched_entry *e)
 	if (!evtimer_pending(sched.timer, NULL))
 		evtimer_add(sched.timer, &tv);
 	return 0;
+}
+
+void
+sched_requeue(struct sched_entry *e, struct sched_entry *after)
+{
+	struct timeval tv = clock_tv(srv.cfg.queue_timeout_ms);
+	struct sched_entry *first = TAILQ_FIRST(&sched.queue);
+
+	/* Waiting since the one it follows: the queue stays sorted by
+	 * se_since_us, which the expiry timer relies on. */
+	e->se_since_us = after != NULL ? after->se_since_us : first != NULL ?
+	    first->se_since_us : clock_now_us();
+	e->se_queued = true;
+	if (after != NULL)
+		TAILQ_INSERT_AFTER(&sched.queue, after, e, se_link);
+	else
+		TAILQ_INSERT_HEAD(&sched.queue, e, se_link);
+	sched.nqueued++;
+	if (!evtimer_pending(sched.timer, NULL) && srv.cfg.queue_timeout_ms > 0)
+		evtimer_add(sched.timer, &tv);
 }
 
 void
@@ -194,9 +228,11 @@ sched_handover(void)
 
 	for (w = link_next(NULL); w != NULL && journal_next_orphan(&o);
 	    w = link_next(w)) {
-		/* One hand-over at a time per worker: if it dies running
-		 * one, that one is to blame. */
-		if (w->w_state != W_READY || journal_handing_to(w->w_gen))
+		/* Only to the runner, which takes no calls (a crashing call
+		 * cannot kill a cleanup mid-run), one at a time: if it dies
+		 * running one, that one is to blame. */
+		if (w->w_state != W_READY || !w->w_runner ||
+		    journal_handing_to(w->w_gen))
 			continue;
 		if (link_send_cleanup(w, o.jo_id, o.jo_call_id, o.jo_seq,
 		    o.jo_attempt, o.jo_route, o.jo_name, o.jo_arg, o.jo_arg_len,

@@ -62,6 +62,9 @@ void sched_release(struct worker *w);
  * queue is full or queueing is off (--queue-timeout 0): answer 503.
  */
 int sched_enqueue(struct sched_entry *e);
+/* Queue a call again, whatever the bounds (it was accepted before): just
+ * behind after, or at the front when after is NULL. */
+void sched_requeue(struct sched_entry *e, struct sched_entry *after);
 /* Take a waiting call off the queue (it ended while waiting). */
 void sched_dequeue(struct sched_entry *e);
 /* Whether a call is waiting: a new one must then wait behind it. */
@@ -70,8 +73,9 @@ unsigned sched_queued(void);
 /* Workers may take calls: start waiting calls while one can. */
 void sched_feed(void);
 
-/* Hand orphaned cleanups to ready workers that run none. Call when a
- * worker becomes ready, finishes a hand-over, or orphans appear. */
+/* Hand orphaned cleanups to the cleanup runner (a worker that takes no
+ * calls), one at a time. Call when it becomes ready, finishes a
+ * hand-over, or orphans appear. */
 void sched_handover(void);
 
 #endif /* MASTER_SCHED_H */

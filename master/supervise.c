@@ -21,11 +21,13 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "master/join.h"
 #include "master/link.h"
+#include "master/memlimit.h"
 #include "master/master.h"
 #include "master/metrics.h"
+#include "master/spawn.h"
 #include "master/supervise.h"
+#include "proto/crashpage.h"
 
 #define SUPERVISE_JOIN_TIMEOUT_MS 10000   /* HELLO to READY */
 #define SUPERVISE_REAP_TIMEOUT_MS 2000    /* lost link to waitpid, then SIGKILL */
@@ -36,6 +38,9 @@
 /* A process started here. */
 struct child {
 	pid_t ch_pid;
+	unsigned ch_n;                 /* its number (cgroup name) */
+	bool ch_runner;                /* the cleanup runner */
+	struct crashpage *ch_page;     /* shared with it: its crashes */
 	struct worker *ch_worker;      /* once it has said HELLO */
 	unsigned ch_generation;        /* the reload generation it was started in */
 	bool ch_was_ready;
@@ -48,10 +53,10 @@ static struct {
 	int nchildren;                 /* children counted in --workers */
 	unsigned failures;             /* consecutive starts that never got ready */
 	unsigned generation;           /* bumped by each reload (SIGHUP) */
+	unsigned nspawned;
+	struct child *runner;          /* the live (not retired) cleanup runner */
 	struct event *sigchld_ev;
 	struct event *spawn_ev;
-	char *worker_path;
-	char *module_path;
 	supervise_drain_fn on_drain_expired;
 } sup = { .children = TAILQ_HEAD_INITIALIZER(sup.children) };
 
@@ -77,6 +82,13 @@ supervise_timer_set(struct event *ev, uint64_t ms)
 	event_add(ev, &tv);
 }
 
+/* For logs: "worker" or "cleanup runner". */
+static const char *
+supervise_what(const struct worker *w)
+{
+	return w->w_runner ? "cleanup runner" : "worker";
+}
+
 static void
 supervise_reason(struct wspool_reason *r, enum wspool_reason_kind kind,
     const struct worker *w)
@@ -90,190 +102,45 @@ supervise_reason(struct wspool_reason *r, enum wspool_reason_kind kind,
 	}
 }
 
-/* The child no longer counts in --workers: its replacement may start. */
+/* The child no longer counts in --workers (or as the runner): its
+ * replacement may start. */
 static void
 supervise_child_retire(struct child *ch)
 {
-	if (!ch->ch_retired) {
-		ch->ch_retired = true;
+	if (ch->ch_retired)
+		return;
+	ch->ch_retired = true;
+	if (ch->ch_runner)
+		sup.runner = NULL;
+	else
 		sup.nchildren--;
-	}
-}
-
-/* ---- finding the programs ------------------------------------------------------- */
-
-/*
- * In the build tree the master is master/wspool-master next to worker/ and
- * examples/. Installed, the worker sits next to the master and the demo in
- * PKGLIBDIR; the install tree is also looked up relative to the master, so
- * an install under DESTDIR or a moved prefix still works.
- */
-static char *
-supervise_find(const char *configured, const char *const *rels,
-    const char *installed)
-{
-	char exe[PATH_MAX], cand[PATH_MAX + 64];
-	ssize_t n;
-	char *slash;
-
-	if (configured != NULL)
-		return realpath(configured, NULL);
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = '\0';
-		if ((slash = strrchr(exe, '/')) != NULL) {
-			*slash = '\0';
-			for (; *rels != NULL; rels++) {
-				snprintf(cand, sizeof(cand), "%s/%s", exe, *rels);
-				if (access(cand, R_OK) == 0)
-					return realpath(cand, NULL);
-			}
-		}
-	}
-	return realpath(installed, NULL);
-}
-
-static int
-supervise_find_programs(void)
-{
-	static const char *const worker_rels[] = { "../worker/wspool-worker",
-	    "wspool-worker", NULL };
-	static const char *const demo_rels[] = { "../examples/.libs/demo.so",
-	    "../lib/" PACKAGE "/demo.so", NULL };
-
-	sup.worker_path = supervise_find(srv.cfg.worker_path, worker_rels,
-	    BINDIR "/wspool-worker");
-	if (sup.worker_path == NULL) {
-		log_error("cannot find wspool-worker (use --worker-path)");
-		return -1;
-	}
-	sup.module_path = supervise_find(srv.cfg.module_path, demo_rels,
-	    PKGLIBDIR "/demo.so");
-	if (sup.module_path == NULL) {
-		log_error("cannot find module %s: %s", srv.cfg.module_path ?
-		    srv.cfg.module_path : "(demo)", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int
-supervise_check(void)
-{
-	char *argv[4];
-	pid_t pid;
-	int status, rv = -1;
-
-	if (supervise_find_programs() != 0)
-		goto out;
-	argv[0] = sup.worker_path;
-	argv[1] = (char *)"--check";
-	argv[2] = sup.module_path;
-	argv[3] = NULL;
-	if ((pid = fork()) < 0)
-		goto out;
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0)
-		rv = 0;
-	else
-		log_error("module %s failed its check", sup.module_path);
-out:
-	free(sup.worker_path);
-	free(sup.module_path);
-	sup.worker_path = sup.module_path = NULL;
-	return rv;
-}
-
-int
-supervise_emit(const char *format)
-{
-	char *argv[5];
-	pid_t pid;
-	int status, rv = -1;
-
-	if (supervise_find_programs() != 0)
-		goto out;
-	argv[0] = sup.worker_path;
-	argv[1] = (char *)"--emit-routes";
-	argv[2] = (char *)format;
-	argv[3] = sup.module_path;
-	argv[4] = NULL;
-	/* The child inherits stdout: nothing of ours is buffered there. */
-	fflush(stdout);
-	if ((pid = fork()) < 0) {
-		log_error("fork: %s", strerror(errno));
-		goto out;
-	}
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		rv = 0;
-	else
-		log_error("cannot emit the routes of %s", sup.module_path);
-out:
-	free(sup.worker_path);
-	free(sup.module_path);
-	sup.worker_path = sup.module_path = NULL;
-	return rv;
 }
 
 /* ---- spawning -------------------------------------------------------------------- */
 
 static int
-supervise_spawn(void)
+supervise_spawn(bool runner)
 {
-	char threads[16], memory[32];
-	char *argv[12];
 	struct child *ch;
-	pid_t pid, parent = getpid();
-	int i = 0;
+	pid_t pid;
 
 	if ((ch = calloc(1, sizeof(*ch))) == NULL)
 		return -1;
-	snprintf(threads, sizeof(threads), "%u", srv.cfg.worker_threads);
-	snprintf(memory, sizeof(memory), "%zu", srv.cfg.worker_memory);
-	argv[i++] = sup.worker_path;
-	argv[i++] = (char *)"--connect";
-	argv[i++] = (char *)join_local_address();
-	argv[i++] = (char *)"--threads";
-	argv[i++] = threads;
-	if (srv.cfg.worker_memory != 0) {
-		argv[i++] = (char *)"--memory";
-		argv[i++] = memory;
-	}
-	argv[i++] = sup.module_path;
-	argv[i] = NULL;
-
-	if ((pid = fork()) < 0) {
-		log_error("fork: %s", strerror(errno));
+	ch->ch_n = ++sup.nspawned;
+	if ((pid = spawn_start(ch->ch_n, runner, &ch->ch_page)) < 0) {
 		free(ch);
 		return -1;
 	}
-	if (pid == 0) {
-		sigset_t none;
-
-		/* Own process group: a worker's signals never reach the master. */
-		setpgid(0, 0);
-		/* No orphans: a worker dies with its master. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		signal(SIGPIPE, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(argv[0], argv);
-		_exit(127);
-	}
 	ch->ch_pid = pid;
+	ch->ch_runner = runner;
 	ch->ch_generation = sup.generation;
 	TAILQ_INSERT_TAIL(&sup.children, ch, ch_link);
+	if (runner) {
+		sup.runner = ch;
+		metrics_counters.runner_starts_total++;
+		log_debug("started cleanup runner %d", (int)pid);
+		return 0;
+	}
 	sup.nchildren++;
 	metrics_counters.worker_starts_total++;
 	log_debug("started worker %d", (int)pid);
@@ -283,8 +150,11 @@ supervise_spawn(void)
 static void
 supervise_spawn_cb(evutil_socket_t fd, short what, void *arg)
 {
+	/* The runner first: hand-overs wait for it. */
+	if (!srv.exiting && sup.runner == NULL)
+		supervise_spawn(true);
 	while (!srv.exiting && sup.nchildren < srv.cfg.workers)
-		if (supervise_spawn() != 0)
+		if (supervise_spawn(false) != 0)
 			break;
 }
 
@@ -297,8 +167,8 @@ supervise_spawn_missing(void)
 {
 	unsigned delay;
 
-	if (srv.exiting || sup.nchildren >= srv.cfg.workers ||
-	    evtimer_pending(sup.spawn_ev, NULL))
+	if (srv.exiting || (sup.nchildren >= srv.cfg.workers &&
+	    sup.runner != NULL) || evtimer_pending(sup.spawn_ev, NULL))
 		return;
 	if (sup.failures == 0) {
 		supervise_spawn_cb(-1, 0, NULL);
@@ -347,6 +217,7 @@ supervise_reload(void)
 	sup.generation++;
 	log_info("reload: starting %d workers of generation %u", srv.cfg.workers,
 	    sup.generation);
+	/* The runner too: the new module's cleanups. */
 	TAILQ_FOREACH(ch, &sup.children, ch_link)
 		supervise_child_retire(ch);
 	sup.failures = 0;
@@ -363,7 +234,7 @@ supervise_reload_progress(void)
 
 	for (w = link_next(NULL); w != NULL; w = link_next(w))
 		if (w->w_state == W_READY && w->w_generation == sup.generation &&
-		    w->w_child != NULL)
+		    w->w_child != NULL && !w->w_runner)
 			ready++;
 	if (ready < srv.cfg.workers)
 		return;
@@ -390,6 +261,7 @@ supervise_adopt_cb(struct worker *w, bool local)
 				ch->ch_worker = w;
 				w->w_child = ch;
 				w->w_generation = ch->ch_generation;
+				w->w_runner = ch->ch_runner;
 				break;
 			}
 		}
@@ -412,8 +284,8 @@ supervise_ready(struct worker *w)
 		w->w_child->ch_was_ready = true;
 		sup.failures = 0;
 	}
-	log_info("worker %d ready (host %s, %s)", (int)w->w_pid, w->w_host,
-	    w->w_child ? "local" : "joined");
+	log_info("%s %d ready (host %s, %s)", supervise_what(w), (int)w->w_pid,
+	    w->w_host, w->w_child ? "local" : "joined");
 	supervise_reload_progress();
 }
 
@@ -506,6 +378,27 @@ supervise_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- reaping ----------------------------------------------------------------------- */
 
+/*
+ * What the crash page says of a death (proto/crashpage.h): how many calls
+ * had started, and the culprit when the worker died by the very signal
+ * its handler caught. A culprit named already (a deadline) stays.
+ */
+static void
+supervise_read_page(struct worker *w, const struct child *ch, int status)
+{
+	const struct crashpage *p = ch->ch_page;
+	int sig;
+
+	if (p == NULL)
+		return;
+	w->w_started = atomic_load(&p->cp_started);
+	w->w_started_known = true;
+	sig = atomic_load(&p->cp_signal);
+	if (w->w_culprit == 0 && sig != 0 && WIFSIGNALED(status) &&
+	    WTERMSIG(status) == sig)
+		w->w_culprit = atomic_load(&p->cp_culprit);
+}
+
 /* The reason a local worker died, from its wait status. */
 static void
 supervise_reason_status(struct wspool_reason *r, const struct worker *w,
@@ -528,16 +421,23 @@ supervise_reaped(struct child *ch, int status)
 	struct wspool_reason r;
 	char sig[32];
 
+	if (memlimit_reaped(ch->ch_n))
+		log_warn("%s %d: killed at its memory limit (%zu MiB)",
+		    ch->ch_runner ? "cleanup runner" : "worker",
+		    (int)ch->ch_pid, srv.cfg.worker_memory >> 20);
 	if (w != NULL) {
 		supervise_reason_status(&r, w, status, sig, sizeof(sig));
+		supervise_read_page(w, ch, status);
 		if (ch->ch_retired && r.signal == NULL && r.status == 0) {
-			log_info("worker %d drained and exited", (int)ch->ch_pid);
+			log_info("%s %d drained and exited", supervise_what(w),
+			    (int)ch->ch_pid);
 		} else if (!srv.exiting || w->w_inflight > 0) {
 			if (r.signal)
-				log_warn("worker %d died: %s", (int)ch->ch_pid, r.signal);
+				log_warn("%s %d died: %s", supervise_what(w),
+				    (int)ch->ch_pid, r.signal);
 			else
-				log_warn("worker %d exited with status %d",
-				    (int)ch->ch_pid, r.status);
+				log_warn("%s %d exited with status %d",
+				    supervise_what(w), (int)ch->ch_pid, r.status);
 		}
 		ch->ch_worker = NULL;
 		w->w_child = NULL;
@@ -549,8 +449,8 @@ supervise_reaped(struct child *ch, int status)
 	if (!ch->ch_was_ready)
 		sup.failures++;
 	TAILQ_REMOVE(&sup.children, ch, ch_link);
-	if (!ch->ch_retired)
-		sup.nchildren--;
+	supervise_child_retire(ch);
+	spawn_unmap(ch->ch_page);
 	free(ch);
 }
 
@@ -583,10 +483,11 @@ supervise_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 int
 supervise_start(void)
 {
-	if (supervise_find_programs() != 0)
+	if (spawn_find_programs() != 0)
 		return -1;
-	log_info("module %s, worker program %s", sup.module_path,
-	    sup.worker_path);
+	log_info("module %s, worker program %s", spawn_module_path(),
+	    spawn_worker_path());
+	memlimit_init(srv.cfg.worker_memory);
 	sup.sigchld_ev = evsignal_new(srv.base, SIGCHLD, supervise_sigchld_cb,
 	    NULL);
 	sup.spawn_ev = evtimer_new(srv.base, supervise_spawn_cb, NULL);
@@ -620,6 +521,8 @@ supervise_stop(void)
 					link_gone(ch->ch_worker, &why);
 				}
 				TAILQ_REMOVE(&sup.children, ch, ch_link);
+				memlimit_reaped(ch->ch_n);
+				spawn_unmap(ch->ch_page);
 				free(ch);
 			}
 			continue;
@@ -637,6 +540,7 @@ supervise_stop(void)
 		TAILQ_REMOVE(&sup.children, ch, ch_link);
 		if (ch->ch_worker != NULL)
 			ch->ch_worker->w_child = NULL;
+		spawn_unmap(ch->ch_page);
 		free(ch);
 	}
 	for (w = link_next(NULL); w != NULL; w = next) {
@@ -649,7 +553,5 @@ supervise_stop(void)
 	if (sup.spawn_ev != NULL)
 		event_free(sup.spawn_ev);
 	sup.sigchld_ev = sup.spawn_ev = NULL;
-	free(sup.worker_path);
-	free(sup.module_path);
-	sup.worker_path = sup.module_path = NULL;
+	spawn_fini();
 }

@@ -26,13 +26,6 @@ struct wspool_reason;
 /* Find the worker program and the module, then start --workers of them.
  * The registry must be listening (join_start). Returns 0 or -1. */
 int supervise_start(void);
-/* --check: have the worker program load and check the module
- * (wspool-worker --check). Returns 0 or -1. */
-int supervise_check(void);
-/* --emit-routes: have the worker program write the module's routes in
- * format ("ts" or "json") to our stdout (wspool-worker --emit-routes).
- * Returns 0 or -1 (the worker said why on stderr). */
-int supervise_emit(const char *format);
 /* Stop every worker (SIGTERM, then SIGKILL after a deadline); each one's
  * death goes through the gone event before this returns. */
 void supervise_stop(void);

@@ -194,7 +194,7 @@ enum proto_kind {
 	K_OPTBIN,   /* bin or nil */
 	K_BOOL,
 	K_HEADERS,  /* map str -> str */
-	K_ROUTES,   /* array of [str, pattern, timeout_ms] */
+	K_ROUTES,   /* array of [str, pattern, timeout_ms, flags] */
 	K_NAMES,    /* array of str */
 };
 
@@ -243,7 +243,8 @@ static const struct proto_spec {
 	[PROTO_LOG] = { "log", 3, { { K_UINT, D_CALL }, { K_INT32, D_NUM },
 	    { K_STR, D_STR } } },
 	[PROTO_HELLO] = { "hello", 2, { { K_PID, D_NUM }, { K_STR, D_STR } } },
-	[PROTO_WELCOME] = { "welcome", 1, { { K_STR, D_STR } } },
+	[PROTO_WELCOME] = { "welcome", 2, { { K_STR, D_STR },
+	    { K_STR, D_STR2 } } },
 };
 
 #define PROTO_NSPECS (sizeof(proto_specs) / sizeof(proto_specs[0]))
@@ -343,15 +344,17 @@ proto_check_routes(const msgpack_object *o)
 		return "routes are not an array";
 	for (i = 0; i < o->via.array.size; i++) {
 		if (o->via.array.ptr[i].type != MSGPACK_OBJECT_ARRAY ||
-		    o->via.array.ptr[i].via.array.size != 3)
-			return "route is not [name, pattern, timeout]";
+		    o->via.array.ptr[i].via.array.size != 4)
+			return "route is not [name, pattern, timeout, flags]";
 		e = o->via.array.ptr[i].via.array.ptr;
 		if (!proto_is_str(&e[0]) ||
 		    e[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 		    e[1].via.u64 > INT_MAX ||
 		    e[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    e[2].via.u64 > UINT32_MAX)
-			return "route is not [name, pattern, timeout]";
+		    e[2].via.u64 > UINT32_MAX ||
+		    e[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    e[3].via.u64 > UINT32_MAX)
+			return "route is not [name, pattern, timeout, flags]";
 	}
 	return NULL;
 }

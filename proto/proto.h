@@ -21,7 +21,7 @@
 
 #include <msgpack.h>
 
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 
 /* Largest nng message either side accepts (NNG_OPT_RECVMAXSZ). */
 #define PROTO_MAX_MSG (64u * 1024 * 1024)
@@ -46,7 +46,9 @@ enum proto_type {
 	PROTO_DRAIN = 7,      /* [7]: finish what you have, take nothing new, exit */
 
 	/* 32-63: worker -> master */
-	PROTO_READY = 32,     /* [32, pid, host, module, routes:[[name, pattern, timeout_ms]...], cleanups:[name...]] */
+	PROTO_READY = 32,     /* [32, pid, host, module, routes:[[name, pattern, timeout_ms,
+	                         flags]...], cleanups:[name...]]; route flags:
+	                         PROTO_ROUTE_IDEMPOTENT */
 	PROTO_RESULT = 33,    /* [33, call_id, value:bin] */
 	PROTO_CHUNK = 34,     /* [34, call_id, value:bin|nil]  nil: undefined chunk */
 	PROTO_END = 35,       /* [35, call_id]  subscription close / notification done */
@@ -59,12 +61,19 @@ enum proto_type {
 
 	/* 64-71: joining, on the master's registry socket (req/rep) */
 	PROTO_HELLO = 64,     /* [64, pid, host]  worker -> master */
-	PROTO_WELCOME = 65,   /* [65, address]    master -> worker: dial this pair1 address */
+	PROTO_WELCOME = 65,   /* [65, address, node] master -> worker: dial this pair1
+	                         address; node: the master's node name (cleanup keys) */
 };
 
 #define PROTO_ANSWER_ACK UINT64_MAX
 /* DEFER_ACK with seq | PROTO_DONE_ACK: the master has CLEANUP_DONE(seq). */
 #define PROTO_DONE_ACK (UINT64_C(1) << 63)
+/* DEFER_ACK with seq | PROTO_DEFER_NACK: DEFER(seq) was refused (the
+ * journal could not make it durable): it is not registered. */
+#define PROTO_DEFER_NACK (UINT64_C(1) << 62)
+
+/* READY route flags */
+#define PROTO_ROUTE_IDEMPOTENT 0x1 /* may run again after a neighbour's crash */
 
 /* PROTO_CALL flags */
 #define PROTO_CALL_NOTIFY 0x1 /* a notification: no answer goes to the client */
@@ -93,7 +102,8 @@ struct proto_msg {
 	uint64_t flags;         /* CALL: flags; CLEANUP_DONE: ok (1/0) */
 	struct proto_bytes str;  /* CALL, CLEANUP: route; ERROR, CLEANUP_DONE: message;
 	                            READY: host; CONN_OPEN: uuid; DEFER: name; LOG: text */
-	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module */
+	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module;
+	                            WELCOME: node */
 	                         /* HELLO: host is in str, pid in num; WELCOME: address in str */
 	struct proto_bytes value; /* CALL: params; RESULT, CHUNK: value; ERROR: data;
 	                             DEFER, CLEANUP: arg; CANCEL: reason */
@@ -101,9 +111,10 @@ struct proto_msg {
 	struct proto_bytes value2; /* CLEANUP: reason */
 	const msgpack_object *obj; /* CONN_OPEN: headers (map); READY: routes (array) */
 	const msgpack_object *obj2; /* READY: cleanups (array of str) */
-	/* obj and obj2 are checked (str <= PROTO_MAX_STR, route = [str,
-	 * pattern <= INT_MAX, timeout_ms <= UINT32_MAX]); an empty str inside
-	 * them may have a NULL ptr (msgpack-c's way). */
+	/* obj and obj2 are checked (str <= PROTO_MAX_STR, routes as below);
+	 * an empty str inside
+	 * them may have a NULL ptr (msgpack-c's way). A route entry is [str,
+	 * pattern <= INT_MAX, timeout_ms <= UINT32_MAX, flags <= UINT32_MAX]. */
 };
 
 /* ---- Reading ---------------------------------------------------------------- */
@@ -187,11 +198,13 @@ int proto_put_cleanup(struct proto_writer *w, uint64_t cleanup_id,
     const void *reason, size_t reason_len);
 int proto_put_drain(struct proto_writer *w);
 
-/* routes: n entries of name, pattern (enum wspool_pattern), timeout_ms. */
+/* routes: n entries of name, pattern (enum wspool_pattern), timeout_ms,
+ * flags (PROTO_ROUTE_*). */
 struct proto_route_info {
 	const char *name;
 	int pattern;
 	uint32_t timeout_ms;
+	uint32_t flags;
 };
 int proto_put_ready(struct proto_writer *w, int64_t pid, const char *host,
     const char *module, const struct proto_route_info *routes, size_t nroutes,
@@ -212,7 +225,8 @@ int proto_put_cleanup_done(struct proto_writer *w, uint64_t id, uint64_t seq,
 int proto_put_log(struct proto_writer *w, uint64_t call_id, int level,
     const char *text);
 int proto_put_hello(struct proto_writer *w, int64_t pid, const char *host);
-int proto_put_welcome(struct proto_writer *w, const char *address);
+int proto_put_welcome(struct proto_writer *w, const char *address,
+    const char *node);
 
 /* ---- Reasons (proto/reason.c) ------------------------------------------------
  * A reason travels as one msgpack value, the same shape as its JSON form in

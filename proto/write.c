@@ -259,10 +259,11 @@ proto_put_ready(struct proto_writer *w, int64_t pid, const char *host,
 	if (w->error == 0)
 		w->error = msgpack_pack_array(&w->pk, nroutes);
 	for (i = 0; i < nroutes && w->error == 0; i++) {
-		w->error = msgpack_pack_array(&w->pk, 3);
+		w->error = msgpack_pack_array(&w->pk, 4);
 		proto_w_str(w, routes[i].name, proto_id_len(routes[i].name));
 		proto_w_uint(w, (uint64_t)routes[i].pattern);
 		proto_w_uint(w, routes[i].timeout_ms);
+		proto_w_uint(w, routes[i].flags);
 	}
 	if (w->error == 0)
 		w->error = msgpack_pack_array(&w->pk, ncleanups);
@@ -394,15 +395,17 @@ proto_put_hello(struct proto_writer *w, int64_t pid, const char *host)
 }
 
 int
-proto_put_welcome(struct proto_writer *w, const char *address)
+proto_put_welcome(struct proto_writer *w, const char *address,
+    const char *node)
 {
-	size_t address_len = proto_id_len(address);
+	size_t address_len = proto_id_len(address), node_len = proto_id_len(node);
 
 	if (w->error != 0)
 		return w->error;
-	if (address_len == SIZE_MAX)
+	if (address_len == SIZE_MAX || node_len == SIZE_MAX)
 		return -1;
-	proto_put_open(w, PROTO_WELCOME, 1);
+	proto_put_open(w, PROTO_WELCOME, 2);
 	proto_w_str(w, address, address_len);
+	proto_w_str(w, node, node_len);
 	return proto_put_close(w);
 }

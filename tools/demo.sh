@@ -13,4 +13,6 @@ echo
 echo "wspool demo: connect a WebSocket client to ws://127.0.0.1:8080/ws"
 echo "  e.g. send {\"id\": 1, \"method\": \"add\", \"params\": [1, 2]}"
 echo
-exec ./master/wspool-master --listen 127.0.0.1:8080
+# The durable cleanup journal lives in the build tree (an installed
+# server keeps it in $localstatedir/lib/wspool, see wspool-master(8)).
+exec ./master/wspool-master --listen 127.0.0.1:8080 --journal ./wspool-journal

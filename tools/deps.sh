@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
   libevent-dev libnng-dev libmsgpack-dev libyajl-dev libssl-dev
-  libwslay-dev libhttp-parser-dev uthash-dev check
+  libwslay-dev libhttp-parser-dev uthash-dev liblmdb-dev check
   python3 python3-pytest python3-websockets valgrind curl openssl"
 missing=""
 for p in $PKGS; do

@@ -35,7 +35,7 @@ for f in bin/wspool-master bin/wspool-worker include/wspool.h lib/libwspool.so \
 	lib/pkgconfig/wspool.pc lib/wspool/demo.so share/man/man8/wspool-master.8 \
 	share/man/man8/wspool-worker.8 share/man/man3/wspool.3 \
 	bin/wspool-call share/man/man1/wspool-call.1 \
-	lib/systemd/system/wspool.service etc/wspool.conf; do
+	lib/systemd/system/wspool.service etc/wspool.conf var/lib/wspool; do
 	[ -e "$inst/$f" ] || { echo "make install did not install $f"; exit 1; }
 done
 "$inst/bin/wspool-call" --version >/dev/null

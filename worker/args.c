@@ -18,7 +18,7 @@ args_usage(FILE *f)
 	fprintf(f,
 	    "usage: wspool-worker --connect ADDRESS [--threads N] "
 	    "[--max-threads M]\n"
-	    "                     [--memory BYTES] MODULE.so\n"
+	    "                     [--memory BYTES] [--runner] MODULE.so\n"
 	    "       wspool-worker --check MODULE.so\n"
 	    "       wspool-worker --emit-routes ts|json MODULE.so\n"
 	    "\n"
@@ -29,9 +29,15 @@ args_usage(FILE *f)
 	    "  -t, --threads N        handler threads at start (default 4)\n"
 	    "  -T, --max-threads M    grow up to M threads when handlers "
 	    "block (default 64)\n"
-	    "  -m, --memory BYTES     address space limit (suffix k, m, g); "
-	    "beyond it\n"
+	    "  -m, --memory BYTES     memory limit (suffix k, m, g): data the "
+	    "worker may map\n"
+	    "                         beyond what it maps at start "
+	    "(RLIMIT_DATA); beyond it\n"
 	    "                         allocations fail\n"
+	    "  -R, --runner           the cleanup runner: run cleanups handed "
+	    "over, no calls\n"
+	    "      --crash-fd FD      the crash page its master shares "
+	    "(local workers)\n"
 	    "  -C, --check            load and check the module (and run its "
 	    "init and fini),\n"
 	    "                         then exit: 0 when it can be served\n"
@@ -99,6 +105,8 @@ args_parse(int argc, char **argv, struct args *a)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "check", no_argument, NULL, 'C' },
 		{ "emit-routes", required_argument, NULL, 'E' },
+		{ "runner", no_argument, NULL, 'R' },
+		{ "crash-fd", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -109,7 +117,8 @@ args_parse(int argc, char **argv, struct args *a)
 
 	a->ar_threads = 4;
 	a->ar_max_threads = 64;
-	while ((ch = getopt_long(argc, argv, "c:t:T:m:CE:hV", longopts,
+	a->ar_crash_fd = -1;
+	while ((ch = getopt_long(argc, argv, "c:t:T:m:CE:RhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -153,6 +162,18 @@ args_parse(int argc, char **argv, struct args *a)
 				goto usage;
 			}
 			a->ar_emit = optarg;
+			break;
+		case 'R':
+			a->ar_runner = true;
+			break;
+		case 'F':
+			if (args_uint(optarg, 1 << 20, &v) != 0 && strcmp(optarg,
+			    "0") != 0) {
+				fprintf(stderr, "wspool-worker: --crash-fd wants "
+				    "a file descriptor, not '%s'\n", optarg);
+				goto usage;
+			}
+			a->ar_crash_fd = strcmp(optarg, "0") == 0 ? 0 : (int)v;
 			break;
 		case 'h':
 			args_usage(stdout);

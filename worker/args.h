@@ -13,6 +13,8 @@ struct args {
 	unsigned ar_threads;
 	unsigned ar_max_threads;
 	uint64_t ar_memory;         /* 0: no limit */
+	int ar_crash_fd;            /* --crash-fd: the master's crash page, -1 */
+	bool ar_runner;             /* --runner: hand-overs only, no calls */
 	bool ar_check;              /* --check: load the module, exit */
 	const char *ar_emit;        /* --emit-routes: "ts" or "json", or NULL */
 };

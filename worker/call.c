@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "worker/call.h"
 #include "worker/cleanup.h"
+#include "worker/crash.h"
 #include "worker/module.h"
 #include "worker/outbox.h"
 #include "worker/reply.h"
@@ -164,6 +165,7 @@ int
 call_receive(const struct proto_msg *m, int refuse, struct job_list *jl)
 {
 	struct wspool_call *c;
+	uint64_t seq = crash_next_seq();
 
 	pthread_mutex_lock(&call_mu);
 	if (table_get(&call_table, m->id) != NULL) {
@@ -180,9 +182,11 @@ call_receive(const struct proto_msg *m, int refuse, struct job_list *jl)
 	if (c == NULL && (c = call_new()) == NULL) {
 		/* Nothing can answer it: the master's deadline will. */
 		log_error("out of memory: call %" PRIu64 " dropped", m->id);
+		crash_skip(seq);
 		return 0;
 	}
 	c->c_job.j_fn = call_run_cb;
+	c->c_seq = seq;
 	c->c_node.tn_key = m->id;
 	c->c_flags = m->flags;
 	c->c_refuse = refuse;
@@ -252,6 +256,12 @@ call_defer_ack(uint64_t call_id, uint64_t seq)
 	c = call_of(n);
 	if (seq == PROTO_ANSWER_ACK) {
 		c->c_answer_acked = 1;
+	} else if (seq & PROTO_DEFER_NACK) {
+		/* Refused: never journaled. The wait ends, unacknowledged. */
+		s = seq & ~PROTO_DEFER_NACK;
+		if (s == 0 || s > c->c_ndefers)
+			goto out;
+		c->c_defers[s - 1].cd_nacked = true;
 	} else if (seq & PROTO_DONE_ACK) {
 		/* A withdrawal's acknowledgement says nothing of the
 		 * cleanups that run. */
@@ -322,7 +332,8 @@ call_wait_ack(struct wspool_call *c, const uint64_t *acked, uint64_t seq)
 	int rv = 0;
 
 	pthread_mutex_lock(&call_mu);
-	while (!(ok = *acked >= seq) && !call_lost && rv != ETIMEDOUT)
+	while (!(ok = *acked >= seq) && !call_lost && rv != ETIMEDOUT &&
+	    !(acked == &c->c_acked && c->c_defers[seq - 1].cd_nacked))
 		rv = pthread_cond_timedwait(&c->c_cond, &call_mu, &ts);
 	pthread_mutex_unlock(&call_mu);
 	return ok;
@@ -466,6 +477,8 @@ call_run_cb(struct job *j)
 	bool cancelled, cleanups = false;
 	int rv;
 
+	/* From here a crash of this thread names this call (crash.h). */
+	crash_enter(call_get_id(c), c->c_seq);
 	rv = call_execute(c);
 	/* The end and its reason are fixed here, with the answer. */
 	pthread_mutex_lock(&call_mu);
@@ -487,6 +500,7 @@ call_run_cb(struct job *j)
 		call_wait_ack(c, &c->c_answer_acked, 1);
 		call_run_cleanups(c, end, cancelled);
 	}
+	crash_leave();
 	call_release(c);
 }
 
@@ -529,7 +543,7 @@ call_defer(struct wspool_call *c, const struct wspool_cleanup *cl,
 	struct call_defer *d;
 	struct proto_writer *w;
 	const char *why = "out of memory";
-	bool stopping;
+	bool stopping, nacked;
 	uint64_t seq;
 	char *copy;
 
@@ -554,6 +568,7 @@ call_defer(struct wspool_call *c, const struct wspool_cleanup *cl,
 	d->cd_arg = copy;
 	d->cd_len = len;
 	d->cd_withdrawn = false;
+	d->cd_nacked = false;
 	seq = c->c_ndefers;
 	pthread_mutex_unlock(&call_mu);
 
@@ -575,8 +590,12 @@ call_defer(struct wspool_call *c, const struct wspool_cleanup *cl,
 	pthread_mutex_lock(&call_mu);
 	c->c_defers[seq - 1].cd_withdrawn = true;
 	stopping = call_lost;
+	nacked = c->c_defers[seq - 1].cd_nacked;
 	pthread_mutex_unlock(&call_mu);
-	why = stopping ? "the worker is stopping" : "not acknowledged in time";
+	why = nacked ? "the master could not journal it" : stopping ?
+	    "the worker is stopping" : "not acknowledged in time";
+	if (nacked)
+		goto fail;
 	if ((w = outbox_begin(0)) != NULL)
 		outbox_end(proto_put_cleanup_done(w, call_get_id(c), seq, 0,
 		    stopping ? "not registered: the worker is stopping" :

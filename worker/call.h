@@ -33,6 +33,7 @@ struct call_defer {
 	char *cd_arg;               /* one packed msgpack value */
 	size_t cd_len;
 	bool cd_withdrawn;          /* not acknowledged: will not run */
+	bool cd_nacked;             /* refused by the master (DEFER_NACK) */
 };
 
 struct wspool_call {
@@ -42,6 +43,7 @@ struct wspool_call {
 	struct wspool_call *c_free_next;
 
 	/* handler */
+	uint64_t c_seq;                 /* its number among CALLs (crash.h) */
 	const struct wspool_route *c_route; /* NULL: unknown route */
 	struct client *c_client;        /* a reference */
 	uint64_t c_flags;

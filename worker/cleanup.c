@@ -38,6 +38,9 @@ struct cleanup_job {
 	char cj_bytes[];
 };
 
+/* The master's node name: set before any cleanup runs, then read-only. */
+static char cleanup_node[CLEANUP_NODE_MAX + 1] = "local";
+
 /* The cleanup this thread runs, for wspool_log(NULL, ...). */
 static __thread const struct wspool_cleanup_ctx *cleanup_running;
 
@@ -59,6 +62,12 @@ cleanup_reason_unpack(const void *buf, size_t len, msgpack_zone *zone,
 }
 
 void
+cleanup_set_node(const char *node)
+{
+	snprintf(cleanup_node, sizeof(cleanup_node), "%s", node);
+}
+
+void
 cleanup_ctx_init(struct wspool_cleanup_ctx *ctx, char *key, uint64_t call_id,
     uint64_t seq, uint32_t attempt, const char *route, const char *name,
     const struct wspool_reason *reason)
@@ -66,10 +75,10 @@ cleanup_ctx_init(struct wspool_cleanup_ctx *ctx, char *key, uint64_t call_id,
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->call_id = call_id;
 	ctx->index = seq - 1;
-	/* For now unique within one master's life; wspool.h keeps it opaque
-	 * so that it can grow a master's identity later. */
-	snprintf(key, CLEANUP_KEY_SIZE, "%" PRIu64 ".%" PRIu64, call_id,
-	    seq - 1);
+	/* Unique across the master's restarts (call ids carry its
+	 * incarnation) and across masters (their node names differ). */
+	snprintf(key, CLEANUP_KEY_SIZE, "%s:%" PRIu64 ".%" PRIu64,
+	    cleanup_node, call_id, seq - 1);
 	ctx->key = key;
 	ctx->route = route;
 	ctx->name = name;

@@ -14,8 +14,14 @@
 #include "proto/proto.h"
 #include "worker/threads.h"
 
-/* Room for a key "<call_id>.<index>": two 20-digit numbers, a dot, NUL. */
-#define CLEANUP_KEY_SIZE 48
+/* Room for a key "<node>:<call_id>.<index>" (node at most
+ * CLEANUP_NODE_MAX bytes, two 20-digit numbers). */
+#define CLEANUP_NODE_MAX 64
+#define CLEANUP_KEY_SIZE WSPOOL_CLEANUP_KEY_MAX
+
+/* The master's node name (WELCOME), the first part of every key. Call
+ * once, before any cleanup runs; longer names are cut. */
+void cleanup_set_node(const char *node);
 
 /*
  * Receiver thread: queue a hand-over (PROTO_CLEANUP, its arg and reason

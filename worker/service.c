@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +42,7 @@
 #include "worker/call.h"
 #include "worker/cleanup.h"
 #include "worker/client.h"
+#include "worker/crash.h"
 #include "worker/emit.h"
 #include "worker/service.h"
 #include "worker/module.h"
@@ -58,8 +58,6 @@
 #else
 #define MAIN_SERVICE_STACK (512u * 1024)
 #endif
-/* --memory must leave at least this much to the handlers. */
-#define MAIN_MEMORY_MARGIN (32u * 1024 * 1024)
 
 /* The receiver thread's own: jobs of the nng message being read, and a
  * zone to validate values in. */
@@ -163,7 +161,17 @@ service_on_drain(const struct proto_msg *m, void *arg)
 	return 0;
 }
 
-/* What the master may send us, by type; anything else is garbage. */
+/* What the master may send us, by type; anything else is garbage. The
+ * cleanup runner takes no calls: a CALL to it is garbage. */
+static const uplink_handler_fn service_runner_handlers[] = {
+	[PROTO_CANCEL] = service_on_cancel,
+	[PROTO_CONN_OPEN] = service_on_conn_open,
+	[PROTO_CONN_CLOSE] = service_on_conn_close,
+	[PROTO_DEFER_ACK] = service_on_defer_ack,
+	[PROTO_CLEANUP] = service_on_cleanup,
+	[PROTO_DRAIN] = service_on_drain,
+};
+
 static const uplink_handler_fn service_handlers[] = {
 	[PROTO_CALL] = service_on_call,
 	[PROTO_CANCEL] = service_on_cancel,
@@ -201,6 +209,15 @@ service_end_cb(enum uplink_end why, void *arg)
 	}
 }
 
+static const struct uplink_ops service_runner_ops = {
+	.uo_handlers = service_runner_handlers,
+	.uo_nhandlers = sizeof(service_runner_handlers) /
+	    sizeof(service_runner_handlers[0]),
+	.uo_batch_cb = service_batch_cb,
+	.uo_end_cb = service_end_cb,
+	.uo_arg = &service_jobs,
+};
+
 static const struct uplink_ops service_uplink_ops = {
 	.uo_handlers = service_handlers,
 	.uo_nhandlers = sizeof(service_handlers) / sizeof(service_handlers[0]),
@@ -227,6 +244,8 @@ service_ready(const char *host)
 		routes[i].name = def->routes[i].name;
 		routes[i].pattern = (int)def->routes[i].pattern;
 		routes[i].timeout_ms = def->routes[i].timeout_ms;
+		routes[i].flags = def->routes[i].idempotent ?
+		    PROTO_ROUTE_IDEMPOTENT : 0;
 	}
 	for (size_t i = 0; i < def->ncleanups; i++)
 		cleanups[i] = def->cleanups[i].name;
@@ -271,81 +290,60 @@ service_stack_size(void)
 	return size;
 }
 
-#if !defined(__SANITIZE_ADDRESS__)
-/* Bytes of address space mapped now (what RLIMIT_AS counts), or 0. */
+/* Bytes of data mappings now (VmData: what RLIMIT_DATA counts), or 0. */
 static uint64_t
-service_mapped(void)
+service_data_size(void)
 {
-	unsigned long long pages = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long long kib = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
 
 	if (f == NULL)
 		return 0;
-	if (fscanf(f, "%llu", &pages) != 1)
-		pages = 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmData: %llu kB", &kib) == 1)
+			break;
 	fclose(f);
-	return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	return (uint64_t)kib * 1024;
 }
 
 /*
- * Limit the address space (RLIMIT_AS), so that a handler that eats
- * memory gets NULL from malloc and the process dies visibly rather than
- * the host swapping. Refuse a limit the worker itself already exceeds:
- * nng would then fail its allocations silently.
+ * Limit the worker's data (RLIMIT_DATA: heap, anonymous private mappings,
+ * thread stacks) to what it maps now plus bytes, so that a handler that
+ * eats memory gets NULL from malloc and the process dies visibly rather
+ * than the host swapping. Not RLIMIT_AS: that counts glibc's arena
+ * reservations and nng's thread stacks, and a sanitizer's shadow memory.
+ * "What it maps now" is the worker's own headroom: nng's threads and
+ * buffers, ours, the module: ~50 MiB. The stacks of handler threads the
+ * pool starts later (~8 MiB reserved each) come out of bytes: a worker
+ * that grew to 64 threads has ~540 MiB of a 1 GiB limit left for data
+ * (docs/operations.md has the figures).
  */
 static int
 service_limit_memory(uint64_t bytes)
 {
-	struct rlimit rl = { .rlim_cur = bytes, .rlim_max = bytes };
-	uint64_t mapped = service_mapped();
+	uint64_t base = service_data_size();
+	struct rlimit rl;
 
-	if (mapped + MAIN_MEMORY_MARGIN > bytes) {
-		log_error("--memory %" PRIu64 " MiB is too small: the worker "
-		    "itself maps %" PRIu64 " MiB before running any handler",
-		    bytes >> 20, mapped >> 20);
-		return -1;
-	}
-	if (setrlimit(RLIMIT_AS, &rl) != 0) {
+	if (base > UINT64_MAX - bytes)
+		return 0;
+	rl.rlim_cur = rl.rlim_max = base + bytes;
+	if (setrlimit(RLIMIT_DATA, &rl) != 0) {
 		log_error("cannot limit memory to %" PRIu64 " bytes: %s",
 		    bytes, strerror(errno));
 		return -1;
 	}
-	log_info("memory limited to %" PRIu64 " MiB (%" PRIu64
-	    " MiB mapped at start)", bytes >> 20, mapped >> 20);
+	log_info("memory limited to %" PRIu64 " MiB beyond the %" PRIu64
+	    " MiB mapped at start (RLIMIT_DATA)", bytes >> 20, base >> 20);
 	return 0;
 }
-#else /* __SANITIZE_ADDRESS__ */
-/*
- * AddressSanitizer maps terabytes of shadow memory, so RLIMIT_AS cannot
- * work: enforce --memory with ASan's own RSS limit instead, which it reads
- * from ASAN_OPTIONS at startup only, hence the re-exec. A handler that
- * eats memory then dies by ASan's report (exit status 1), not SIGABRT.
- */
-static void
-service_asan_limit(char **argv, uint64_t bytes)
-{
-	const char *old = getenv("ASAN_OPTIONS");
-	char *opts;
-
-	if (old != NULL && strstr(old, "hard_rss_limit_mb") != NULL)
-		return;
-	if (asprintf(&opts, "%s%shard_rss_limit_mb=%" PRIu64,
-	    old != NULL ? old : "", old != NULL && old[0] != '\0' ? ":" : "",
-	    bytes >> 20) < 0)
-		return;
-	setenv("ASAN_OPTIONS", opts, 1);
-	free(opts);
-	execv("/proc/self/exe", argv);
-	log_error("cannot re-exec for the ASan memory limit: %s",
-	    strerror(errno));
-}
-#endif /* __SANITIZE_ADDRESS__ */
 
 /* ---- The program ----------------------------------------------------- */
 
 /* Join the master and start the threads that serve it. */
 static int
-service_serve(const struct args *a, const char *host, char **welcome)
+service_serve(const struct args *a, const char *host, char **welcome,
+    char **node)
 {
 	size_t handler_stack = service_stack_size();
 	bool small_stack;
@@ -358,9 +356,11 @@ service_serve(const struct args *a, const char *host, char **welcome)
 	 * every reserved stack counts against the limit. */
 	small_stack = handler_stack > 0 &&
 	    service_default_stack(MAIN_SERVICE_STACK);
-	if (uplink_join(a->ar_address, host, welcome) != 0 ||
-	    uplink_connect(*welcome, &service_uplink_ops) != 0)
+	if (uplink_join(a->ar_address, host, welcome, node) != 0 ||
+	    uplink_connect(*welcome, a->ar_runner ? &service_runner_ops :
+	    &service_uplink_ops) != 0)
 		return -1;
+	cleanup_set_node(*node);
 	if ((rv = outbox_start(uplink_socket_id())) != 0 ||
 	    (rv = threads_start(a->ar_threads, a->ar_max_threads,
 	    handler_stack, runtime_idle_cb)) != 0 ||
@@ -372,15 +372,14 @@ service_serve(const struct args *a, const char *host, char **welcome)
 		service_default_stack(handler_stack);
 	/* The limit is for handlers: set it once the worker itself is up,
 	 * and before the master knows us. */
-#if !defined(__SANITIZE_ADDRESS__)
 	if (a->ar_memory != 0 && service_limit_memory(a->ar_memory) != 0)
 		return -1;
-#endif
 	if (service_ready(host) != 0) {
 		log_error("cannot build the ready message");
 		return -1;
 	}
-	log_info("serving module %s (%zu routes) for %s, %u-%u threads",
+	log_info("%s module %s (%zu routes) for %s, %u-%u threads",
+	    a->ar_runner ? "cleanup runner for" : "serving",
 	    module_def()->name, module_def()->nroutes, *welcome,
 	    a->ar_threads, a->ar_max_threads);
 	return 0;
@@ -391,7 +390,7 @@ wspool_worker_main(int argc, char **argv)
 {
 	struct args a = { 0 };
 	char host[256], err[1024];
-	char *welcome = NULL;
+	char *welcome = NULL, *node = NULL;
 	int rv, status = 1;
 
 	if ((rv = args_parse(argc, argv, &a)) != 0)
@@ -405,14 +404,8 @@ wspool_worker_main(int argc, char **argv)
 		log_error("cannot start threads: %s", strerror(rv));
 		goto out;
 	}
-#if defined(__SANITIZE_ADDRESS__)
-	if (a.ar_memory != 0)
-		service_asan_limit(argv, a.ar_memory);
-#endif
-	/* glibc reserves 64 MiB of address space per malloc arena, which
-	 * --memory (RLIMIT_AS) counts: use the main heap only. */
-	if (a.ar_memory != 0)
-		mallopt(M_ARENA_MAX, 1);
+	if (crash_init(a.ar_crash_fd) != 0)
+		goto out;
 	if (gethostname(host, sizeof(host)) != 0)
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -427,7 +420,7 @@ wspool_worker_main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	if (service_serve(&a, host, &welcome) != 0)
+	if (service_serve(&a, host, &welcome, &node) != 0)
 		goto out;
 	runtime_serving();
 	status = runtime_exit(runtime_wait_end());
@@ -448,5 +441,6 @@ out:
 	nng_fini();
 	module_unload();
 	free(welcome);
+	free(node);
 	return status;
 }

@@ -45,7 +45,8 @@ uplink_append_cb(void *data, const char *buf, size_t len)
 /* ---- Joining --------------------------------------------------------- */
 
 int
-uplink_join(const char *address, const char *host, char **welcome)
+uplink_join(const char *address, const char *host, char **welcome,
+    char **node)
 {
 	struct proto_writer w;
 	struct proto_reader r;
@@ -56,6 +57,7 @@ uplink_join(const char *address, const char *host, char **welcome)
 	int rv;
 
 	*welcome = NULL;
+	*node = NULL;
 	if ((rv = nng_req0_open(&s)) != 0) {
 		log_error("cannot open a req socket: %s", nng_strerror(rv));
 		return -1;
@@ -94,12 +96,16 @@ uplink_join(const char *address, const char *host, char **welcome)
 	    (rv = proto_reader_next(&r, &m)) != 1 ||
 	    m.type != PROTO_WELCOME || m.str.len == 0 ||
 	    memchr(m.str.ptr, '\0', m.str.len) != NULL ||
+	    memchr(m.str2.ptr, '\0', m.str2.len) != NULL ||
 	    (*welcome = strndup(m.str.ptr, m.str.len)) == NULL ||
+	    (*node = strndup(m.str2.len ? m.str2.ptr : "", m.str2.len)) == NULL ||
 	    (rv = proto_reader_next(&r, &m)) != 0) {
 		log_error("protocol error: the master's answer to hello is "
 		    "not a welcome: %s", r.error ? r.error : "wrong message");
 		free(*welcome);
+		free(*node);
 		*welcome = NULL;
+		*node = NULL;
 	}
 	goto out;
 nomaster:

@@ -39,10 +39,11 @@ struct uplink_ops {
 
 /*
  * Ask the master's registry at address for our own pair1 address
- * (*welcome, malloc'd). Blocks up to 10 s for the master. Returns 0, or
- * -1 (logged).
+ * (*welcome, malloc'd) and the master's node name (*node, malloc'd).
+ * Blocks up to 10 s for the master. Returns 0, or -1 (logged).
  */
-int uplink_join(const char *address, const char *host, char **welcome);
+int uplink_join(const char *address, const char *host, char **welcome,
+    char **node);
 /* Dial the pair1 address the master gave; ops (kept) hear what comes.
  * Returns 0, or -1 (logged). */
 int uplink_connect(const char *address, const struct uplink_ops *ops);

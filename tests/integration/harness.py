@@ -179,14 +179,23 @@ def cmdline(pid):
 
 
 def worker_pids(master_pid):
-    """Live wspool-worker processes started (directly or not) by a master.
+    """Live wspool-worker processes started (directly or not) by a master,
+    the cleanup runner excepted (it takes no calls: runner_pids).
 
     Falls back to every live descendant if none is named wspool-worker (a
     master that forks its workers without exec).
     """
     below = descendants(master_pid)
     named = [p for p in below if "wspool-worker" in cmdline(p)]
-    return sorted(named or below)
+    return sorted(p for p in (named or below)
+                  if "--runner" not in cmdline(p))
+
+
+def runner_pids(master_pid):
+    """The master's live cleanup runner(s) (wspool-worker --runner)."""
+    return sorted(p for p in descendants(master_pid)
+                  if "wspool-worker" in cmdline(p)
+                  and "--runner" in cmdline(p))
 
 
 class Server:
@@ -216,6 +225,7 @@ class Server:
         self._stderr = None
         self._tmpdir = None
         self.demo_log = None
+        self.journal = None
 
     # -- launching --
     def _argv(self):
@@ -228,6 +238,11 @@ class Server:
         if self.ws_path != "/ws":
             argv += ["--ws-path", self.ws_path]
         argv += self.extra_args
+        if not any(a == "--journal" or a.startswith("--journal=")
+                   for a in self.extra_args):
+            # The durable journal, in the test's own directory (the
+            # installed default is under $localstatedir).
+            argv += ["--journal", self.journal]
         if self.module:
             argv.append(self.module)
         return wrap_command(argv)
@@ -273,6 +288,7 @@ class Server:
         if self._tmpdir is None:
             self._tmpdir = tempfile.mkdtemp(prefix="wspool-itest-")
             self.demo_log = os.path.join(self._tmpdir, "demo.log")
+            self.journal = os.path.join(self._tmpdir, "journal")
         for attempt in range(5):
             self._launch_once()
             try:

@@ -62,7 +62,8 @@ DEMO = [
       OPT("tag", "string")], "never", False),
     ("crash", "request",
      [P("how", "string", ts_type='"segv" | "abort" | "exit" | "oom" | '
-        '"stack" | "hang"'), OPT("tag", "string")], "never", False),
+        '"stack" | "hang"'), OPT("tag", "string"), OPT("cleanup_ms", "integer")],
+     "never", False),
     ("sleep", "request", [P("ms", "integer"), OPT("tag", "string")], "number",
      False),
     ("settle", "request",
@@ -202,10 +203,13 @@ def test_get_routes_of_a_live_master(server):
     got = manifest(server.port)
     assert [(r["name"], r["pattern"]) for r in got] == \
         [(n, pat) for n, pat, _, _, _ in DEMO]
+    idempotent = {n: idem for n, _, _, _, idem in DEMO}
     # The default --call-timeout (30 s) for requests and notifications,
     # none for subscriptions.
     for r in got:
-        assert set(r) == {"name", "pattern", "timeout_ms", "deadline_ms"}, r
+        assert set(r) == {"name", "pattern", "idempotent", "timeout_ms",
+                          "deadline_ms"}, r
+        assert r["idempotent"] == idempotent[r["name"]], r
         assert r["timeout_ms"] == 0, r
         assert r["deadline_ms"] == (
             None if r["pattern"] == "subscription" else 30000), r
@@ -218,8 +222,13 @@ def test_get_routes_of_a_live_master(server):
 
 
 def test_get_routes_is_503_until_a_worker_tells_them():
+    # The cleanup runner loads the module too and tells the routes when it
+    # is ready: a runner that cannot start (/bin/false as the worker
+    # program) leaves the hand-started worker to tell them.
     with harness.Server(workers=0, worker_listen=True, healthy=False,
-                        extra_args=["--call-timeout", "2.5"]) as srv:
+                        module=ODD_SO,
+                        extra_args=["--call-timeout", "2.5",
+                                    "--worker-path", "/bin/false"]) as srv:
         status, headers, body = http_request(srv.port, "GET", "/routes")
         assert status == 503, (status, body)
         assert body == b"no worker has told the routes yet\n"

@@ -2,7 +2,11 @@
 # fire: several connections keep calls that register cleanups in flight
 # while a killer SIGKILLs random workers; afterwards every cleanup that was
 # registered must have run (a record in the demo's log), with the reason
-# its call really ended with. WSPOOL_LONG_RUN=1 makes the run longer.
+# its call really ended with, exactly once: the demo's cleanup is
+# idempotent by its key, so a cleanup run twice (a worker killed after it
+# ran, before its done reached the master) still writes one record; the
+# runs are counted apart (wspool_cleanup_reruns_total). The killer spares
+# the cleanup runner. WSPOOL_LONG_RUN=1 makes the run longer.
 
 import asyncio
 import json
@@ -17,7 +21,7 @@ import harness
 from harness import SAN_ENV, Client, Server, run, same_json, tag
 
 LONG = os.environ.get("WSPOOL_LONG_RUN") == "1"
-MIN_CALLS, MIN_KILLS = (1000, 20) if LONG else (300, 8)
+MIN_CALLS, MIN_KILLS = (1000, 40) if LONG else (300, 8)
 TIME_CAP = 150 if LONG else 40      # seconds of load at most (scaled)
 CONNECTIONS, LANES = 4, 4           # 16 calls in flight
 CALL_TIMEOUT = 20                   # every call is answered within this
@@ -152,11 +156,20 @@ def test_sigkill_under_load_loses_no_cleanup():
     rng = random.Random(SEED)
     print("seed %d (WSPOOL_TEST_SEED to replay the choices)" % SEED)
     with Server(workers=WORKERS, env=SAN_ENV) as srv:
+        runners = harness.runner_pids(srv.proc.pid)
         run(_load(srv, rng), timeout=TIME_CAP + 200)
         # Outside SIGKILLs never count against a cleanup: none dropped.
         err = srv.stderr_text()
         dropped = [l for l in err.splitlines() if "dropped" in l]
         assert dropped == [], dropped
+        # The killer only killed workers that take calls.
+        assert harness.runner_pids(srv.proc.pid) == runners, runners
+        body = harness.http_request(srv.port, "GET", "/metrics")[2].decode()
+        print("cleanup runs and re-runs: %s" % ", ".join(
+            l for l in body.splitlines() if l.startswith(
+                ("wspool_cleanup_runs_total", "wspool_cleanup_reruns_total",
+                 "wspool_calls_redispatched_total",
+                 "wspool_calls_rerun_total"))))
 
 
 async def _load(srv, rng):
@@ -345,4 +358,7 @@ async def _load(srv, rng):
         "%d calls still without all their records after %.0fs: %r"
         % (stats, len(wrong), wrong[:10], len(missing), missing[:10],
            len(late), wait_time, late[:10]))
+    # The runner was never killed: a record twice would be a cleanup whose
+    # idempotency key failed it.
+    assert dups == 0, stats
     return stats

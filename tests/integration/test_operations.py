@@ -648,7 +648,7 @@ def test_metrics_match_a_known_workload():
         assert m.value("wspool_worker_deaths_total", reason="SIGSEGV") >= 1
         count = check_histogram(m, "wspool_call_duration_seconds")
         assert count >= n_add, count
-        assert m.value("wspool_cleanups_run_total") >= 1, m.text
+        assert m.value("wspool_cleanup_runs_total") >= 1, m.text
         assert m.value("wspool_connections_open") >= 1, m.text
         assert m.value("wspool_connections_accepted_total") >= 1
         assert m.value("wspool_worker_starts_total") >= 3, m.text
@@ -669,7 +669,7 @@ def test_metrics_match_a_known_workload():
                           ("wspool_worker_starts_total", "counter"),
                           ("wspool_worker_deaths_total", "counter"),
                           ("wspool_cleanups_pending", "gauge"),
-                          ("wspool_cleanups_run_total", "counter"),
+                          ("wspool_cleanup_runs_total", "counter"),
                           ("wspool_cleanups_retried_total", "counter"),
                           ("wspool_cleanups_dropped_total", "counter"),
                           ("wspool_bytes_received_total", "counter"),
@@ -701,6 +701,7 @@ class ConfigServer(Server):
         with open(self.config_path, "w") as f:
             f.write("# written by test_operations.py\n\n")
             f.write("listen = 127.0.0.1:%d\n" % self.port)
+            f.write("journal = %s\n" % self.journal)
             for line in self.lines:
                 f.write(line + "\n")
         return harness.wrap_command([harness.MASTER, "--config",

@@ -154,7 +154,8 @@ async function startMaster() {
   for (let attempt = 0; attempt < 5; attempt++) {
     port = await freePort();
     logs = '';
-    master = spawn(MASTER, ['--listen', `127.0.0.1:${port}`, '--workers', '2'], {
+    master = spawn(MASTER, ['--listen', `127.0.0.1:${port}`, '--workers', '2',
+      '--journal', path.join(tmpdir, `journal-${attempt}`)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, WSPOOL_DEMO_LOG: path.join(tmpdir, 'demo.log') },
     });

@@ -17,11 +17,13 @@
 #include <wspool.h>
 
 #include "common/log.h"
+#include "master/commit.h"
 #include "master/dispatch.h"
 #include "master/join.h"
 #include "master/journal.h"
 #include "master/master.h"
 #include "master/metrics.h"
+#include "master/neighbours.h"
 #include "master/routes.h"
 #include "master/rpc.h"
 #include "master/sched.h"
@@ -38,7 +40,7 @@ static struct {
 	int routes_result;            /* what it answers */
 	int supervise_ready, supervise_gone;
 	int replies;                  /* rpc_on_reply */
-	struct worker *gone_calls_of; /* rpc_worker_gone's worker */
+	struct worker *gone_calls_of; /* neighbours_worker_gone's worker */
 	enum wspool_reason_kind gone_kind;
 	uint64_t route_of;            /* the last call id rpc_route_of was asked */
 	join_hello_fn on_hello;
@@ -112,7 +114,7 @@ rpc_route_of(uint64_t call_id)
 }
 
 void
-rpc_worker_gone(struct worker *w, const struct wspool_reason *reason)
+neighbours_worker_gone(struct worker *w, const struct wspool_reason *reason)
 {
 	fake.gone_calls_of = w;
 	fake.gone_kind = reason->kind;
@@ -201,6 +203,18 @@ defer(struct worker *w, uint64_t call_id, uint64_t seq)
 	m.value.len = sizeof(ARG) - 1;
 	ck_assert_msg(fake_link_deliver(w, &m) == 0, "DEFER %llu/%llu refused",
 	    (unsigned long long)call_id, (unsigned long long)seq);
+	/* The end of the loop turn: the commit releases the ack. */
+	commit_run();
+}
+
+/* The cleanup runner: the only worker that gets hand-overs. */
+static struct worker *
+runner(uint64_t gen)
+{
+	struct worker *w = fake_worker(gen, W_READY, 1);
+
+	w->w_runner = true;
+	return w;
 }
 
 static struct wspool_reason
@@ -278,10 +292,16 @@ START_TEST(test_ready)
 	ck_assert_int_eq(fake.supervise_ready, 1);
 	ck_assert_msg(waiting_started_on == w, "the waiting call did not start on "
 	    "the worker that became ready");
-	ck_assert_msg(fake_link.nsent == 1 && fake_sent(0)->fs_what == FAKE_CLEANUP &&
-	    fake_sent(0)->fs_worker == w, "the orphan was not handed to it");
+	ck_assert_msg(fake_link.nsent == 0, "an orphan was handed to a worker "
+	    "that takes calls");
 	/* READY twice is garbage. */
 	ck_assert_int_eq(fake_link_deliver(w, &m), -1);
+	/* The cleanup runner gets ready: the orphan goes to it. */
+	w = fake_worker(3, W_JOINING, 1);
+	w->w_runner = true;
+	ck_assert_int_eq(fake_link_deliver(w, &m), 0);
+	ck_assert_msg(fake_link.nsent == 1 && fake_sent(0)->fs_what == FAKE_CLEANUP &&
+	    fake_sent(0)->fs_worker == w, "the orphan was not handed to the runner");
 }
 END_TEST
 
@@ -319,6 +339,25 @@ START_TEST(test_replies)
 END_TEST
 
 /* ---- cleanups: journal first, then acknowledge --------------------------------------------- */
+
+START_TEST(test_defer_ack_waits_for_the_commit)
+{
+	struct worker *w = fake_worker(1, W_READY, 1);
+	struct proto_msg m = msg(PROTO_DEFER, 7, 1);
+
+	m.str.ptr = "undo";
+	m.str.len = 4;
+	m.value.ptr = ARG;
+	m.value.len = sizeof(ARG) - 1;
+	ck_assert_int_eq(fake_link_deliver(w, &m), 0);
+	ck_assert(journal_has_call(7));
+	ck_assert_msg(fake_link.nsent == 0, "acknowledged before the commit");
+	commit_run();
+	ck_assert_uint_eq(fake_link.nsent, 1);
+	ck_assert_int_eq(fake_sent(0)->fs_what, FAKE_ACK);
+	ck_assert_uint_eq(fake_sent(0)->fs_seq, 1);
+}
+END_TEST
 
 START_TEST(test_defer_journaled_then_acked)
 {
@@ -360,7 +399,7 @@ END_TEST
 START_TEST(test_cleanup_done_handover)
 {
 	struct worker *dead = fake_worker(1, W_READY, 1);
-	struct worker *w = fake_worker(2, W_READY, 1);
+	struct worker *w = runner(2);
 	struct wspool_reason segv = crash("SIGSEGV");
 	struct proto_msg m = msg(PROTO_CLEANUP_DONE, 0, 0);
 	const struct fake_sent *s;
@@ -389,7 +428,7 @@ END_TEST
 START_TEST(test_gone)
 {
 	struct worker *dead = fake_worker(1, W_READY, 1);
-	struct worker *w = fake_worker(2, W_READY, 1);
+	struct worker *w = runner(2);
 	struct wspool_reason segv = crash("SIGSEGV");
 
 	defer(dead, 7, 1);
@@ -413,7 +452,7 @@ attempt_after(const char *sig, bool killed_here)
 	struct worker *dead = fake_worker(1, W_READY, 1);
 	struct wspool_reason none, r = crash(sig);
 
-	fake_worker(2, W_READY, 1);
+	runner(2);
 	memset(&none, 0, sizeof(none));
 	none.status = -1;
 	defer(dead, 7, 1);
@@ -491,6 +530,7 @@ dispatch_suite(void)
 	tcase_add_test(tc, test_ready);
 	tcase_add_test(tc, test_ready_refused);
 	tcase_add_test(tc, test_replies);
+	tcase_add_test(tc, test_defer_ack_waits_for_the_commit);
 	tcase_add_test(tc, test_defer_journaled_then_acked);
 	tcase_add_test(tc, test_cleanup_done_own);
 	tcase_add_test(tc, test_cleanup_done_handover);

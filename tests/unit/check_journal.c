@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <wspool.h>
 
@@ -138,7 +139,7 @@ START_TEST(test_defer_then_done)
 	ck_assert_uint_eq(journal_pending(), 0);
 	ck_assert_msg(!journal_has_call(7), "call 7 kept after its last cleanup");
 	/* A failed cleanup ran too: both count. */
-	ck_assert_uint_eq(metrics_counters.cleanups_run_total, 2);
+	ck_assert_uint_eq(metrics_counters.cleanup_runs_total, 2);
 	ck_assert(!journal_next_orphan(&(struct journal_orphan){ 0 }));
 }
 END_TEST
@@ -153,11 +154,11 @@ START_TEST(test_done_unknown)
 	ck_assert_int_eq(journal_done(W1, 8, 1, true, NULL, 0), JOURNAL_DONE_UNKNOWN);
 	ck_assert_int_eq(journal_done(W1, 1, 0, true, NULL, 0), JOURNAL_DONE_UNKNOWN);
 	ck_assert_uint_eq(journal_pending(), 1);
-	ck_assert_uint_eq(metrics_counters.cleanups_run_total, 0);
+	ck_assert_uint_eq(metrics_counters.cleanup_runs_total, 0);
 	/* Twice: the second is a repeat (at least once), ignored. */
 	ck_assert_int_eq(journal_done(W1, 7, 1, true, NULL, 0), JOURNAL_DONE_OWN);
 	ck_assert_int_eq(journal_done(W1, 7, 1, true, NULL, 0), JOURNAL_DONE_UNKNOWN);
-	ck_assert_uint_eq(metrics_counters.cleanups_run_total, 1);
+	ck_assert_uint_eq(metrics_counters.cleanup_runs_total, 1);
 }
 END_TEST
 
@@ -368,6 +369,114 @@ START_TEST(test_fini_frees_leftovers)
 }
 END_TEST
 
+/* ---- the durable store (jstore.c on LMDB) ---------------------------------------- */
+
+static char durable_dir[] = "/tmp/check_journal-XXXXXX";
+static char durable_path[64];
+
+static void
+durable_setup(void)
+{
+	log_level = LOG_ERROR;
+	memset(&metrics_counters, 0, sizeof(metrics_counters));
+	ck_assert_ptr_nonnull(mkdtemp(durable_dir));
+	snprintf(durable_path, sizeof(durable_path), "%s/journal", durable_dir);
+}
+
+static void
+durable_teardown(void)
+{
+	char lock[80];
+
+	snprintf(lock, sizeof(lock), "%s-lock", durable_path);
+	unlink(durable_path);
+	unlink(lock);
+	rmdir(durable_dir);
+	memcpy(durable_dir + strlen(durable_dir) - 6, "XXXXXX", 6);
+	metrics_fini();
+}
+
+/*
+ * What a master leaves in the journal when it dies comes back at the next
+ * start: each cleanup not done, as an orphan with reason lost naming the
+ * dead master; done ones do not; call ids of the new run differ.
+ */
+START_TEST(test_durable_restart)
+{
+	struct journal_orphan o;
+	struct wspool_reason r;
+	msgpack_zone zone;
+	msgpack_object obj;
+	struct proto_bytes b;
+	char strings[256];
+	uint64_t first, second;
+
+	journal_init();
+	ck_assert_int_eq(journal_open(durable_path, "n1", 100, "old-host"), 0);
+	first = journal_next_call_id();
+	defer(W1, first, 1);
+	defer(W1, first, 2);
+	ck_assert(journal_dirty());
+	ck_assert_int_eq(journal_commit(), 0);
+	ck_assert(!journal_dirty());
+	ck_assert_int_eq(journal_done(W1, first, 1, true, NULL, 0),
+	    JOURNAL_DONE_OWN);
+	ck_assert_int_eq(journal_commit(), 0);
+	ck_assert_uint_eq(metrics_counters.journal_commits_total, 2);
+	journal_fini();   /* the master dies: seq 2 never ran */
+
+	journal_init();
+	ck_assert_int_eq(journal_open(durable_path, "n1", 200, "new-host"), 0);
+	ck_assert_uint_eq(journal_pending(), 1);
+	ck_assert(journal_next_orphan(&o));
+	ck_assert_uint_eq(o.jo_call_id, first);
+	ck_assert_uint_eq(o.jo_seq, 2);
+	ck_assert_str_eq(o.jo_route, "r");
+	ck_assert_str_eq(o.jo_name, "c2");
+	ck_assert_uint_eq(o.jo_arg_len, sizeof(ARG) - 1);
+	ck_assert(memcmp(o.jo_arg, ARG, o.jo_arg_len) == 0);
+	msgpack_zone_init(&zone, 256);
+	b.ptr = o.jo_reason;
+	b.len = o.jo_reason_len;
+	ck_assert_int_eq(proto_unpack_value(&b, &zone, &obj), 0);
+	ck_assert_int_eq(proto_unpack_reason(&obj, &r, strings,
+	    sizeof(strings)), 0);
+	ck_assert_int_eq(r.kind, WSPOOL_REASON_LOST);
+	ck_assert_int_eq(r.worker_pid, 100);
+	ck_assert_str_eq(r.worker_host, "old-host");
+	msgpack_zone_destroy(&zone);
+	/* A new incarnation: the new run's ids are new. */
+	second = journal_next_call_id();
+	ck_assert_uint_gt(second >> 40, first >> 40);
+	/* The restored one runs (through the runner) and is done. */
+	journal_handed_over(o.jo_id, W3);
+	ck_assert_int_eq(journal_done(W3, o.jo_id, 0, true, NULL, 0),
+	    JOURNAL_DONE_HANDOVER);
+	ck_assert_uint_eq(metrics_counters.cleanup_reruns_total, 1);
+	ck_assert_int_eq(journal_commit(), 0);
+	journal_fini();
+
+	/* Nothing left; and a journal serves one node name. */
+	journal_init();
+	ck_assert_int_eq(journal_open(durable_path, "n2", 300, "h"), -1);
+	ck_assert_int_eq(journal_open(durable_path, "n1", 300, "h"), 0);
+	ck_assert_uint_eq(journal_pending(), 0);
+	journal_fini();
+}
+END_TEST
+
+/* A failed commit: the turn's registrations are forgotten (not acked). */
+START_TEST(test_forget)
+{
+	journal_init();
+	defer(W1, 7, 1);
+	journal_forget(7, 1);
+	ck_assert_uint_eq(journal_pending(), 0);
+	ck_assert(!journal_has_call(7));
+	journal_fini();
+}
+END_TEST
+
 static Suite *
 journal_suite(void)
 {
@@ -392,6 +501,12 @@ journal_suite(void)
 	tcase_add_test(tc, test_deaths_that_do_not_count);
 	tcase_add_test(tc, test_gone_without_cleanups);
 	tcase_add_test(tc, test_fini_frees_leftovers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("durable");
+	tcase_add_checked_fixture(tc, durable_setup, durable_teardown);
+	tcase_add_test(tc, test_durable_restart);
+	tcase_add_test(tc, test_forget);
 	suite_add_tcase(s, tc);
 	return s;
 }

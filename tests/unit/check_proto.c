@@ -266,8 +266,8 @@ msg_eq(const struct proto_msg *m, const struct expect *e)
 static const char *const hdr_names[] = { "host", "user-agent" };
 static const char *const hdr_values[] = { "example.com", "" };
 static const struct proto_route_info routes[] = {
-	{ "add", WSPOOL_REQUEST, 500 },
-	{ "ticks", WSPOOL_SUBSCRIPTION, 0 },
+	{ "add", WSPOOL_REQUEST, 500, PROTO_ROUTE_IDEMPOTENT },
+	{ "ticks", WSPOOL_SUBSCRIPTION, 0, 0 },
 };
 static const char *const cleanups[] = { "unlock" };
 
@@ -301,7 +301,7 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 	PUT(proto_put_cleanup_done(w, 7, 3, 0, "failed"));
 	PUT(proto_put_log(w, 7, -1, "hello log"));
 	PUT(proto_put_hello(w, 4242, "h1"));
-	PUT(proto_put_welcome(w, "ipc:///tmp/w1"));
+	PUT(proto_put_welcome(w, "ipc:///tmp/w1", "node-1"));
 #undef PUT
 	ck_assert_int_eq(n, NALL + 1);
 	ck_assert_uint_eq(b->w.count, NALL);
@@ -341,7 +341,7 @@ static const struct expect all_expect[NALL] = {
 	  .str = "failed" },
 	{ .type = PROTO_LOG, .call_id = 7, .num = -1, .str = "hello log" },
 	{ .type = PROTO_HELLO, .num = 4242, .str = "h1" },
-	{ .type = PROTO_WELCOME, .str = "ipc:///tmp/w1" },
+	{ .type = PROTO_WELCOME, .str = "ipc:///tmp/w1", .str2 = "node-1" },
 };
 
 static void
@@ -370,6 +370,7 @@ check_ready(const struct proto_msg *m)
 		ck_assert(obj_str_is(&e[0], routes[i].name));
 		ck_assert_uint_eq(e[1].via.u64, (uint64_t)routes[i].pattern);
 		ck_assert_uint_eq(e[2].via.u64, routes[i].timeout_ms);
+		ck_assert_uint_eq(e[3].via.u64, routes[i].flags);
 	}
 	ck_assert_int_eq(m->obj2->type, MSGPACK_OBJECT_ARRAY);
 	ck_assert_uint_eq(m->obj2->via.array.size, 1);
@@ -514,8 +515,9 @@ START_TEST(test_version)
 	ck_assert_int_eq(proto_reader_init(&rd, "\x01", PROTO_MAX_MSG + 1), -1);
 	ck_assert_str_eq(rd.error, "message too large");
 	proto_reader_fini(&rd);
-	expect_error("\x02", 1, 0, "message has no envelope");
-	expect_error("\x03\x91\x07", 3, 0, "wrong protocol version");
+	expect_error("\x03", 1, 0, "message has no envelope");
+	expect_error("\x04\x91\x07", 3, 0, "wrong protocol version");
+	expect_error("\x02\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x01\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x00\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\xff\x91\x07", 3, 0, "version is not an integer");
@@ -523,8 +525,8 @@ START_TEST(test_version)
 	expect_error("\x91\x01\x91\x07", 4, 0, "version is not an integer");
 	expect_error("\xcd\x00", 2, 0, "truncated message");
 	expect_error("\xc1\x91\x07", 3, 0, "invalid msgpack");
-	/* A long encoding of 2 is still version 2. */
-	expect_error("\xcf\0\0\0\0\0\0\0\x02\x91\x08", 11, 0,
+	/* A long encoding of 3 is still version 3. */
+	expect_error("\xcf\0\0\0\0\0\0\0\x03\x91\x08", 11, 0,
 	    "unknown message type");
 
 	raw_init(&r);
@@ -620,7 +622,8 @@ START_TEST(test_oversized_string)
 	/* Exactly the limit passes; one more byte does not. */
 	raw_init(&raw);
 	msgpack_pack_uint64(&raw.pk, PROTO_VERSION);
-	raw_pack(&raw, "[2uS", (uint64_t)PROTO_WELCOME, big, (size_t)PROTO_MAX_STR);
+	raw_pack(&raw, "[3uSs", (uint64_t)PROTO_WELCOME, big, (size_t)PROTO_MAX_STR,
+	    "n");
 	ck_assert_int_eq(proto_reader_init(&r, raw.sb.data, raw.sb.size), 0);
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	ck_assert_uint_eq(m.str.len, PROTO_MAX_STR);
@@ -629,8 +632,8 @@ START_TEST(test_oversized_string)
 
 	raw_init(&raw);
 	msgpack_pack_uint64(&raw.pk, PROTO_VERSION);
-	raw_pack(&raw, "[2uS", (uint64_t)PROTO_WELCOME, big,
-	    (size_t)PROTO_MAX_STR + 1);
+	raw_pack(&raw, "[3uSs", (uint64_t)PROTO_WELCOME, big,
+	    (size_t)PROTO_MAX_STR + 1, "n");
 	raw_expect_error(&raw, 0, "string too long");
 	raw_fini(&raw);
 
@@ -663,7 +666,8 @@ START_TEST(test_oversized_string)
 	size = b.sb.size;
 	ck_assert_int_eq(proto_put_call(&b.w, 1, 1, big, PROTO_MAX_STR + 1,
 	    "\xc0", 1, 0), -1);
-	ck_assert_int_eq(proto_put_welcome(&b.w, big), -1);
+	ck_assert_int_eq(proto_put_welcome(&b.w, big, "n"), -1);
+	ck_assert_int_eq(proto_put_welcome(&b.w, "a", big), -1);
 	ck_assert_int_eq(proto_put_hello(&b.w, 1, big), -1);
 	ck_assert_int_eq(proto_put_defer(&b.w, 1, 1, big, "\xc0", 1), -1);
 	ck_assert_int_eq(proto_put_cleanup(&b.w, 1, 1, 1, 1, "r", big, "\xc0", 1,
@@ -675,9 +679,9 @@ START_TEST(test_oversized_string)
 	    (const char *const *)&big, 1), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, -1, "h", "m", NULL, 0, NULL, 0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m",
-	    &(struct proto_route_info){ big, 1, 0 }, 1, NULL, 0), -1);
+	    &(struct proto_route_info){ big, 1, 0, 0 }, 1, NULL, 0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m",
-	    &(struct proto_route_info){ "r", -1, 0 }, 1, NULL, 0), -1);
+	    &(struct proto_route_info){ "r", -1, 0, 0 }, 1, NULL, 0), -1);
 	ck_assert_int_eq(proto_put_hello(&b.w, -1, "h"), -1);
 	values[0] = big;
 	ck_assert_int_eq(proto_put_conn_open(&b.w, 1, UUID, "::1", names,
@@ -793,9 +797,10 @@ START_TEST(test_wrong_types)
 	    (uint64_t)PROTO_LOG, (int64_t)-1, (uint64_t)1, "text");
 	envelope_error("field is not a non-negative integer", "[5u u s s b",
 	    (uint64_t)PROTO_DEFER, (uint64_t)1, "1", "name", V);
-	envelope_error("field is not a string", "[2u n", (uint64_t)PROTO_WELCOME);
-	envelope_error("field is not a string", "[2u b", (uint64_t)PROTO_WELCOME,
-	    "ipc://x");
+	envelope_error("field is not a string", "[3u n s", (uint64_t)PROTO_WELCOME,
+	    "n");
+	envelope_error("field is not a string", "[3u s b", (uint64_t)PROTO_WELCOME,
+	    "ipc://x", "node");
 	envelope_error("field is not a non-negative integer", "[3u i s",
 	    (uint64_t)PROTO_HELLO, (int64_t)-1, "h");
 	envelope_error("integer out of range", "[3u u s",
@@ -815,19 +820,22 @@ START_TEST(test_wrong_types)
 	/* READY routes and cleanups */
 	envelope_error("routes are not an array", "[6u u s s {0 [0",
 	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m");
-	envelope_error("route is not [name, pattern, timeout]",
-	    "[6u u s s [1[2s u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (uint64_t)1);
-	envelope_error("route is not [name, pattern, timeout]",
-	    "[6u u s s [1[3u u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", (uint64_t)1, (uint64_t)1, (uint64_t)0);
-	envelope_error("route is not [name, pattern, timeout]",
-	    "[6u u s s [1[3s i u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (int64_t)-1, (uint64_t)0);
-	envelope_error("route is not [name, pattern, timeout]",
+	envelope_error("route is not [name, pattern, timeout, flags]",
 	    "[6u u s s [1[3s u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (uint64_t)1, (uint64_t)UINT32_MAX + 1);
-	envelope_error("route is not [name, pattern, timeout]",
+	    "m", "add", (uint64_t)1, (uint64_t)0);
+	envelope_error("route is not [name, pattern, timeout, flags]",
+	    "[6u u s s [1[4u u u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", (uint64_t)1, (uint64_t)1, (uint64_t)0, (uint64_t)0);
+	envelope_error("route is not [name, pattern, timeout, flags]",
+	    "[6u u s s [1[4s i u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (int64_t)-1, (uint64_t)0, (uint64_t)0);
+	envelope_error("route is not [name, pattern, timeout, flags]",
+	    "[6u u s s [1[4s u u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (uint64_t)1, (uint64_t)UINT32_MAX + 1, (uint64_t)0);
+	envelope_error("route is not [name, pattern, timeout, flags]",
+	    "[6u u s s [1[4s u u i [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (uint64_t)1, (uint64_t)0, (int64_t)-1);
+	envelope_error("route is not [name, pattern, timeout, flags]",
 	    "[6u u s s [1s [0", (uint64_t)PROTO_READY, (uint64_t)1, "h", "m",
 	    "add");
 	envelope_error("cleanups are not an array", "[6u u s s [0 n",
@@ -850,8 +858,10 @@ START_TEST(test_wrong_counts)
 	    (uint64_t)1);
 	envelope_error("wrong number of fields", "[1u", (uint64_t)PROTO_END);
 	envelope_error("wrong number of fields", "[1u", (uint64_t)PROTO_WELCOME);
-	envelope_error("wrong number of fields", "[3u s s",
-	    (uint64_t)PROTO_WELCOME, "a", "b");
+	envelope_error("wrong number of fields", "[2u s",
+	    (uint64_t)PROTO_WELCOME, "a");
+	envelope_error("wrong number of fields", "[4u s s s",
+	    (uint64_t)PROTO_WELCOME, "a", "b", "c");
 	envelope_error("wrong number of fields", "[4u u u u",
 	    (uint64_t)PROTO_CANCEL, (uint64_t)1, (uint64_t)2, (uint64_t)3);
 	envelope_error("wrong number of fields", "[6u u s s b b",
@@ -918,9 +928,9 @@ START_TEST(test_nesting_bomb)
 	raw_fini(&r);
 
 	/* Containers claiming more elements than there are bytes. */
-	expect_error("\x02\xdd\xff\xff\xff\xff\x07", 7, 0, "truncated message");
-	expect_error("\x02\xdf\xff\xff\xff\xff\x07\x07", 8, 0, "truncated message");
-	expect_error("\x02\x91\xdd\x7f\xff\xff\xff", 7, 0, "truncated message");
+	expect_error("\x03\xdd\xff\xff\xff\xff\x07", 7, 0, "truncated message");
+	expect_error("\x03\xdf\xff\xff\xff\xff\x07\x07", 8, 0, "truncated message");
+	expect_error("\x03\x91\xdd\x7f\xff\xff\xff", 7, 0, "truncated message");
 	bytes.ptr = "\xdd\xff\xff\xff\xff\xc0";
 	bytes.len = 6;
 	ck_assert_int_eq(proto_unpack_value(&bytes, &zone, &o), -1);
@@ -1112,7 +1122,7 @@ START_TEST(test_writer_sticky_error)
 	ck_assert_int_eq(proto_put_error(&w, 1, 500, "m", NULL, 0), -7);
 	ck_assert_int_eq(proto_put_defer(&w, 1, 1, "n", "\xc0", 1), -7);
 	ck_assert_int_eq(proto_put_hello(&w, 1, "h"), -7);
-	ck_assert_int_eq(proto_put_welcome(&w, "a"), -7);
+	ck_assert_int_eq(proto_put_welcome(&w, "a", "n"), -7);
 	ck_assert_uint_eq(s.calls, calls);
 	ck_assert_uint_eq(w.count, 1);
 }

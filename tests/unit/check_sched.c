@@ -338,7 +338,9 @@ START_TEST(test_handover_one_per_worker)
 	struct worker *b = fake_worker(2, W_READY, 1);
 	const struct fake_sent *s;
 
-	fake_worker(3, W_JOINING, 1);
+	/* Two runners here (one in real life): one hand-over each. */
+	a->w_runner = b->w_runner = true;
+	fake_worker(3, W_JOINING, 1)->w_runner = true;
 	orphans(100, 3);
 	sched_handover();
 	/* One each for the ready workers; the third waits. */
@@ -375,6 +377,7 @@ START_TEST(test_handover_send_fails)
 	struct worker *a = fake_worker(1, W_READY, 1);
 	struct journal_orphan o;
 
+	a->w_runner = true;
 	orphans(100, 1);
 	fake_link.fail_sends = true;
 	sched_handover();
@@ -394,9 +397,26 @@ START_TEST(test_handover_no_worker)
 	orphans(100, 2);
 	sched_handover();
 	ck_assert_uint_eq(fake_link.nsent, 0);
-	fake_worker(1, W_DRAINING, 1);
+	fake_worker(1, W_DRAINING, 1)->w_runner = true;
 	sched_handover();
 	ck_assert_msg(fake_link.nsent == 0, "a cleanup handed to a draining worker");
+}
+END_TEST
+
+/* The runner takes no calls; workers that take calls get no hand-overs. */
+START_TEST(test_runner_apart)
+{
+	struct worker *r = fake_worker(1, W_READY, 1);
+	struct worker *w = fake_worker(2, W_READY, 1);
+
+	r->w_runner = true;
+	ck_assert_ptr_eq(sched_pick(), w);
+	ck_assert_uint_eq(sched_nready(), 1);
+	w->w_runner = false;
+	orphans(100, 2);
+	sched_handover();
+	ck_assert_uint_eq(fake_link.nsent, 1);
+	ck_assert_ptr_eq(fake_sent(0)->fs_worker, r);
 }
 END_TEST
 
@@ -429,6 +449,7 @@ sched_suite(void)
 	tcase_add_test(tc, test_handover_one_per_worker);
 	tcase_add_test(tc, test_handover_send_fails);
 	tcase_add_test(tc, test_handover_no_worker);
+	tcase_add_test(tc, test_runner_apart);
 	suite_add_tcase(s, tc);
 	return s;
 }
