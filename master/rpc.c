@@ -89,6 +89,15 @@ rpc_route_of(uint64_t call_id)
 	return call != NULL ? call->k_route : "?";
 }
 
+bool
+rpc_call_on(uint64_t call_id, const struct worker *w)
+{
+	struct call *call;
+
+	HASH_FIND(hh, rpc.calls, &call_id, sizeof(call_id), call);
+	return call != NULL && call->k_worker == w;
+}
+
 static void
 rpc_reason(struct wspool_reason *r, enum wspool_reason_kind kind)
 {

@@ -25,6 +25,7 @@
 #ifndef MASTER_RPC_H
 #define MASTER_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -90,6 +91,10 @@ unsigned rpc_count(void);
 /* Shutdown: end every call still in flight for its client (503 with the
  * reason as data) and cancel it on its worker with that reason. */
 void rpc_cancel_all(const struct wspool_reason *reason);
+
+/* Whether call_id is in flight on w (sent to it, not yet ended): what a
+ * worker may send replies, DEFERs and LOG lines about. */
+bool rpc_call_on(uint64_t call_id, const struct worker *w);
 
 /* The route of a call in flight, or "?" when it has ended. */
 const char *rpc_route_of(uint64_t call_id);

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ struct child {
 	unsigned ch_generation;        /* the reload generation it was started in */
 	bool ch_was_ready;
 	bool ch_retired;               /* not counted in --workers any more */
+	bool ch_lost;                  /* declared lost (silent), then killed */
 	TAILQ_ENTRY(child) ch_link;
 };
 
@@ -187,6 +189,59 @@ out:
 	return rv;
 }
 
+/*
+ * The digest of the master's module, from the worker program itself
+ * (wspool-worker --digest MODULE): a worker that joins with another one
+ * serves another module and is refused (join.c). Blocks for the module's
+ * load. Returns 0, or -1 (logged).
+ */
+static int
+supervise_digest(void)
+{
+	char *argv[4], buf[160];
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+	int fds[2], status;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return -1;
+	argv[0] = sup.worker_path;
+	argv[1] = (char *)"--digest";
+	argv[2] = sup.module_path;
+	argv[3] = NULL;
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len < sizeof(buf) - 1 &&
+	    ((n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0 ||
+	    (n < 0 && errno == EINTR)))
+		len += n > 0 ? (size_t)n : 0;
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	buf[len] = '\0';
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || len != 64 ||
+	    strspn(buf, "0123456789abcdef") != len) {
+		log_error("module %s: cannot read its digest (wspool-worker "
+		    "--digest failed)", sup.module_path);
+		return -1;
+	}
+	join_set_digest(buf);
+	log_info("module digest %.16s...", buf);
+	return 0;
+}
+
 /* ---- spawning -------------------------------------------------------------------- */
 
 static int
@@ -308,6 +363,9 @@ supervise_reload(void)
 	struct child *ch;
 
 	sup.generation++;
+	if (supervise_digest() != 0)
+		log_error("reload: workers joining must still match the old "
+		    "module");
 	log_info("reload: starting %d workers of generation %u", srv.cfg.workers,
 	    sup.generation);
 	TAILQ_FOREACH(ch, &sup.children, ch_link)
@@ -414,6 +472,29 @@ supervise_kill(struct worker *w, const char *why)
 }
 
 void
+supervise_silent_cb(struct worker *w, uint64_t silent_ms)
+{
+	struct child *ch = w->w_child;
+	struct wspool_reason r;
+
+	log_warn("worker %d (host %s) silent for %llu ms: lost", (int)w->w_pid,
+	    w->w_host, (unsigned long long)silent_ms);
+	if (ch != NULL) {
+		/* Stopped or hung: its exit status would say nothing about
+		 * why. Lost it is; it must not come back. */
+		ch->ch_worker = NULL;
+		ch->ch_lost = true;
+		w->w_child = NULL;
+		w->w_killed = true;
+		supervise_child_retire(ch);
+		kill(ch->ch_pid, SIGKILL);
+		supervise_spawn_missing();
+	}
+	supervise_reason(&r, WSPOOL_REASON_LOST, w);
+	link_gone(w, &r);
+}
+
+void
 supervise_down_cb(struct worker *w, const char *why, bool bad)
 {
 	if (bad)
@@ -505,11 +586,11 @@ supervise_reaped(struct child *ch, int status)
 		ch->ch_worker = NULL;
 		w->w_child = NULL;
 		link_gone(w, &r);
-	} else if (!srv.exiting) {
+	} else if (!srv.exiting && !ch->ch_lost) {
 		log_warn("worker %d ended before joining (status 0x%x)",
 		    (int)ch->ch_pid, status);
 	}
-	if (!ch->ch_was_ready)
+	if (!ch->ch_was_ready && !ch->ch_lost)
 		sup.failures++;
 	TAILQ_REMOVE(&sup.children, ch, ch_link);
 	if (!ch->ch_retired)
@@ -546,7 +627,7 @@ supervise_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 int
 supervise_start(void)
 {
-	if (supervise_find_programs() != 0)
+	if (supervise_find_programs() != 0 || supervise_digest() != 0)
 		return -1;
 	log_info("module %s, worker program %s", sup.module_path,
 	    sup.worker_path);

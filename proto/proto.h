@@ -21,7 +21,7 @@
 
 #include <msgpack.h>
 
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 
 /* Largest nng message either side accepts (NNG_OPT_RECVMAXSZ). */
 #define PROTO_MAX_MSG (64u * 1024 * 1024)
@@ -58,8 +58,15 @@ enum proto_type {
 	                         (wspool_log); call_id 0: not about a call */
 
 	/* 64-71: joining, on the master's registry socket (req/rep) */
-	PROTO_HELLO = 64,     /* [64, pid, host]  worker -> master */
-	PROTO_WELCOME = 65,   /* [65, address]    master -> worker: dial this pair1 address */
+	PROTO_HELLO = 64,     /* [64, pid, host, digest]  worker -> master; digest: the
+	                         module's (hex SHA-256 of its ABI, routes, cleanups) */
+	PROTO_WELCOME = 65,   /* [65, address, timeout_ms]  master -> worker: dial this
+	                         pair1 address; either side that hears nothing for
+	                         timeout_ms declares the other lost (0: never) */
+	PROTO_REFUSE = 66,    /* [66, reason]     master -> worker: not joined, and why */
+
+	/* 72-79: both ways, on a worker's link */
+	PROTO_HEARTBEAT = 72, /* [72]  sent on a link idle for a third of the timeout */
 };
 
 #define PROTO_ANSWER_ACK UINT64_MAX
@@ -94,7 +101,9 @@ struct proto_msg {
 	struct proto_bytes str;  /* CALL, CLEANUP: route; ERROR, CLEANUP_DONE: message;
 	                            READY: host; CONN_OPEN: uuid; DEFER: name; LOG: text */
 	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module */
-	                         /* HELLO: host is in str, pid in num; WELCOME: address in str */
+	                         /* HELLO: pid in num, host in str, digest in str2;
+	                            WELCOME: address in str, timeout_ms in num;
+	                            REFUSE: reason in str */
 	struct proto_bytes value; /* CALL: params; RESULT, CHUNK: value; ERROR: data;
 	                             DEFER, CLEANUP: arg; CANCEL: reason */
 	int has_value;
@@ -211,8 +220,12 @@ int proto_put_cleanup_done(struct proto_writer *w, uint64_t id, uint64_t seq,
     int ok, const char *message);
 int proto_put_log(struct proto_writer *w, uint64_t call_id, int level,
     const char *text);
-int proto_put_hello(struct proto_writer *w, int64_t pid, const char *host);
-int proto_put_welcome(struct proto_writer *w, const char *address);
+int proto_put_hello(struct proto_writer *w, int64_t pid, const char *host,
+    const char *digest);
+int proto_put_welcome(struct proto_writer *w, const char *address,
+    uint64_t timeout_ms);
+int proto_put_refuse(struct proto_writer *w, const char *reason);
+int proto_put_heartbeat(struct proto_writer *w);
 
 /* ---- Reasons (proto/reason.c) ------------------------------------------------
  * A reason travels as one msgpack value, the same shape as its JSON form in

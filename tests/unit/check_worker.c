@@ -308,7 +308,7 @@ fm_start_module(struct fm *f, const char *const *args, const char *module,
 	nng_msg_free(msg);
 	ck_assert_int_eq(nng_msg_alloc(&msg, 0), 0);
 	ck_assert_int_eq(proto_writer_init(&w, &msg, fm_append_cb), 0);
-	ck_assert_int_eq(proto_put_welcome(&w, f->fm_pair_addr), 0);
+	ck_assert_int_eq(proto_put_welcome(&w, f->fm_pair_addr, 0), 0);
 	ck_assert_int_eq(nng_sendmsg(f->fm_reg, msg, 0), 0);
 
 	/* READY on the pair socket. */
