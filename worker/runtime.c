@@ -48,6 +48,7 @@ static struct {
 	bool rt_cond_ok;
 	enum runtime_state rt_state;
 	atomic_bool rt_draining;        /* DRAIN or SIGTERM: refuse calls */
+	atomic_bool rt_term;            /* SIGTERM or SIGINT came: never respawn */
 	bool rt_pipe_gone;
 	bool rt_serving;                /* started: SIGTERM winds down */
 	pthread_t rt_signals;           /* sigwait()s for SIGTERM, SIGINT */
@@ -130,6 +131,7 @@ runtime_signals_cb(void *arg)
 		_exit(1);
 	}
 	log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	atomic_store(&runtime.rt_term, true);
 	/* The master may still send calls meanwhile: refuse them. */
 	runtime_drain();
 	runtime_set_state(RUNTIME_TERMINATED);
@@ -203,6 +205,9 @@ runtime_exit_or_respawn(int status)
 
 	if (runtime.rt_argv == NULL || status == 0)
 		_exit(status);
+	/* Told to stop while the master was being lost: stop. */
+	if (atomic_load(&runtime.rt_term))
+		_exit(0);
 	if (clock_now_ms() - runtime.rt_start_ms >= RUNTIME_RETRY_RESET_MS)
 		n = 0;
 	delay = (uint64_t)RUNTIME_RETRY_MIN_MS << (n > 7 ? 7 : n);
@@ -214,7 +219,20 @@ runtime_exit_or_respawn(int status)
 	setenv(RUNTIME_RETRY_ENV, num, 1);
 	log_info("joining again in %llu ms (attempt %u)",
 	    (unsigned long long)delay, n + 1);
-	usleep((useconds_t)(delay * 1000));
+	/* Wait out the back-off, unless told to stop meanwhile (SIGTERM and
+	 * SIGINT are blocked in every thread: they wait here). */
+	{
+		struct timespec ts = { (time_t)(delay / 1000),
+			(long)(delay % 1000) * 1000000L };
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGINT);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		if (sigtimedwait(&set, NULL, &ts) > 0)
+			_exit(0);
+	}
 	execv("/proc/self/exe", runtime.rt_argv);
 	log_error("cannot start again: %s", strerror(errno));
 	_exit(status);
