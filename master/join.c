@@ -249,8 +249,15 @@ join_hello(nng_msg *msg)
 	    nng_pipe_get_addr(pipe, NNG_OPT_LOCADDR, &via) != 0)
 		goto out;
 	why[0] = '\0';
+	/* Without the probe's digest (it failed), the first local worker's
+	 * is the master's: it loaded the module the master was given. */
+	if (join.digest[0] == '\0' && via.s_family == NNG_AF_IPC &&
+	    m.str2.len > 0 && m.str2.len < sizeof(join.digest))
+		snprintf(join.digest, sizeof(join.digest), "%.*s",
+		    (int)m.str2.len, m.str2.ptr);
 	if (join.digest[0] == '\0')
-		snprintf(why, sizeof(why), "the master is starting: try again");
+		snprintf(why, sizeof(why), "the master does not know its "
+		    "module's digest yet: try again");
 	else if (m.str2.len != strlen(join.digest) ||
 	    memcmp(m.str2.ptr, join.digest, m.str2.len) != 0)
 		snprintf(why, sizeof(why), "the worker's module differs from "

@@ -480,8 +480,7 @@ supervise_silent_cb(struct worker *w, uint64_t silent_ms)
 	log_warn("worker %d (host %s) silent for %llu ms: lost", (int)w->w_pid,
 	    w->w_host, (unsigned long long)silent_ms);
 	if (ch != NULL) {
-		/* Stopped or hung: its exit status would say nothing about
-		 * why. Lost it is; it must not come back. */
+		/* Stopped or hung: lost it is, and it must not come back. */
 		ch->ch_worker = NULL;
 		ch->ch_lost = true;
 		w->w_child = NULL;
@@ -627,8 +626,9 @@ supervise_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 int
 supervise_start(void)
 {
-	if (supervise_find_programs() != 0 || supervise_digest() != 0)
+	if (supervise_find_programs() != 0)
 		return -1;
+	supervise_digest();     /* not fatal: the workers will say why */
 	log_info("module %s, worker program %s", sup.module_path,
 	    sup.worker_path);
 	sup.sigchld_ev = evsignal_new(srv.base, SIGCHLD, supervise_sigchld_cb,
