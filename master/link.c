@@ -52,6 +52,8 @@ static struct {
 	link_silent_fn on_silent;
 	nng_tls_config *tls;
 	struct event *tick;            /* heartbeats and silence */
+	uint64_t tick_ms;              /* its interval */
+	uint64_t last_tick_ms;
 	bool started;                  /* link_init ran: the fds are ours */
 	int notify_fd[2];
 	struct event *notify_ev;
@@ -389,12 +391,17 @@ link_tick_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = clock_now_ms(), timeout = srv.cfg.worker_timeout_ms;
 	struct worker *w, *next;
 	struct proto_writer *pw;
+	/* A late tick means the loop itself stalled (a reload's digest probe,
+	 * a swapped-out master): what the workers sent meanwhile is not read
+	 * yet, so nobody is declared silent this time. */
+	bool stalled = now - links.last_tick_ms > 2 * links.tick_ms;
 
+	links.last_tick_ms = now;
 	for (w = links.workers; w != NULL; w = next) {
 		next = w->hh.next;
 		if (w->w_state == W_GONE)
 			continue;
-		if (now - w->w_last_rx_ms > timeout) {
+		if (!stalled && now - w->w_last_rx_ms > timeout) {
 			links.on_silent(w, now - w->w_last_rx_ms);
 			continue;
 		}
@@ -623,9 +630,12 @@ link_init(void)
 		return -1;
 	links.handlers[PROTO_HEARTBEAT] = link_heartbeat_cb;
 	nngstat_init();
+	links.tick_ms = srv.cfg.worker_timeout_ms / 4;
+	if (links.tick_ms < 50 || links.tick_ms > 1000)
+		links.tick_ms = links.tick_ms < 50 ? 50 : 1000;
+	links.last_tick_ms = clock_now_ms();
 	{
-		uint64_t ms = srv.cfg.worker_timeout_ms / 4;
-		struct timeval tv = clock_tv(ms < 50 ? 50 : ms > 1000 ? 1000 : ms);
+		struct timeval tv = clock_tv(links.tick_ms);
 
 		event_add(links.tick, &tv);
 	}
