@@ -139,12 +139,14 @@ class Net:
         need_root()
         run_cmd("ip", "link", "add", self.bridge, "type", "bridge")
         try:
+            # A subnet no other test (another build's suite) uses now.
+            used = subprocess.run(["ip", "-o", "-4", "addr", "show"],
+                                  capture_output=True, text=True).stdout
             for n in range(os.getpid() % 200, os.getpid() % 200 + 50):
-                try:
-                    run_cmd("ip", "addr", "add", "198.18.%d.1/24" % n,
-                            "dev", self.bridge)
-                except subprocess.CalledProcessError:
+                if " 198.18.%d." % n in used:
                     continue
+                run_cmd("ip", "addr", "add", "198.18.%d.1/24" % n,
+                        "dev", self.bridge)
                 self.subnet = n
                 break
             assert self.subnet is not None, "no free 198.18.x.0/24"
@@ -179,7 +181,6 @@ class Net:
 
     def __exit__(self, *exc):
         for ns, veth in self.hosts:
-            subprocess.run(["ip", "netns", "pids", ns], capture_output=True)
             # Whatever still runs in it (a test that failed half-way).
             out = subprocess.run(["ip", "netns", "pids", ns],
                                  capture_output=True, text=True).stdout
