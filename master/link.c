@@ -336,6 +336,8 @@ link_dispatch(struct worker *w, nng_msg *msg)
 		}
 		if ((rv = fn(w, &m)) != 0)
 			goto out;
+		if (w->w_bad)           /* disconnected for what it sent */
+			break;
 	}
 	if (more < 0)
 		rv = -1;
