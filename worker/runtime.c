@@ -108,16 +108,20 @@ runtime_serving(void)
 static void *
 runtime_signals_cb(void *arg)
 {
+	siginfo_t info;
 	bool serving;
 	int sig;
 
 	(void)arg;
-	if (sigwait(&runtime.rt_sigset, &sig) != 0)
+	if ((sig = sigwaitinfo(&runtime.rt_sigset, &info)) < 0)
 		return NULL;
 	pthread_mutex_lock(&runtime.rt_mu);
 	serving = runtime.rt_serving;
-	/* runtime_stop() wakes us this way to stop. */
+	/* runtime_stop() wakes us this way to stop; a signal from outside
+	 * that comes then still means: do not start again. */
 	if (runtime.rt_state == RUNTIME_TERMINATED) {
+		if (info.si_code != SI_TKILL || info.si_pid != getpid())
+			atomic_store(&runtime.rt_term, true);
 		pthread_mutex_unlock(&runtime.rt_mu);
 		return NULL;
 	}

@@ -59,6 +59,8 @@
 #else
 #define MAIN_SERVICE_STACK (512u * 1024)
 #endif
+/* How long nng may take to close the link at exit. */
+#define MAIN_CLOSE_MS 2000
 /* --memory must leave at least this much to the handlers. */
 #define MAIN_MEMORY_MARGIN (32u * 1024 * 1024)
 
@@ -481,13 +483,14 @@ service_sessions(const struct args *a, char **argv)
 		    a->ar_connect[i]);
 	}
 	while (live > 0) {
-		if ((sig = sigwaitinfo(&set, NULL)) < 0)
-			continue;
-		if (sig != SIGCHLD) {
+		/* Look for ended sessions at least every second, whatever
+		 * woke us: a SIGCHLD is never the only news. */
+		struct timespec second = { 1, 0 };
+
+		sig = sigtimedwait(&set, NULL, &second);
+		if (sig == SIGTERM || sig == SIGINT)
 			for (unsigned i = 0; i < live; i++)
 				kill(pids[i], sig);
-			continue;
-		}
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 			for (unsigned i = 0; i < live; i++) {
 				if (pids[i] != pid)
@@ -574,7 +577,14 @@ wspool_worker_main(int argc, char **argv)
 out:
 	/* In this order: the receiver and the socket (whose close wakes a
 	 * blocked sender), the signal thread, the sender, the pool. */
-	uplink_stop();
+	if (!uplink_stop(MAIN_CLOSE_MS)) {
+		log_error("the link to the master would not close: leaving "
+		    "without it");
+		fflush(stdout);
+		if (reconnect && status != 0)
+			runtime_exit_or_respawn(status);
+		_exit(status);
+	}
 	runtime_stop();
 	outbox_stop();
 	threads_stop();

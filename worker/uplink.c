@@ -143,15 +143,18 @@ uplink_join(const char *address, const char *host, const char *digest,
 		goto out;
 	}
 	if (rv < 0 || m.type != PROTO_WELCOME || m.str.len == 0 ||
-	    memchr(m.str.ptr, '\0', m.str.len) != NULL ||
-	    (*timeout_ms = (uint64_t)m.num, 0) ||
-	    (*welcome = strndup(m.str.ptr, m.str.len)) == NULL ||
-	    (rv = proto_reader_next(&r, &m)) != 0) {
-		log_error("protocol error: the master's answer to hello is "
-		    "not a welcome: %s", r.error ? r.error : "wrong message");
-		free(*welcome);
-		*welcome = NULL;
-	}
+	    memchr(m.str.ptr, '\0', m.str.len) != NULL)
+		goto notwelcome;
+	*timeout_ms = (uint64_t)m.num;
+	if ((*welcome = strndup(m.str.ptr, m.str.len)) == NULL ||
+	    proto_reader_next(&r, &m) != 0)
+		goto notwelcome;
+	goto out;
+notwelcome:
+	log_error("protocol error: the master's answer to hello is not a "
+	    "welcome: %s", r.error ? r.error : "wrong message");
+	free(*welcome);
+	*welcome = NULL;
 	goto out;
 nomaster:
 	if (rv == NNG_ETIMEDOUT)
@@ -330,19 +333,54 @@ uplink_start(void)
 	return rv;
 }
 
-void
-uplink_stop(void)
+/* A thread of its own for nng_close, which nng 1.5 may never finish. */
+static void *
+uplink_close_cb(void *arg)
 {
+	atomic_bool *done = arg;
+
+	nng_close(uplink.ul_sock);
+	atomic_store(done, true);
+	return NULL;
+}
+
+bool
+uplink_stop(uint64_t close_ms)
+{
+	static atomic_bool closed;
+	pthread_t t;
+	uint64_t end = clock_now_ms() + close_ms;
+	bool ok = true;
+
 	/* The receiver first (it polls ul_stopping), then the socket, whose
 	 * close wakes a blocked sender. */
 	atomic_store(&uplink.ul_stopping, true);
 	if (uplink.ul_receiver_running)
 		pthread_join(uplink.ul_receiver, NULL);
 	uplink.ul_receiver_running = false;
-	if (uplink.ul_sock_open)
-		nng_close(uplink.ul_sock);
+	if (uplink.ul_sock_open) {
+		/*
+		 * Seen with nng 1.5.2 on a tls+tcp:// link under load: nng_close
+		 * waits forever for its pipe, with no thread of ours in nng.
+		 * Bounded: past close_ms the caller leaves without it.
+		 */
+		atomic_store(&closed, false);
+		if (pthread_create(&t, NULL, uplink_close_cb, &closed) != 0) {
+			nng_close(uplink.ul_sock);
+		} else {
+			while (!atomic_load(&closed) && clock_now_ms() < end)
+				usleep(5 * 1000);
+			if ((ok = atomic_load(&closed)))
+				pthread_join(t, NULL);
+			else
+				pthread_detach(t);
+		}
+	}
 	uplink.ul_sock_open = false;
+	if (!ok)
+		return false;
 	if (uplink.ul_tls != NULL)
 		nng_tls_config_free(uplink.ul_tls);
 	uplink.ul_tls = NULL;
+	return true;
 }

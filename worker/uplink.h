@@ -11,6 +11,7 @@
 #ifndef WORKER_UPLINK_H
 #define WORKER_UPLINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,7 +66,9 @@ int uplink_connect(const char *address, uint64_t timeout_ms,
 uint32_t uplink_socket_id(void);
 /* Start the receiver thread. Returns 0 or an errno. */
 int uplink_start(void);
-/* Stop the receiver (it polls every 200 ms), then close the socket. */
-void uplink_stop(void);
+/* Stop the receiver (it polls every 200 ms), then close the socket.
+ * false: nng did not finish closing it within close_ms (then nng must not
+ * be used, nor finalised, any more: leave). */
+bool uplink_stop(uint64_t close_ms);
 
 #endif /* WORKER_UPLINK_H */
