@@ -120,7 +120,7 @@ runtime_signals_cb(void *arg)
 	/* runtime_stop() wakes us this way to stop; a signal from outside
 	 * that comes then still means: do not start again. */
 	if (runtime.rt_state == RUNTIME_TERMINATED) {
-		if (info.si_code != SI_TKILL || info.si_pid != getpid())
+		if (info.si_pid != getpid())   /* not runtime_stop's */
 			atomic_store(&runtime.rt_term, true);
 		pthread_mutex_unlock(&runtime.rt_mu);
 		return NULL;
