@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 int log_level = LOG_INFO;
@@ -72,4 +73,25 @@ log_msg(int level, const char *fmt, ...)
 	line[n++] = '\n';
 	/* Nothing to do if stderr is gone. */
 	(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+int
+log_rate_ok(struct log_rate *lr)
+{
+	unsigned long long now = clock_now_ms();
+
+	if (lr->lr_start_ms == 0 || now - lr->lr_start_ms >= LOG_RATE_WINDOW_MS) {
+		if (lr->lr_dropped > 0)
+			log_msg(LOG_WARN, "%u similar lines not logged in the "
+			    "last %u s", lr->lr_dropped, LOG_RATE_WINDOW_MS / 1000);
+		lr->lr_start_ms = now;
+		lr->lr_count = 0;
+		lr->lr_dropped = 0;
+	}
+	if (lr->lr_count < LOG_RATE_BURST) {
+		lr->lr_count++;
+		return 1;
+	}
+	lr->lr_dropped++;
+	return 0;
 }

@@ -24,6 +24,25 @@ void log_init(const char *program);
 void log_msg(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * A rate limit for repeated lines from one source (one worker, the
+ * registry), so that a peer cannot flood the log: at most LOG_RATE_BURST
+ * lines per LOG_RATE_WINDOW_MS; the lines dropped are counted and said in
+ * one line when the next window opens. Zero-initialise it. Not locked:
+ * one source is logged from one thread.
+ */
+struct log_rate {
+	unsigned long long lr_start_ms;
+	unsigned lr_count;
+	unsigned lr_dropped;
+};
+#define LOG_RATE_BURST 10
+#define LOG_RATE_WINDOW_MS 10000
+/* Whether a line from this source may be written now. */
+int log_rate_ok(struct log_rate *lr);
+#define log_rated(lr, level, ...) \
+	do { if (log_rate_ok(lr)) log_msg((level), __VA_ARGS__); } while (0)
+
 /* "error", "warn", "info", "debug" to a level, or -1. */
 int log_level_parse(const char *s);
 const char *log_level_name(int level);

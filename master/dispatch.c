@@ -10,6 +10,7 @@
  *                               acknowledgement, sched
  *   LOG                         the log, with the call's route
  *   link down                   supervise (wait for the exit status, or kill)
+ *   link silent                 supervise (lost at once; a local one killed)
  *   worker gone                 supervise, neighbours (its calls), journal,
  *                               metrics, sched
  *   HELLO (join)                supervise
@@ -51,12 +52,26 @@ dispatch_ready_cb(struct worker *w, const struct proto_msg *m)
 	return 0;
 }
 
+/*
+ * Design notes: a worker is trusted with its own calls only, authenticated
+ * or not. Each handler below checks a message against what the master
+ * gave that worker: a reply, DEFER or LOG for a call in flight on it, a
+ * CLEANUP_DONE for a cleanup pending or handed over to it. Anything else
+ * is refused (link_refuse: logged, counted, and past a few the worker is
+ * disconnected), so a rogue worker can neither answer another's calls nor
+ * make the journal hand out cleanups of its invention.
+ */
+
 /* RESULT, CHUNK, END, ERROR: only from a worker that has calls. */
 static int
 dispatch_reply_cb(struct worker *w, const struct proto_msg *m)
 {
 	if (w->w_state != W_READY && w->w_state != W_DRAINING)
 		return -1;
+	if (!rpc_call_on(m->id, w)) {
+		link_refuse(w, proto_type_name((int)m->type), m->id);
+		return 0;
+	}
 	rpc_on_reply(w, m);
 	return 0;
 }
@@ -67,8 +82,11 @@ dispatch_reply_cb(struct worker *w, const struct proto_msg *m)
 static int
 dispatch_defer_cb(struct worker *w, const struct proto_msg *m)
 {
-	if (m->seq == 0 || m->seq >= PROTO_DEFER_NACK)
-		return -1;
+	if (!rpc_call_on(m->id, w) || m->seq == 0 ||
+	    m->seq >= PROTO_DEFER_NACK) {
+		link_refuse(w, "defer", m->id);
+		return 0;
+	}
 	if (journal_defer(w->w_gen, m->id, m->seq, rpc_route_of(m->id),
 	    m->str.ptr, m->str.len, m->value.ptr, m->value.len) != 0)
 		return link_send_ack(w, m->id, m->seq | PROTO_DEFER_NACK);
@@ -85,10 +103,9 @@ dispatch_cleanup_done_cb(struct worker *w, const struct proto_msg *m)
 	switch (journal_done(w->w_gen, m->id, m->seq, m->flags != 0, m->str.ptr,
 	    m->str.len)) {
 	case JOURNAL_DONE_UNKNOWN:
-		log_debug("cleanup done for %llu/%llu from worker %d: not pending there",
-		    (unsigned long long)m->id, (unsigned long long)m->seq,
-		    (int)w->w_pid);
-		break;
+		/* Only the worker that runs a cleanup reports it. */
+		link_refuse(w, "cleanup_done", m->id);
+		return 0;
 	case JOURNAL_DONE_OWN:
 		commit_soon();
 		break;
@@ -107,6 +124,12 @@ dispatch_cleanup_done_cb(struct worker *w, const struct proto_msg *m)
 static int
 dispatch_log_cb(struct worker *w, const struct proto_msg *m)
 {
+	/* About a call it runs, or whose cleanups it runs. */
+	if (m->call_id != 0 && !rpc_call_on(m->call_id, w) &&
+	    !journal_runs_on(m->call_id, w->w_gen)) {
+		link_refuse(w, "log", m->call_id);
+		return 0;
+	}
 	if (m->call_id != 0)
 		log_msg((int)m->num, "worker=%d call=%llu route=%s: %.*s",
 		    (int)w->w_pid, (unsigned long long)m->call_id,
@@ -169,6 +192,7 @@ dispatch_init(void)
 	link_handle(PROTO_LOG, dispatch_log_cb);
 	link_on_down(supervise_down_cb);
 	link_on_gone(dispatch_gone_cb);
+	link_on_silent(supervise_silent_cb);
 	join_on_hello(supervise_adopt_cb);
 	supervise_on_drain_expired(rpc_worker_drained_cb);
 }

@@ -23,6 +23,10 @@ void join_on_hello(join_hello_fn fn);
 int join_start(void);
 void join_stop(void);
 
+/* The digest (hex) of the master's module: a HELLO with another one is
+ * refused. Until it is set every HELLO is. */
+void join_set_digest(const char *digest);
+
 /* The local registry's address, for the workers this master starts. */
 const char *join_local_address(void);
 

@@ -114,6 +114,20 @@ journal_has_call(uint64_t call_id)
 	return journal_call(call_id) != NULL;
 }
 
+bool
+journal_runs_on(uint64_t call_id, uint64_t wid)
+{
+	struct jcall *jc = journal_call(call_id);
+	struct jentry *e;
+
+	if (jc == NULL)
+		return false;
+	TAILQ_FOREACH(e, &jc->jc_entries, je_clink)
+		if (e->je_worker == wid)
+			return true;
+	return false;
+}
+
 static void
 journal_entry_free(struct jentry *e)
 {

@@ -126,6 +126,10 @@ bool journal_handing_to(uint64_t wid);
 /* Orphan id was sent to worker wid: it runs there now. */
 void journal_handed_over(uint64_t id, uint64_t wid);
 
+/* Whether worker wid has a cleanup of call_id to run (its own, or handed
+ * over): it may then log about that call. */
+bool journal_runs_on(uint64_t call_id, uint64_t wid);
+
 /* Whether the call has journaled cleanups. */
 bool journal_has_call(uint64_t call_id);
 

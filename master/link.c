@@ -18,9 +18,12 @@
 #include <nng/protocol/pair1/pair.h>
 #include <uthash.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "master/link.h"
 #include "master/master.h"
+#include "master/metrics.h"
+#include "master/nngstat.h"
 #include "proto/proto.h"
 
 #define LINK_OUT_PREALLOC (16 * 1024)
@@ -46,6 +49,11 @@ static struct {
 	link_handler_fn handlers[LINK_NTYPES];
 	link_down_fn on_down;
 	link_gone_fn on_gone;
+	link_silent_fn on_silent;
+	nng_tls_config *tls;
+	struct event *tick;            /* heartbeats and silence */
+	uint64_t tick_ms;              /* its interval */
+	uint64_t last_tick_ms;
 	bool started;                  /* link_init ran: the fds are ours */
 	int notify_fd[2];
 	struct event *notify_ev;
@@ -72,6 +80,50 @@ void
 link_on_gone(link_gone_fn fn)
 {
 	links.on_gone = fn;
+}
+
+void
+link_on_silent(link_silent_fn fn)
+{
+	links.on_silent = fn;
+}
+
+void
+link_tls(nng_tls_config *cfg)
+{
+	if (cfg != NULL)
+		nng_tls_config_hold(cfg);
+	if (links.tls != NULL)
+		nng_tls_config_free(links.tls);
+	links.tls = cfg;
+}
+
+unsigned
+link_joining(void)
+{
+	struct worker *w;
+	unsigned n = 0;
+
+	for (w = links.workers; w != NULL; w = w->hh.next)
+		if (w->w_state == W_JOINING)
+			n++;
+	return n;
+}
+
+void
+link_refuse(struct worker *w, const char *what, uint64_t id)
+{
+	metrics_counters.worker_messages_refused_total++;
+	log_rated(&w->w_lograte, LOG_WARN, "worker %d (host %s): refused %s "
+	    "for %llu: not given to it", (int)w->w_pid, w->w_host, what,
+	    (unsigned long long)id);
+	if (++w->w_strikes == LINK_MAX_STRIKES && w->w_state != W_GONE) {
+		log_error("worker %d (host %s): %u messages refused: "
+		    "disconnecting it", (int)w->w_pid, w->w_host, w->w_strikes);
+		w->w_bad = true;
+		links.on_down(w, "sends messages for calls it does not run",
+		    true);
+	}
 }
 
 struct worker *
@@ -102,6 +154,7 @@ link_flush(struct worker *w)
 	}
 	if ((rv = nng_sendmsg(w->w_sock, w->w_out, NNG_FLAG_NONBLOCK)) == 0) {
 		w->w_out = NULL;
+		w->w_last_tx_ms = clock_now_ms();
 		return;
 	}
 	if (rv == NNG_EAGAIN) {
@@ -283,6 +336,8 @@ link_dispatch(struct worker *w, nng_msg *msg)
 		}
 		if ((rv = fn(w, &m)) != 0)
 			goto out;
+		if (w->w_bad)           /* disconnected for what it sent */
+			break;
 	}
 	if (more < 0)
 		rv = -1;
@@ -306,6 +361,7 @@ link_recv_cb(evutil_socket_t fd, short what, void *arg)
 		 * the pipe event says the rest. */
 		if (nng_recvmsg(w->w_sock, &msg, NNG_FLAG_NONBLOCK) != 0)
 			break;
+		w->w_last_rx_ms = clock_now_ms();
 		if (link_dispatch(w, msg) != 0)
 			w->w_bad = true;
 		nng_msg_free(msg);
@@ -313,6 +369,47 @@ link_recv_cb(evutil_socket_t fd, short what, void *arg)
 	if (w->w_bad && w->w_state != W_GONE) {
 		/* Peer is speaking garbage. Kick it. */
 		links.on_down(w, "bad message", true);
+	}
+}
+
+/* HEARTBEAT: it arrived, which is all it says. */
+static int
+link_heartbeat_cb(struct worker *w, const struct proto_msg *m)
+{
+	(void)w;
+	(void)m;
+	return 0;
+}
+
+/*
+ * Every quarter of --worker-timeout: a heartbeat to each worker we sent
+ * nothing for a third of it, and the silent ones reported (a frozen
+ * process, a cut link and a partition close nothing: silence is the only
+ * sign).
+ */
+static void
+link_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t now = clock_now_ms(), timeout = srv.cfg.worker_timeout_ms;
+	struct worker *w, *next;
+	struct proto_writer *pw;
+	/* A late tick means the loop itself stalled (a reload's digest probe,
+	 * a swapped-out master): what the workers sent meanwhile is not read
+	 * yet, so nobody is declared silent this time. */
+	bool stalled = now - links.last_tick_ms > 2 * links.tick_ms;
+
+	links.last_tick_ms = now;
+	for (w = links.workers; w != NULL; w = next) {
+		next = w->hh.next;
+		if (w->w_state == W_GONE)
+			continue;
+		if (!stalled && now - w->w_last_rx_ms > timeout) {
+			links.on_silent(w, now - w->w_last_rx_ms);
+			continue;
+		}
+		if (now - w->w_last_tx_ms >= timeout / 3 && w->w_out == NULL &&
+		    (pw = link_writer(w)) != NULL)
+			proto_put_heartbeat(pw);
 	}
 }
 
@@ -344,9 +441,10 @@ link_notify_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Listen for w on a fresh address of via's transport; the address to addr. */
 static int
-link_listen(struct worker *w, const nng_sockaddr *via, char *addr,
+link_listen(struct worker *w, const nng_sockaddr *via, bool tls, char *addr,
     size_t addrsz)
 {
+	const char *scheme = tls ? "tls+tcp" : "tcp";
 	char ip[INET6_ADDRSTRLEN];
 	nng_listener lst;
 	const void *src;
@@ -362,19 +460,27 @@ link_listen(struct worker *w, const nng_sockaddr *via, char *addr,
 	    (const void *)via->s_in6.sa_addr;
 	if (inet_ntop(af, src, ip, sizeof(ip)) == NULL)
 		return NNG_EADDRINVAL;
-	snprintf(addr, addrsz, af == AF_INET ? "tcp://%s:0" : "tcp://[%s]:0", ip);
-	if ((rv = nng_listen(w->w_sock, addr, &lst, 0)) != 0)
+	snprintf(addr, addrsz, af == AF_INET ? "%s://%s:0" : "%s://[%s]:0",
+	    scheme, ip);
+	if ((rv = nng_listener_create(&lst, w->w_sock, addr)) != 0)
 		return rv;
-	if ((rv = nng_listener_get_int(lst, NNG_OPT_TCP_BOUND_PORT, &port)) != 0)
+	w->w_listener = lst;
+	/* The same mutual TLS as the registry: only a worker with a
+	 * certificate from our CA can dial its link. */
+	if (tls && (links.tls == NULL || (rv = nng_listener_set_ptr(lst,
+	    NNG_OPT_TLS_CONFIG, links.tls)) != 0))
+		return rv != 0 ? rv : NNG_ECRYPTO;
+	if ((rv = nng_listener_start(lst, 0)) != 0 ||
+	    (rv = nng_listener_get_int(lst, NNG_OPT_TCP_BOUND_PORT, &port)) != 0)
 		return rv;
-	snprintf(addr, addrsz, af == AF_INET ? "tcp://%s:%d" : "tcp://[%s]:%d",
-	    ip, port);
+	snprintf(addr, addrsz, af == AF_INET ? "%s://%s:%d" : "%s://[%s]:%d",
+	    scheme, ip, port);
 	return 0;
 }
 
 struct worker *
 link_open(pid_t pid, const char *host, size_t host_len,
-    const nng_sockaddr *via, char *addr, size_t addrsz)
+    const nng_sockaddr *via, bool tls, char *addr, size_t addrsz)
 {
 	struct worker *w;
 	int fd, rv;
@@ -383,6 +489,7 @@ link_open(pid_t pid, const char *host, size_t host_len,
 		return NULL;
 	w->w_gen = ++links.next_gen;
 	w->w_pid = pid;
+	w->w_last_rx_ms = w->w_last_tx_ms = clock_now_ms();
 	snprintf(w->w_host, sizeof(w->w_host), "%.*s", (int)host_len, host);
 	if ((rv = nng_pair1_open(&w->w_sock)) != 0)
 		goto fail;
@@ -391,7 +498,7 @@ link_open(pid_t pid, const char *host, size_t host_len,
 	nng_socket_set_int(w->w_sock, NNG_OPT_RECVBUF, 64);
 	nng_pipe_notify(w->w_sock, NNG_PIPE_EV_REM_POST, link_pipe_event_cb,
 	    (void *)(uintptr_t)w->w_gen);
-	if ((rv = link_listen(w, via, addr, addrsz)) != 0)
+	if ((rv = link_listen(w, via, tls, addr, addrsz)) != 0)
 		goto fail;
 	if ((rv = nng_socket_get_int(w->w_sock, NNG_OPT_RECVFD, &fd)) != 0)
 		goto fail;
@@ -442,6 +549,7 @@ link_close(struct worker *w)
 		nng_msg_free(w->w_out);
 		w->w_out = NULL;
 	}
+	nngstat_keep(w->w_sock, w->w_listener);
 	nng_close(w->w_sock);
 	HASH_ITER(hh, w->w_conns, ls, tmp) {
 		HASH_DEL(w->w_conns, ls);
@@ -518,9 +626,21 @@ link_init(void)
 	    EV_READ | EV_PERSIST, link_notify_cb, NULL);
 	links.flush_ev = event_new(srv.base, -1, 0, link_flush_cb, NULL);
 	links.reaper = event_new(srv.base, -1, 0, link_reaper_cb, NULL);
+	links.tick = event_new(srv.base, -1, EV_PERSIST, link_tick_cb, NULL);
 	if (links.notify_ev == NULL || links.flush_ev == NULL ||
-	    links.reaper == NULL)
+	    links.reaper == NULL || links.tick == NULL)
 		return -1;
+	links.handlers[PROTO_HEARTBEAT] = link_heartbeat_cb;
+	nngstat_init();
+	links.tick_ms = srv.cfg.worker_timeout_ms / 4;
+	if (links.tick_ms < 50 || links.tick_ms > 1000)
+		links.tick_ms = links.tick_ms < 50 ? 50 : 1000;
+	links.last_tick_ms = clock_now_ms();
+	{
+		struct timeval tv = clock_tv(links.tick_ms);
+
+		event_add(links.tick, &tv);
+	}
 	/* Lowest priority: they run after everything else this turn. */
 	event_priority_set(links.flush_ev, 2);
 	event_priority_set(links.reaper, 2);
@@ -538,6 +658,10 @@ link_fini(void)
 		event_free(links.flush_ev);
 	if (links.reaper != NULL)
 		event_free(links.reaper);
+	if (links.tick != NULL)
+		event_free(links.tick);
+	if (links.tls != NULL)
+		nng_tls_config_free(links.tls);
 	if (links.started) {
 		close(links.notify_fd[0]);
 		close(links.notify_fd[1]);

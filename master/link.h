@@ -38,10 +38,12 @@
 #include <sys/types.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <uthash.h>
 
 #include <wspool.h>
 
+#include "common/log.h"
 #include "proto/proto.h"
 
 struct child;
@@ -71,6 +73,11 @@ struct worker {
 	bool w_flush_queued;
 	bool w_send_blocked;
 	bool w_bad;                    /* spoke garbage: read no more */
+	unsigned w_strikes;            /* messages refused (link_refuse) */
+	uint64_t w_last_rx_ms;         /* heartbeats: when it last sent anything */
+	uint64_t w_last_tx_ms;         /* ...and when we last did */
+	nng_listener w_listener;
+	struct log_rate w_lograte;     /* lines about what it sends */
 	bool w_dead;                   /* link_gone: freed at the end of the turn */
 	struct wspool_reason w_why;    /* why it is gone (strings copied below) */
 	char w_why_signal[32];
@@ -126,21 +133,45 @@ void link_on_down(link_down_fn fn);
 typedef void (*link_gone_fn)(struct worker *w, const struct wspool_reason *why);
 void link_on_gone(link_gone_fn fn);
 
+/*
+ * w has sent nothing (not even a heartbeat) for --worker-timeout: a frozen
+ * process, a cut link, a partition. The link is still open; the handler
+ * declares it lost. Called from the loop, once per worker.
+ */
+typedef void (*link_silent_fn)(struct worker *w, uint64_t silent_ms);
+void link_on_silent(link_silent_fn fn);
+
 /* ---- workers ------------------------------------------------------------------- */
 
 int link_init(void);
 /* After the loop: every worker must have been reaped (link_reap). */
 void link_fini(void);
 
+/* The TLS configuration of tls+tcp:// links (a hold is taken; NULL
+ * drops it). */
+void link_tls(nng_tls_config *cfg);
+
 /*
  * A worker said HELLO (pid, host) through an address of family via's:
  * open its pair1 socket, listening on a fresh address of the same
- * transport (an ipc path in the run directory, or tcp on the address the
- * worker reached, port chosen by the system), written to addr for the
- * WELCOME. The worker is W_JOINING. Returns NULL (logged) on failure.
+ * transport (an ipc path in the run directory, or tcp, or with tls
+ * tls+tcp, on the address the worker reached, port chosen by the system),
+ * written to addr for the WELCOME. The worker is W_JOINING. Returns NULL
+ * (logged) on failure.
  */
 struct worker *link_open(pid_t pid, const char *host, size_t host_len,
-    const nng_sockaddr *via, char *addr, size_t addrsz);
+    const nng_sockaddr *via, bool tls, char *addr, size_t addrsz);
+/* Workers that said HELLO and are not ready yet. */
+unsigned link_joining(void);
+
+/*
+ * A message from w that is not w's to send (a reply, DEFER, CLEANUP_DONE
+ * or LOG for a call or cleanup it was not given), refused by its handler:
+ * logged (rate-limited per worker) and counted; past LINK_MAX_STRIKES the
+ * link is reported down, bad. what and id say what was refused.
+ */
+#define LINK_MAX_STRIKES 8
+void link_refuse(struct worker *w, const char *what, uint64_t id);
 /* Undo link_open at once, before anyone else has seen w. */
 void link_discard(struct worker *w);
 /* Stop w's socket: nothing more is sent or received; w becomes W_GONE. */

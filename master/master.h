@@ -23,6 +23,11 @@ struct settings {
 	int workers;               /* local workers to keep running */
 	char *worker_listen[MASTER_MAX_WORKER_LISTEN]; /* extra join addresses */
 	size_t nworker_listen;
+	char *worker_tls_cert;     /* PEM files for tls+tcp:// worker links */
+	char *worker_tls_key;
+	char *worker_tls_ca;       /* the CA that signs the workers' certificates */
+	bool insecure_worker_listen; /* plain tcp:// beyond loopback */
+	uint64_t worker_timeout_ms; /* a silent worker is lost after this */
 	char *ws_path;
 	size_t max_message;        /* bytes of one client message (close 1009) */
 	unsigned max_inflight;     /* calls in flight per connection (429) */

@@ -14,7 +14,7 @@
 
 #include "master/metrics.h"
 
-#define METRICS_MAX_GAUGES 16
+#define METRICS_MAX_GAUGES 24
 
 /* Latency buckets, seconds (upper bounds, +Inf implied). */
 static const double metrics_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001,
@@ -51,6 +51,7 @@ static struct {
 	struct {
 		const char *mg_name;
 		const char *mg_help;
+		const char *mg_type;
 		metrics_gauge_fn mg_fn;
 	} gauges[METRICS_MAX_GAUGES];
 	unsigned ngauges;
@@ -64,16 +65,30 @@ static struct {
 	double sum;
 } metrics;
 
-int
-metrics_gauge(const char *name, const char *help, metrics_gauge_fn fn)
+static int
+metrics_add_fn(const char *name, const char *help, const char *type,
+    metrics_gauge_fn fn)
 {
 	if (metrics.ngauges == METRICS_MAX_GAUGES)
 		return -1;
 	metrics.gauges[metrics.ngauges].mg_name = name;
 	metrics.gauges[metrics.ngauges].mg_help = help;
+	metrics.gauges[metrics.ngauges].mg_type = type;
 	metrics.gauges[metrics.ngauges].mg_fn = fn;
 	metrics.ngauges++;
 	return 0;
+}
+
+int
+metrics_gauge(const char *name, const char *help, metrics_gauge_fn fn)
+{
+	return metrics_add_fn(name, help, "gauge", fn);
+}
+
+int
+metrics_counter_cb(const char *name, const char *help, metrics_gauge_fn fn)
+{
+	return metrics_add_fn(name, help, "counter", fn);
 }
 
 void
@@ -190,7 +205,8 @@ metrics_render(msgpack_sbuffer *out)
 		metrics_scalar(out, mc->mc_name, mc->mc_type, mc->mc_help, v);
 	}
 	for (i = 0; i < metrics.ngauges; i++)
-		metrics_scalar(out, metrics.gauges[i].mg_name, "gauge",
+		metrics_scalar(out, metrics.gauges[i].mg_name,
+		    metrics.gauges[i].mg_type,
 		    metrics.gauges[i].mg_help, metrics.gauges[i].mg_fn());
 	metrics_head(out, "wspool_calls_total", "counter",
 	    "Calls ended, by route and outcome.");

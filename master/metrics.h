@@ -47,7 +47,11 @@
 	X(bytes_received_total, "counter", \
 	    "Bytes read from clients.") \
 	X(bytes_sent_total, "counter", \
-	    "Bytes written to clients.")
+	    "Bytes written to clients.") \
+	X(worker_messages_refused_total, "counter", \
+	    "Messages from workers refused: for a call or cleanup not given to them.") \
+	X(worker_joins_refused_total, "counter", \
+	    "HELLOs refused: another module, too many joins at once, not a HELLO.")
 
 struct metrics_counters {
 #define X(name, type, help) uint64_t name;
@@ -65,6 +69,9 @@ extern struct metrics_counters metrics_counters;
  */
 typedef uint64_t (*metrics_gauge_fn)(void);
 int metrics_gauge(const char *name, const char *help, metrics_gauge_fn fn);
+
+/* The same for a counter owned elsewhere (one that nng keeps, say). */
+int metrics_counter_cb(const char *name, const char *help, metrics_gauge_fn fn);
 
 /*
  * The label values of wspool_calls_total's outcome, indexed by outcome

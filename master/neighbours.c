@@ -36,6 +36,19 @@ neighbours_cmp(const void *a, const void *b)
 	return x->k_id < y->k_id ? -1 : x->k_id > y->k_id;
 }
 
+/* The culprit is unknown: every call on w ends with why. */
+static void
+neighbours_all_lost(struct worker *w, const struct wspool_reason *why)
+{
+	struct call *call, *next;
+
+	for (call = rpc_call_next(NULL); call != NULL; call = next) {
+		next = rpc_call_next(call);
+		if (call->k_worker == w)
+			rpc_call_lost(call, why);
+	}
+}
+
 /* The calls on w, oldest first (ids grow with arrival), in *out
  * (malloc'd). Returns their number; 0 when none or out of memory. */
 static size_t
@@ -99,7 +112,7 @@ neighbours_worker_gone(struct worker *w, const struct wspool_reason *why)
 
 	if (w->w_culprit == 0 || why->kind != WSPOOL_REASON_CRASHED ||
 	    (n = neighbours_calls_on(w, &calls)) == 0) {
-		rpc_worker_gone(w, why);
+		neighbours_all_lost(w, why);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {

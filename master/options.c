@@ -42,7 +42,13 @@ options_usage(FILE *f)
 "  -l, --listen HOST:PORT     where clients connect (default 127.0.0.1:8080)\n"
 "  -w, --workers N            local worker processes (default: CPUs)\n"
 "      --worker-listen ADDR   also accept hand-started workers at this nng\n"
-"                             address (tcp://HOST:PORT or ipc://PATH); repeatable\n"
+"                             address (tls+tcp://HOST:PORT, tcp://HOST:PORT or\n"
+"                             ipc://PATH); repeatable\n"
+"      --worker-tls-cert FILE  the master's certificate (PEM) for tls+tcp://\n"
+"      --worker-tls-key FILE  its private key (PEM)\n"
+"      --worker-tls-ca FILE   the CA that signed the workers' certificates\n"
+"      --insecure-worker-listen  allow plain tcp:// beyond loopback\n"
+"      --worker-timeout SECS  a worker silent this long is lost (default 5)\n"
 "      --worker-path PATH     the wspool-worker program to run\n"
 "      --worker-threads N     handler threads per worker (default 4)\n"
 "      --worker-memory BYTES  memory limit per worker (K, M, G suffixes;\n"
@@ -143,6 +149,51 @@ options_listen(struct settings *cfg, const char *s)
 }
 
 static int options_parse_args(struct settings *cfg, int argc, char **argv);
+
+/* Whether the host of a tcp:// URL is a loopback address. */
+static bool
+options_loopback(const char *url)
+{
+	const char *h = url + strlen("tcp://"), *end = strrchr(h, ':');
+	size_t n = end != NULL ? (size_t)(end - h) : strlen(h);
+
+	return (n >= 4 && strncmp(h, "127.", 4) == 0) ||
+	    (n == 9 && strncmp(h, "localhost", 9) == 0) ||
+	    (n == 5 && strncmp(h, "[::1]", 5) == 0);
+}
+
+/*
+ * Worker links carry every client's calls and upgrade headers (bearer
+ * tokens among them): beyond loopback they must be tls+tcp://, unless the
+ * operator says otherwise; and tls+tcp:// needs its three files.
+ */
+static int
+options_check_worker_listen(const struct settings *cfg)
+{
+	for (size_t i = 0; i < cfg->nworker_listen; i++) {
+		const char *u = cfg->worker_listen[i];
+
+		if (strncmp(u, "tls+tcp://", 10) == 0 &&
+		    (cfg->worker_tls_cert == NULL || cfg->worker_tls_key == NULL ||
+		    cfg->worker_tls_ca == NULL)) {
+			fprintf(stderr, "wspool-master: --worker-listen %s needs "
+			    "--worker-tls-cert, --worker-tls-key and "
+			    "--worker-tls-ca\n", u);
+			return -1;
+		}
+		if (strncmp(u, "tcp://", 6) == 0 && !options_loopback(u) &&
+		    !cfg->insecure_worker_listen) {
+			fprintf(stderr, "wspool-master: --worker-listen %s: plain "
+			    "tcp:// beyond loopback would let anyone who can reach "
+			    "it join as a worker and read every call and its "
+			    "upgrade headers; use tls+tcp:// (see docs/scaling.md), "
+			    "or --insecure-worker-listen on a network you trust\n",
+			    u);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 static void
 options_set(char **field, const char *value)
@@ -259,12 +310,20 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	    O_WORKER_MAX_INFLIGHT, O_MAX_CALLS_PER_WORKER, O_MAX_CONNECTIONS,
 	    O_HANDSHAKE_TIMEOUT, O_IDLE_TIMEOUT, O_PING_INTERVAL, O_PONG_TIMEOUT,
 	    O_ALLOW_ORIGIN, O_USER, O_CORE_DUMPS, O_CHECK, O_CONFIG, O_JOURNAL,
-	    O_NODE_NAME, O_EMIT_ROUTES };
+	    O_NODE_NAME, O_EMIT_ROUTES,
+	    O_WORKER_TLS_CERT, O_WORKER_TLS_KEY, O_WORKER_TLS_CA,
+	    O_INSECURE_WORKER_LISTEN, O_WORKER_TIMEOUT };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "worker-listen", required_argument, NULL, O_WORKER_LISTEN },
 		{ "worker-path", required_argument, NULL, O_WORKER_PATH },
+		{ "worker-tls-cert", required_argument, NULL, O_WORKER_TLS_CERT },
+		{ "worker-tls-key", required_argument, NULL, O_WORKER_TLS_KEY },
+		{ "worker-tls-ca", required_argument, NULL, O_WORKER_TLS_CA },
+		{ "insecure-worker-listen", no_argument, NULL,
+		    O_INSECURE_WORKER_LISTEN },
+		{ "worker-timeout", required_argument, NULL, O_WORKER_TIMEOUT },
 		{ "worker-threads", required_argument, NULL, O_WORKER_THREADS },
 		{ "worker-memory", required_argument, NULL, O_WORKER_MEMORY },
 		{ "ws-path", required_argument, NULL, O_WS_PATH },
@@ -321,6 +380,7 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	cfg->worker_threads = 4;
 	cfg->worker_memory = OPTIONS_WORKER_MEMORY_DEFAULT;
 	cfg->journal_path = strdup(OPTIONS_JOURNAL_DEFAULT);
+	cfg->worker_timeout_ms = 5000;
 	cfg->log_level = LOG_INFO;
 
 	while ((c = getopt_long(argc, argv, "l:w:hV", longopts, NULL)) != -1) {
@@ -338,12 +398,32 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			if (cfg->nworker_listen == MASTER_MAX_WORKER_LISTEN)
 				goto fail;
 			if (strncmp(optarg, "tcp://", 6) != 0 &&
+			    strncmp(optarg, "tls+tcp://", 10) != 0 &&
 			    strncmp(optarg, "ipc://", 6) != 0)
 				goto fail;
 			cfg->worker_listen[cfg->nworker_listen++] = strdup(optarg);
 			break;
 		case O_WORKER_PATH:
 			options_set(&cfg->worker_path, optarg);
+			break;
+		case O_WORKER_TLS_CERT:
+			options_set(&cfg->worker_tls_cert, optarg);
+			break;
+		case O_WORKER_TLS_KEY:
+			options_set(&cfg->worker_tls_key, optarg);
+			break;
+		case O_WORKER_TLS_CA:
+			options_set(&cfg->worker_tls_ca, optarg);
+			break;
+		case O_INSECURE_WORKER_LISTEN:
+			cfg->insecure_worker_listen = true;
+			break;
+		case O_WORKER_TIMEOUT:
+			secs = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(secs >= 0.2) ||
+			    secs > 3600.0)
+				goto fail;
+			cfg->worker_timeout_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_WORKER_THREADS:
 			if (options_uint(optarg, 1024, &v) != 0 || v == 0)
@@ -497,7 +577,7 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			host[MASTER_NODE_NAME_MAX] = '\0';
 		cfg->node_name = strdup(host[0] != '\0' ? host : "localhost");
 	}
-	return 0;
+	return options_check_worker_listen(cfg);
 
 fail:
 	fprintf(stderr, "wspool-master: invalid value for %s: %s\n",
@@ -512,6 +592,9 @@ options_free(struct settings *cfg)
 	free(cfg->ws_path);
 	free(cfg->module_path);
 	free(cfg->worker_path);
+	free(cfg->worker_tls_cert);
+	free(cfg->worker_tls_key);
+	free(cfg->worker_tls_ca);
 	free(cfg->user);
 	free(cfg->config_path);
 	free(cfg->emit_routes);

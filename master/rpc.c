@@ -92,6 +92,15 @@ rpc_route_of(uint64_t call_id)
 	return call != NULL ? call->k_route : "?";
 }
 
+bool
+rpc_call_on(uint64_t call_id, const struct worker *w)
+{
+	struct call *call;
+
+	HASH_FIND(hh, rpc.calls, &call_id, sizeof(call_id), call);
+	return call != NULL && call->k_worker == w;
+}
+
 static void
 rpc_reason(struct wspool_reason *r, enum wspool_reason_kind kind)
 {
@@ -671,16 +680,6 @@ rpc_call_lost(struct call *call, const struct wspool_reason *reason)
 	    reason->kind == WSPOOL_REASON_SHUTDOWN ? OUTCOME_SHUTDOWN :
 	    OUTCOME_CRASHED);
 	rpc_call_free(call);
-}
-
-void
-rpc_worker_gone(struct worker *w, const struct wspool_reason *reason)
-{
-	struct call *call, *tmp;
-
-	HASH_ITER(hh, rpc.calls, call, tmp)
-		if (call->k_worker == w)
-			rpc_call_lost(call, reason);
 }
 
 struct call *

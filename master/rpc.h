@@ -27,6 +27,7 @@
 #ifndef MASTER_RPC_H
 #define MASTER_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -96,6 +97,10 @@ unsigned rpc_count(void);
  * reason as data) and cancel it on its worker with that reason. */
 void rpc_cancel_all(const struct wspool_reason *reason);
 
+/* Whether call_id is in flight on w (sent to it, not yet ended): what a
+ * worker may send replies, DEFERs and LOG lines about. */
+bool rpc_call_on(uint64_t call_id, const struct worker *w);
+
 /* The route of a call in flight, or "?" when it has ended. */
 const char *rpc_route_of(uint64_t call_id);
 
@@ -104,8 +109,6 @@ void rpc_on_reply(struct worker *w, const struct proto_msg *m);
 /* w's drain grace is over: end its calls for their clients (503, reason
  * as data) and cancel them on w, which still owes their terminal replies. */
 void rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason);
-/* w is gone: every call on it ends with reason. */
-void rpc_worker_gone(struct worker *w, const struct wspool_reason *reason);
 
 /* ---- a worker's death, call by call (for neighbours.c) ------------------- */
 

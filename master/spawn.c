@@ -164,6 +164,53 @@ spawn_emit(const char *format)
 	return rv;
 }
 
+int
+spawn_digest(char out[SPAWN_DIGEST_LEN + 1])
+{
+	char *argv[4], buf[160];
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+	int fds[2], status;
+
+	if (sp.worker_path == NULL || sp.module_path == NULL ||
+	    pipe2(fds, O_CLOEXEC) != 0)
+		return -1;
+	argv[0] = sp.worker_path;
+	argv[1] = (char *)"--digest";
+	argv[2] = sp.module_path;
+	argv[3] = NULL;
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len < sizeof(buf) - 1 &&
+	    ((n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0 ||
+	    (n < 0 && errno == EINTR)))
+		len += n > 0 ? (size_t)n : 0;
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	buf[len] = '\0';
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    len != SPAWN_DIGEST_LEN || strspn(buf, "0123456789abcdef") != len) {
+		log_error("module %s: cannot read its digest (wspool-worker "
+		    "--digest failed)", sp.module_path);
+		return -1;
+	}
+	memcpy(out, buf, len + 1);
+	return 0;
+}
+
 /* A fresh crash page: a memfd the child inherits. Returns the fd or -1. */
 static int
 spawn_page(struct crashpage **page)

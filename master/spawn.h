@@ -24,6 +24,12 @@ int spawn_check(void);
  * Returns 0 or -1 (the worker said why on stderr). */
 int spawn_emit(const char *format);
 
+/* The module's digest (hex SHA-256 of its ABI, routes and cleanups), from
+ * wspool-worker --digest, after spawn_find_programs. Returns 0 or -1
+ * (logged). */
+#define SPAWN_DIGEST_LEN 64
+int spawn_digest(char out[SPAWN_DIGEST_LEN + 1]);
+
 /*
  * Fork and exec worker number n (a cleanup runner when runner is set): in
  * its own process group, dying with the master (PR_SET_PDEATHSIG), with a

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "master/join.h"
 #include "master/link.h"
 #include "master/memlimit.h"
 #include "master/master.h"
@@ -45,6 +47,7 @@ struct child {
 	unsigned ch_generation;        /* the reload generation it was started in */
 	bool ch_was_ready;
 	bool ch_retired;               /* not counted in --workers any more */
+	bool ch_lost;                  /* declared lost (silent), then killed */
 	TAILQ_ENTRY(child) ch_link;
 };
 
@@ -114,6 +117,24 @@ supervise_child_retire(struct child *ch)
 		sup.runner = NULL;
 	else
 		sup.nchildren--;
+}
+
+/*
+ * The digest of the master's module, from the worker program itself
+ * (wspool-worker --digest MODULE): a worker that joins with another one
+ * serves another module and is refused (join.c). Blocks for the module's
+ * load. Returns 0, or -1 (logged).
+ */
+static int
+supervise_digest(void)
+{
+	char digest[SPAWN_DIGEST_LEN + 1];
+
+	if (spawn_digest(digest) != 0)
+		return -1;
+	join_set_digest(digest);
+	log_info("module digest %.16s...", digest);
+	return 0;
 }
 
 /* ---- spawning -------------------------------------------------------------------- */
@@ -215,6 +236,9 @@ supervise_reload(void)
 	struct child *ch;
 
 	sup.generation++;
+	if (supervise_digest() != 0)
+		log_error("reload: workers joining must still match the old "
+		    "module");
 	log_info("reload: starting %d workers of generation %u", srv.cfg.workers,
 	    sup.generation);
 	/* The runner too: the new module's cleanups. */
@@ -320,6 +344,28 @@ supervise_kill(struct worker *w, const char *why)
 		kill(w->w_child->ch_pid, SIGKILL);
 	}
 	supervise_lost(w, why);
+}
+
+void
+supervise_silent_cb(struct worker *w, uint64_t silent_ms)
+{
+	struct child *ch = w->w_child;
+	struct wspool_reason r;
+
+	log_warn("worker %d (host %s) silent for %llu ms: lost", (int)w->w_pid,
+	    w->w_host, (unsigned long long)silent_ms);
+	if (ch != NULL) {
+		/* Stopped or hung: lost it is, and it must not come back. */
+		ch->ch_worker = NULL;
+		ch->ch_lost = true;
+		w->w_child = NULL;
+		w->w_killed = true;
+		supervise_child_retire(ch);
+		kill(ch->ch_pid, SIGKILL);
+		supervise_spawn_missing();
+	}
+	supervise_reason(&r, WSPOOL_REASON_LOST, w);
+	link_gone(w, &r);
 }
 
 void
@@ -442,11 +488,11 @@ supervise_reaped(struct child *ch, int status)
 		ch->ch_worker = NULL;
 		w->w_child = NULL;
 		link_gone(w, &r);
-	} else if (!srv.exiting) {
+	} else if (!srv.exiting && !ch->ch_lost) {
 		log_warn("worker %d ended before joining (status 0x%x)",
 		    (int)ch->ch_pid, status);
 	}
-	if (!ch->ch_was_ready)
+	if (!ch->ch_was_ready && !ch->ch_lost)
 		sup.failures++;
 	TAILQ_REMOVE(&sup.children, ch, ch_link);
 	supervise_child_retire(ch);
@@ -485,6 +531,7 @@ supervise_start(void)
 {
 	if (spawn_find_programs() != 0)
 		return -1;
+	supervise_digest();     /* not fatal: the workers will say why */
 	log_info("module %s, worker program %s", spawn_module_path(),
 	    spawn_worker_path());
 	memlimit_init(srv.cfg.worker_memory);

@@ -19,6 +19,7 @@
 #define MASTER_SUPERVISE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct worker;
 struct wspool_reason;
@@ -45,6 +46,9 @@ void supervise_on_drain_expired(supervise_drain_fn fn);
 int supervise_adopt_cb(struct worker *w, bool local);
 /* w's READY was accepted: it is W_READY now. */
 void supervise_ready(struct worker *w);
+/* The link's silent event: nothing from w for --worker-timeout. It is
+ * lost at once (reason lost); a local one is killed and replaced. */
+void supervise_silent_cb(struct worker *w, uint64_t silent_ms);
 /* The link's down event: its pipe closed, or (bad) it spoke garbage. */
 void supervise_down_cb(struct worker *w, const char *why, bool bad);
 /* The gone event: forget w (its deadline, its process). */

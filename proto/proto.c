@@ -242,9 +242,12 @@ static const struct proto_spec {
 	    { K_UINT, D_SEQ }, { K_BOOL, D_FLAGS }, { K_STR, D_STR } } },
 	[PROTO_LOG] = { "log", 3, { { K_UINT, D_CALL }, { K_INT32, D_NUM },
 	    { K_STR, D_STR } } },
-	[PROTO_HELLO] = { "hello", 2, { { K_PID, D_NUM }, { K_STR, D_STR } } },
-	[PROTO_WELCOME] = { "welcome", 2, { { K_STR, D_STR },
+	[PROTO_HELLO] = { "hello", 3, { { K_PID, D_NUM }, { K_STR, D_STR },
 	    { K_STR, D_STR2 } } },
+	[PROTO_WELCOME] = { "welcome", 3, { { K_STR, D_STR }, { K_STR, D_STR2 },
+	    { K_PID, D_NUM } } },
+	[PROTO_REFUSE] = { "refuse", 1, { { K_STR, D_STR } } },
+	[PROTO_HEARTBEAT] = { "heartbeat", 0, { { 0, 0 } } },
 };
 
 #define PROTO_NSPECS (sizeof(proto_specs) / sizeof(proto_specs[0]))

@@ -60,9 +60,16 @@ enum proto_type {
 	                         (wspool_log); call_id 0: not about a call */
 
 	/* 64-71: joining, on the master's registry socket (req/rep) */
-	PROTO_HELLO = 64,     /* [64, pid, host]  worker -> master */
-	PROTO_WELCOME = 65,   /* [65, address, node] master -> worker: dial this pair1
-	                         address; node: the master's node name (cleanup keys) */
+	PROTO_HELLO = 64,     /* [64, pid, host, digest]  worker -> master; digest: the
+	                         module's (hex SHA-256 of its ABI, routes, cleanups) */
+	PROTO_WELCOME = 65,   /* [65, address, node, timeout_ms]  master -> worker:
+	                         dial this pair1 address; node: the master's node name
+	                         (cleanup keys); either side that hears nothing for
+	                         timeout_ms declares the other lost (0: never) */
+	PROTO_REFUSE = 66,    /* [66, reason]     master -> worker: not joined, and why */
+
+	/* 72-79: both ways, on a worker's link */
+	PROTO_HEARTBEAT = 72, /* [72]  sent on a link idle for a third of the timeout */
 };
 
 #define PROTO_ANSWER_ACK UINT64_MAX
@@ -102,9 +109,10 @@ struct proto_msg {
 	uint64_t flags;         /* CALL: flags; CLEANUP_DONE: ok (1/0) */
 	struct proto_bytes str;  /* CALL, CLEANUP: route; ERROR, CLEANUP_DONE: message;
 	                            READY: host; CONN_OPEN: uuid; DEFER: name; LOG: text */
-	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module;
-	                            WELCOME: node */
-	                         /* HELLO: host is in str, pid in num; WELCOME: address in str */
+	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module */
+	                         /* HELLO: pid in num, host in str, digest in str2;
+	                            WELCOME: address in str, node in str2, timeout_ms
+	                            in num; REFUSE: reason in str */
 	struct proto_bytes value; /* CALL: params; RESULT, CHUNK: value; ERROR: data;
 	                             DEFER, CLEANUP: arg; CANCEL: reason */
 	int has_value;
@@ -224,9 +232,12 @@ int proto_put_cleanup_done(struct proto_writer *w, uint64_t id, uint64_t seq,
     int ok, const char *message);
 int proto_put_log(struct proto_writer *w, uint64_t call_id, int level,
     const char *text);
-int proto_put_hello(struct proto_writer *w, int64_t pid, const char *host);
+int proto_put_hello(struct proto_writer *w, int64_t pid, const char *host,
+    const char *digest);
 int proto_put_welcome(struct proto_writer *w, const char *address,
-    const char *node);
+    const char *node, uint64_t timeout_ms);
+int proto_put_refuse(struct proto_writer *w, const char *reason);
+int proto_put_heartbeat(struct proto_writer *w);
 
 /* ---- Reasons (proto/reason.c) ------------------------------------------------
  * A reason travels as one msgpack value, the same shape as its JSON form in

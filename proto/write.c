@@ -380,32 +380,51 @@ proto_put_log(struct proto_writer *w, uint64_t call_id, int level,
 }
 
 int
-proto_put_hello(struct proto_writer *w, int64_t pid, const char *host)
+proto_put_hello(struct proto_writer *w, int64_t pid, const char *host,
+    const char *digest)
 {
-	size_t host_len = proto_id_len(host);
+	size_t host_len = proto_id_len(host), digest_len = proto_id_len(digest);
 
 	if (w->error != 0)
 		return w->error;
-	if (pid < 0 || host_len == SIZE_MAX)
+	if (pid < 0 || host_len == SIZE_MAX || digest_len == SIZE_MAX)
 		return -1;
-	proto_put_open(w, PROTO_HELLO, 2);
+	proto_put_open(w, PROTO_HELLO, 3);
 	proto_w_int(w, pid);
 	proto_w_str(w, host, host_len);
+	proto_w_str(w, digest, digest_len);
 	return proto_put_close(w);
 }
 
 int
 proto_put_welcome(struct proto_writer *w, const char *address,
-    const char *node)
+    const char *node, uint64_t timeout_ms)
 {
 	size_t address_len = proto_id_len(address), node_len = proto_id_len(node);
 
 	if (w->error != 0)
 		return w->error;
-	if (address_len == SIZE_MAX || node_len == SIZE_MAX)
+	if (address_len == SIZE_MAX || node_len == SIZE_MAX ||
+	    timeout_ms > INT64_MAX)
 		return -1;
-	proto_put_open(w, PROTO_WELCOME, 2);
+	proto_put_open(w, PROTO_WELCOME, 3);
 	proto_w_str(w, address, address_len);
 	proto_w_str(w, node, node_len);
+	proto_w_uint(w, timeout_ms);
+	return proto_put_close(w);
+}
+
+int
+proto_put_refuse(struct proto_writer *w, const char *reason)
+{
+	proto_put_open(w, PROTO_REFUSE, 1);
+	proto_w_str(w, reason, proto_text_len(reason));
+	return proto_put_close(w);
+}
+
+int
+proto_put_heartbeat(struct proto_writer *w)
+{
+	proto_put_open(w, PROTO_HEARTBEAT, 0);
 	return proto_put_close(w);
 }

@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
   libevent-dev libnng-dev libmsgpack-dev libyajl-dev libssl-dev
   libwslay-dev libhttp-parser-dev uthash-dev liblmdb-dev check
-  python3 python3-pytest python3-websockets valgrind curl openssl"
+  python3 python3-pytest python3-websockets python3-msgpack valgrind curl
+  openssl iproute2 haproxy"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -16,16 +16,32 @@ static void
 args_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: wspool-worker --connect ADDRESS [--threads N] "
+	    "usage: wspool-worker --connect ADDRESS... [--threads N] "
 	    "[--max-threads M]\n"
-	    "                     [--memory BYTES] [--runner] MODULE.so\n"
+	    "                     [--memory BYTES] [TLS OPTIONS] [--runner] "
+	    "MODULE.so\n"
 	    "       wspool-worker --check MODULE.so\n"
+	    "       wspool-worker --digest MODULE.so\n"
 	    "       wspool-worker --emit-routes ts|json MODULE.so\n"
 	    "\n"
 	    "Run the route handlers of MODULE.so for a wspool-master.\n"
 	    "\n"
-	    "  -c, --connect ADDRESS  the master's registry: ipc://PATH or "
-	    "tcp://HOST:PORT\n"
+	    "  -c, --connect ADDRESS  a master's registry: ipc://PATH, "
+	    "tcp://HOST:PORT or\n"
+	    "                         tls+tcp://HOST:PORT; repeat it to serve "
+	    "several masters\n"
+	    "      --tls-cert FILE    this worker's certificate (PEM), for "
+	    "tls+tcp://\n"
+	    "      --tls-key FILE     its private key (PEM)\n"
+	    "      --tls-ca FILE      the CA that signed the masters' "
+	    "certificates (PEM)\n"
+	    "      --tls-server-name NAME  a DNS name the master's certificate "
+	    "must carry\n"
+	    "                         (default: the address's host name; none "
+	    "for an IP)\n"
+	    "      --no-reconnect     exit when a master is lost (the default "
+	    "for ipc://);\n"
+	    "                         otherwise rejoin it with a back-off\n"
 	    "  -t, --threads N        handler threads at start (default 4)\n"
 	    "  -T, --max-threads M    grow up to M threads when handlers "
 	    "block (default 64)\n"
@@ -46,6 +62,9 @@ args_usage(FILE *f)
 	    "                         ts (alien-rpc route definitions) or "
 	    "json (a manifest);\n"
 	    "                         the module's init does not run\n"
+	    "      --digest           print the module's digest (what a master "
+	    "compares at\n"
+	    "                         join) and exit\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          print the version\n"
 	    "\n"
@@ -98,6 +117,8 @@ args_bytes(const char *s, uint64_t *out)
 int
 args_parse(int argc, char **argv, struct args *a)
 {
+	enum { O_DIGEST = 256, O_TLS_CERT, O_TLS_KEY, O_TLS_CA,
+	    O_TLS_SERVER_NAME, O_NO_RECONNECT };
 	static const struct option longopts[] = {
 		{ "connect", required_argument, NULL, 'c' },
 		{ "threads", required_argument, NULL, 't' },
@@ -107,6 +128,12 @@ args_parse(int argc, char **argv, struct args *a)
 		{ "emit-routes", required_argument, NULL, 'E' },
 		{ "runner", no_argument, NULL, 'R' },
 		{ "crash-fd", required_argument, NULL, 'F' },
+		{ "digest", no_argument, NULL, O_DIGEST },
+		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+		{ "tls-key", required_argument, NULL, O_TLS_KEY },
+		{ "tls-ca", required_argument, NULL, O_TLS_CA },
+		{ "tls-server-name", required_argument, NULL, O_TLS_SERVER_NAME },
+		{ "no-reconnect", no_argument, NULL, O_NO_RECONNECT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -122,7 +149,31 @@ args_parse(int argc, char **argv, struct args *a)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			a->ar_address = optarg;
+			if (a->ar_nconnect == ARGS_MAX_CONNECT) {
+				fprintf(stderr, "wspool-worker: at most %d "
+				    "--connect\n", ARGS_MAX_CONNECT);
+				goto usage;
+			}
+			a->ar_connect[a->ar_nconnect++] = optarg;
+			a->ar_address = a->ar_connect[0];
+			break;
+		case O_DIGEST:
+			a->ar_digest = true;
+			break;
+		case O_TLS_CERT:
+			a->ar_tls_cert = optarg;
+			break;
+		case O_TLS_KEY:
+			a->ar_tls_key = optarg;
+			break;
+		case O_TLS_CA:
+			a->ar_tls_ca = optarg;
+			break;
+		case O_TLS_SERVER_NAME:
+			a->ar_tls_server_name = optarg;
+			break;
+		case O_NO_RECONNECT:
+			a->ar_no_reconnect = true;
 			break;
 		case 't':
 			if (args_uint(optarg, 1024, &v) != 0) {
@@ -186,16 +237,26 @@ args_parse(int argc, char **argv, struct args *a)
 			return 2;
 		}
 	}
-	if (a->ar_address == NULL && !a->ar_check && a->ar_emit == NULL) {
+	if (a->ar_address == NULL && !a->ar_check && !a->ar_digest &&
+	    a->ar_emit == NULL) {
 		fprintf(stderr, "wspool-worker: --connect ADDRESS is required\n");
 		goto usage;
 	}
-	if (a->ar_address != NULL &&
-	    strncmp(a->ar_address, "ipc://", 6) != 0 &&
-	    strncmp(a->ar_address, "tcp://", 6) != 0) {
-		fprintf(stderr, "wspool-worker: --connect wants ipc://PATH or "
-		    "tcp://HOST:PORT, not '%s'\n", a->ar_address);
-		goto usage;
+	for (unsigned i = 0; i < a->ar_nconnect; i++) {
+		const char *c = a->ar_connect[i];
+
+		if (strncmp(c, "ipc://", 6) != 0 && strncmp(c, "tcp://", 6) != 0 &&
+		    strncmp(c, "tls+tcp://", 10) != 0) {
+			fprintf(stderr, "wspool-worker: --connect wants ipc://PATH, "
+			    "tcp://HOST:PORT or tls+tcp://HOST:PORT, not '%s'\n", c);
+			goto usage;
+		}
+		if (strncmp(c, "tls+tcp://", 10) == 0 && (a->ar_tls_cert == NULL ||
+		    a->ar_tls_key == NULL || a->ar_tls_ca == NULL)) {
+			fprintf(stderr, "wspool-worker: %s needs --tls-cert, "
+			    "--tls-key and --tls-ca\n", c);
+			goto usage;
+		}
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "wspool-worker: %s\n", optind == argc ?

@@ -7,8 +7,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define ARGS_MAX_CONNECT 16
+
 struct args {
-	const char *ar_address;     /* the master's registry */
+	const char *ar_address;     /* the master's registry (the first --connect) */
+	const char *ar_connect[ARGS_MAX_CONNECT]; /* every --connect, in order */
+	unsigned ar_nconnect;
+	const char *ar_tls_cert;    /* PEM files for tls+tcp:// */
+	const char *ar_tls_key;
+	const char *ar_tls_ca;
+	const char *ar_tls_server_name; /* checked against the master's cert */
+	bool ar_no_reconnect;       /* exit when the link is lost (ipc: default) */
+	bool ar_digest;             /* --digest: print the module's digest, exit */
 	const char *ar_module;      /* MODULE.so */
 	unsigned ar_threads;
 	unsigned ar_max_threads;

@@ -57,6 +57,7 @@ static struct table call_table;
 static struct wspool_call *call_free;
 static size_t call_nfree;
 static bool call_lost;          /* the master is gone: stop waiting for it */
+static bool call_handed;        /* ...and it runs the journaled cleanups */
 
 /* The reason {"kind": "shutdown"}, packed. */
 static const char call_shutdown[] = "\x81\xa4kind\xa8shutdown";
@@ -303,6 +304,27 @@ call_cancel_all(const void *reason, size_t len)
 }
 
 void
+call_master_lost(const void *reason, size_t len)
+{
+	pthread_mutex_lock(&call_mu);
+	call_handed = true;
+	pthread_mutex_unlock(&call_mu);
+	call_cancel_all(reason, len);
+}
+
+/* Whether the master took the journaled cleanups back (lost link). */
+static bool
+call_cleanups_handed(void)
+{
+	bool handed;
+
+	pthread_mutex_lock(&call_mu);
+	handed = call_handed;
+	pthread_mutex_unlock(&call_mu);
+	return handed;
+}
+
+void
 call_fini(void)
 {
 	struct wspool_call *c;
@@ -426,6 +448,11 @@ call_run_cleanups(struct wspool_call *c, enum reply_end end, bool cancelled)
 		 * master has that report (or gave up waiting). */
 		if (prev > 0)
 			call_wait_ack(c, &c->c_done_acked, prev);
+		/* The link is lost: the master hands what is left to another
+		 * worker (reason lost); running it here too would run it
+		 * twice. */
+		if (call_cleanups_handed())
+			break;
 		cleanup_ctx_init(&ctx, key, id, i + 1, 1, call_route_name(c),
 		    d->cd_cleanup->name, &reason);
 		if (proto_unpack_value(&b, &c->c_zone, &arg) != 0) {

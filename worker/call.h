@@ -91,6 +91,9 @@ void call_defer_ack(uint64_t call_id, uint64_t seq);
 
 /* Cancel every call with reason, and stop every wait for the master. */
 void call_cancel_all(const void *reason, size_t len);
+/* The master's link is lost: cancel every call with reason, and run no
+ * journaled cleanup from now on (the master hands them over). */
+void call_master_lost(const void *reason, size_t len);
 /* Free the recycled calls at exit. */
 void call_fini(void);
 

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <msgpack.h>
+#include <openssl/evp.h>
+
 #include "proto/proto.h"
 #include "worker/module.h"
 #include "worker/schema.h"
@@ -289,6 +292,64 @@ module_cleanup_known(const struct wspool_cleanup *e)
 	base = (uintptr_t)def->cleanups;
 	return p >= base && p < base + def->ncleanups * sizeof(*e) &&
 	    (p - base) % sizeof(*e) == 0;
+}
+
+/*
+ * What a master compares at join (HELLO): SHA-256 over a canonical msgpack
+ * of the ABI version, the routes by name (name, pattern, timeout,
+ * idempotent) and the cleanup names in order. Anything a master relies on
+ * about a route is in it.
+ */
+int
+module_digest(char out[MODULE_DIGEST_HEX])
+{
+	static const char hex[] = "0123456789abcdef";
+	const struct wspool_module *def = module.mo_def;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int rv = -1;
+
+	if (def == NULL)
+		return -1;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint32(&pk, def->abi_version);
+	msgpack_pack_array(&pk, def->nroutes);
+	for (size_t i = 0; i < def->nroutes; i++) {
+		const struct wspool_route *r = module.mo_routes[i];
+		size_t n = strlen(r->name);
+
+		msgpack_pack_array(&pk, 4);
+		msgpack_pack_str(&pk, n);
+		msgpack_pack_str_body(&pk, r->name, n);
+		msgpack_pack_int(&pk, (int)r->pattern);
+		msgpack_pack_uint32(&pk, r->timeout_ms);
+		if (r->idempotent)
+			msgpack_pack_true(&pk);
+		else
+			msgpack_pack_false(&pk);
+	}
+	msgpack_pack_array(&pk, def->ncleanups);
+	for (size_t i = 0; i < def->ncleanups; i++) {
+		size_t n = strlen(module.mo_cleanups[i]->name);
+
+		msgpack_pack_str(&pk, n);
+		msgpack_pack_str_body(&pk, module.mo_cleanups[i]->name, n);
+	}
+	if (sb.data != NULL && EVP_Digest(sb.data, sb.size, md, &mdlen,
+	    EVP_sha256(), NULL) == 1 && mdlen * 2 < MODULE_DIGEST_HEX) {
+		for (unsigned int i = 0; i < mdlen; i++) {
+			out[2 * i] = hex[md[i] >> 4];
+			out[2 * i + 1] = hex[md[i] & 0xf];
+		}
+		out[2 * mdlen] = '\0';
+		rv = 0;
+	}
+	msgpack_sbuffer_destroy(&sb);
+	return rv;
 }
 
 void

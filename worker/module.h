@@ -23,6 +23,10 @@ const struct wspool_cleanup *module_cleanup(const char *name, size_t len);
 /* True when e points at an entry of the module's cleanup table (not a
  * copy of one): how wspool_defer_begin names a cleanup. */
 bool module_cleanup_known(const struct wspool_cleanup *e);
+/* The module's digest, hex (64 digits and a NUL): ABI version, routes
+ * (name, pattern, timeout, idempotent) and cleanup names. 0, or -1. */
+#define MODULE_DIGEST_HEX 65
+int module_digest(char out[MODULE_DIGEST_HEX]);
 /* Run fini and close the module. */
 void module_unload(void);
 

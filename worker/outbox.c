@@ -52,6 +52,7 @@ static struct {
 	bool ob_dead;             /* master gone: drop everything */
 	bool ob_stop;
 	bool ob_started;
+	uint64_t ob_last_send_ms; /* when a message last went to nng */
 	pthread_t ob_thread;
 } outbox = {
 	.ob_mu = PTHREAD_MUTEX_INITIALIZER,
@@ -167,6 +168,7 @@ outbox_send_one(void)
 	}
 	outbox.ob_pending -= nng_msg_len(m);
 	outbox.ob_sending = true;
+	outbox.ob_last_send_ms = clock_now_ms();
 	pthread_cond_broadcast(&outbox.ob_space);
 	pthread_mutex_unlock(&outbox.ob_mu);
 
@@ -256,6 +258,7 @@ outbox_start(uint32_t socket_id)
 		return rv;
 	pthread_mutex_lock(&outbox.ob_mu);
 	outbox.ob_sock.id = socket_id;
+	outbox.ob_last_send_ms = clock_now_ms();
 	if ((rv = pthread_create(&outbox.ob_thread, NULL, outbox_sender_cb,
 	    NULL)) == 0)
 		outbox.ob_started = true;
@@ -282,6 +285,32 @@ outbox_flush(int64_t ms)
 	}
 	pthread_mutex_unlock(&outbox.ob_mu);
 	return done;
+}
+
+void
+outbox_heartbeat(uint64_t idle_ms)
+{
+	pthread_mutex_lock(&outbox.ob_mu);
+	/* Only on an idle link: anything queued or being sent says enough. */
+	if (outbox.ob_dead || !outbox.ob_started || outbox.ob_sending ||
+	    outbox_has_work() ||
+	    clock_now_ms() - outbox.ob_last_send_ms < idle_ms)
+		goto out;
+	if (outbox.ob_cur == NULL && outbox_open_cur() != 0)
+		goto out;
+	outbox.ob_mark = nng_msg_len(outbox.ob_cur);
+	if (proto_put_heartbeat(&outbox.ob_w) != 0) {
+		nng_msg_chop(outbox.ob_cur,
+		    nng_msg_len(outbox.ob_cur) - outbox.ob_mark);
+		outbox.ob_w.error = 0;
+		goto out;
+	}
+	outbox.ob_count++;
+	outbox.ob_pending += nng_msg_len(outbox.ob_cur) - outbox.ob_mark;
+	if (outbox.ob_sender_waiting)
+		pthread_cond_signal(&outbox.ob_work);
+out:
+	pthread_mutex_unlock(&outbox.ob_mu);
 }
 
 void

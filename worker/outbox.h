@@ -35,6 +35,9 @@ int outbox_end(int rv);
 /* Wait until everything queued has been handed to nng, at most ms
  * milliseconds (< 0: no limit). Returns true when it was. */
 bool outbox_flush(int64_t ms);
+/* Receiver thread: queue a HEARTBEAT if nothing was sent for idle_ms and
+ * nothing waits to be sent. Never blocks on the master. */
+void outbox_heartbeat(uint64_t idle_ms);
 /* The master is gone: drop what is pending and whatever comes. Any
  * thread, also nng's. */
 void outbox_kill(void);

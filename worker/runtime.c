@@ -13,7 +13,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <msgpack.h>
@@ -33,6 +35,12 @@
 #define RUNTIME_TERM_GRACE_MS 3000
 /* After a drain, how long to let nng write the last replies out. */
 #define RUNTIME_LINGER_MS 250
+/* Rejoining a lost master: the back-off doubles from the first to the
+ * last; a session that served this long starts over from the first. */
+#define RUNTIME_RETRY_MIN_MS 100
+#define RUNTIME_RETRY_MAX_MS 10000
+#define RUNTIME_RETRY_RESET_MS 30000
+#define RUNTIME_RETRY_ENV "WSPOOL_WORKER_RETRY"
 
 static struct {
 	pthread_mutex_t rt_mu;
@@ -40,11 +48,14 @@ static struct {
 	bool rt_cond_ok;
 	enum runtime_state rt_state;
 	atomic_bool rt_draining;        /* DRAIN or SIGTERM: refuse calls */
+	atomic_bool rt_term;            /* SIGTERM or SIGINT came: never respawn */
 	bool rt_pipe_gone;
 	bool rt_serving;                /* started: SIGTERM winds down */
 	pthread_t rt_signals;           /* sigwait()s for SIGTERM, SIGINT */
 	bool rt_signals_running;
 	sigset_t rt_sigset;
+	char **rt_argv;                 /* to start again: NULL: exit instead */
+	uint64_t rt_start_ms;
 } runtime = {
 	.rt_mu = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -97,16 +108,20 @@ runtime_serving(void)
 static void *
 runtime_signals_cb(void *arg)
 {
+	siginfo_t info;
 	bool serving;
 	int sig;
 
 	(void)arg;
-	if (sigwait(&runtime.rt_sigset, &sig) != 0)
+	if ((sig = sigwaitinfo(&runtime.rt_sigset, &info)) < 0)
 		return NULL;
 	pthread_mutex_lock(&runtime.rt_mu);
 	serving = runtime.rt_serving;
-	/* runtime_stop() wakes us this way to stop. */
+	/* runtime_stop() wakes us this way to stop; a signal from outside
+	 * that comes then still means: do not start again. */
 	if (runtime.rt_state == RUNTIME_TERMINATED) {
+		if (info.si_pid != getpid())   /* not runtime_stop's */
+			atomic_store(&runtime.rt_term, true);
 		pthread_mutex_unlock(&runtime.rt_mu);
 		return NULL;
 	}
@@ -120,6 +135,7 @@ runtime_signals_cb(void *arg)
 		_exit(1);
 	}
 	log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	atomic_store(&runtime.rt_term, true);
 	/* The master may still send calls meanwhile: refuse them. */
 	runtime_drain();
 	runtime_set_state(RUNTIME_TERMINATED);
@@ -166,6 +182,64 @@ runtime_stop(void)
 	if (runtime.rt_cond_ok)
 		pthread_cond_destroy(&runtime.rt_cond);
 	runtime.rt_cond_ok = false;
+}
+
+/* ---- Starting again ---------------------------------------------------- */
+
+void
+runtime_respawn(char **argv)
+{
+	runtime.rt_argv = argv;
+	runtime.rt_start_ms = clock_now_ms();
+}
+
+/*
+ * Exit with status, or (a worker that rejoins a lost master) start this
+ * program again after the back-off: a fresh process image, so nothing of
+ * the lost session survives, and the same pid. The attempt count travels
+ * in the environment.
+ */
+void
+runtime_exit_or_respawn(int status)
+{
+	const char *env = getenv(RUNTIME_RETRY_ENV);
+	unsigned n = env != NULL ? (unsigned)strtoul(env, NULL, 10) : 0;
+	uint64_t delay;
+	char num[16];
+
+	if (runtime.rt_argv == NULL || status == 0)
+		_exit(status);
+	/* Told to stop while the master was being lost: stop. */
+	if (atomic_load(&runtime.rt_term))
+		_exit(0);
+	if (clock_now_ms() - runtime.rt_start_ms >= RUNTIME_RETRY_RESET_MS)
+		n = 0;
+	delay = (uint64_t)RUNTIME_RETRY_MIN_MS << (n > 7 ? 7 : n);
+	if (delay > RUNTIME_RETRY_MAX_MS)
+		delay = RUNTIME_RETRY_MAX_MS;
+	/* Jitter: a fleet that lost its master does not come back at once. */
+	delay = delay / 2 + (uint64_t)rand() % (delay / 2 + 1);
+	snprintf(num, sizeof(num), "%u", n + 1);
+	setenv(RUNTIME_RETRY_ENV, num, 1);
+	log_info("joining again in %llu ms (attempt %u)",
+	    (unsigned long long)delay, n + 1);
+	/* Wait out the back-off, unless told to stop meanwhile (SIGTERM and
+	 * SIGINT are blocked in every thread: they wait here). */
+	{
+		struct timespec ts = { (time_t)(delay / 1000),
+			(long)(delay % 1000) * 1000000L };
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGINT);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		if (sigtimedwait(&set, NULL, &ts) > 0)
+			_exit(0);
+	}
+	execv("/proc/self/exe", runtime.rt_argv);
+	log_error("cannot start again: %s", strerror(errno));
+	_exit(status);
 }
 
 /* ---- The way out ----------------------------------------------------- */
@@ -215,28 +289,42 @@ runtime_wait_for(bool pipe, uint64_t ms)
  * reports still go out, briefly.
  */
 static void
-runtime_abandon(int status, uint64_t grace_ms, bool keep_outbox)
+runtime_abandon(int status, uint64_t grace_ms, bool keep_outbox, bool lost)
 {
 	struct wspool_reason r = { .kind = WSPOOL_REASON_SHUTDOWN,
 		.status = -1 };
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
+	char host[256];
 
 	if (!keep_outbox)
 		outbox_kill();
+	if (lost) {
+		/* The reason the handlers see: this worker lost its master. */
+		if (gethostname(host, sizeof(host)) != 0)
+			strcpy(host, "localhost");
+		host[sizeof(host) - 1] = '\0';
+		r.kind = WSPOOL_REASON_LOST;
+		r.worker_pid = getpid();
+		r.worker_host = host;
+	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if (proto_pack_reason(&pk, &r) == 0)
-		call_cancel_all(sb.data, sb.size);
+	if (proto_pack_reason(&pk, &r) != 0)
+		sb.size = 0;
+	/* Lost: the master holds the journaled cleanups and hands them
+	 * over; they do not run here. */
+	if (lost)
+		call_master_lost(sb.size ? sb.data : NULL, sb.size);
 	else
-		call_cancel_all(NULL, 0);
+		call_cancel_all(sb.size ? sb.data : NULL, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	if (!runtime_wait_for(false, grace_ms)) {
 		/* A handler ignores cancellation (or hangs): nothing can
 		 * answer it anyway. */
 		log_error("handlers still running after %llu ms: exiting",
 		    (unsigned long long)grace_ms);
-		_exit(status);
+		runtime_exit_or_respawn(status);
 	}
 	if (keep_outbox)
 		outbox_flush(RUNTIME_LINGER_MS);
@@ -254,14 +342,16 @@ runtime_exit(enum runtime_state state)
 		log_info("drained");
 		return 0;
 	case RUNTIME_LOST:
-		log_info("the master is gone: exiting");
-		runtime_abandon(0, RUNTIME_LOST_GRACE_MS, false);
-		return 0;
+		log_info("the master is gone: %s", runtime.rt_argv ?
+		    "joining again" : "exiting");
+		runtime_abandon(runtime.rt_argv ? RUNTIME_EXIT_LOST : 0,
+		    RUNTIME_LOST_GRACE_MS, false, true);
+		return runtime.rt_argv ? RUNTIME_EXIT_LOST : 0;
 	case RUNTIME_TERMINATED:
-		runtime_abandon(0, RUNTIME_TERM_GRACE_MS, true);
+		runtime_abandon(0, RUNTIME_TERM_GRACE_MS, true, false);
 		return 0;
 	default:
-		runtime_abandon(1, RUNTIME_LOST_GRACE_MS, false);
+		runtime_abandon(1, RUNTIME_LOST_GRACE_MS, false, true);
 		return 1;
 	}
 }

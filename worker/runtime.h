@@ -15,6 +15,10 @@ enum runtime_state {
 	RUNTIME_FATAL,          /* the master sent garbage */
 };
 
+/* The exit status of a session whose master was lost (then it starts
+ * again, when it rejoins). */
+#define RUNTIME_EXIT_LOST 75
+
 /* Block SIGTERM and SIGINT and start the thread that takes them; call
  * before any other thread starts. Returns 0 or an errno. */
 int runtime_start(void);
@@ -33,6 +37,11 @@ void runtime_idle_cb(void);
 enum runtime_state runtime_wait_end(void);
 /* Take the way out that state calls for; returns the exit status. */
 int runtime_exit(enum runtime_state state);
+/* Rejoin a lost master: runtime_exit_or_respawn runs argv again (kept). */
+void runtime_respawn(char **argv);
+/* _exit(status); with respawn set and status non-zero, run this program
+ * again (same pid) after a back-off (100 ms doubling to 10 s). */
+void runtime_exit_or_respawn(int status) __attribute__((noreturn));
 /* Stop the signal thread. */
 void runtime_stop(void);
 

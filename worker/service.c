@@ -32,12 +32,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
 
 #include "common/log.h"
+#include "common/tlsconf.h"
 #include "worker/args.h"
 #include "worker/call.h"
 #include "worker/cleanup.h"
@@ -54,10 +57,12 @@
 /* Stack of the threads that run no handler (nng's, sender, receiver).
  * Sanitizers need deeper stacks (ThreadSanitizer fails with this one). */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define MAIN_SERVICE_STACK (2048u * 1024)
+#define SERVICE_THREAD_STACK (2048u * 1024)
 #else
-#define MAIN_SERVICE_STACK (512u * 1024)
+#define SERVICE_THREAD_STACK (512u * 1024)
 #endif
+/* How long nng may take to close the link at exit. */
+#define SERVICE_CLOSE_MS 2000
 
 /* The receiver thread's own: jobs of the nng message being read, and a
  * zone to validate values in. */
@@ -196,6 +201,15 @@ service_batch_cb(void *arg)
 		runtime_set_state(RUNTIME_DRAINING);
 }
 
+/* Receiver thread, often: a heartbeat on a link idle for idle_ms. */
+static void
+service_tick_cb(uint64_t idle_ms, void *arg)
+{
+	(void)arg;
+	if (idle_ms > 0)
+		outbox_heartbeat(idle_ms);
+}
+
 /* The link ended; LOST may come from an nng thread. */
 static void
 service_end_cb(enum uplink_end why, void *arg)
@@ -223,6 +237,7 @@ static const struct uplink_ops service_uplink_ops = {
 	.uo_nhandlers = sizeof(service_handlers) / sizeof(service_handlers[0]),
 	.uo_batch_cb = service_batch_cb,
 	.uo_end_cb = service_end_cb,
+	.uo_tick_cb = service_tick_cb,
 	.uo_arg = &service_jobs,
 };
 
@@ -340,12 +355,50 @@ service_limit_memory(uint64_t bytes)
 
 /* ---- The program ----------------------------------------------------- */
 
+/* The TLS configuration, when an address wants one. 0 or -1 (logged). */
+static int
+service_tls(const struct args *a)
+{
+	nng_tls_config *cfg;
+	const char *name = a->ar_tls_server_name;
+	char err[512], host[256];
+
+	if (strncmp(a->ar_address, "tls+tcp://", 10) != 0)
+		return 0;
+	/* No name given: the address's host, unless it is an IP literal
+	 * (mbedtls checks names against DNS SANs only). */
+	if (name == NULL) {
+		const char *h = a->ar_address + 10, *end;
+
+		if (*h != '[' && (end = strrchr(h, ':')) != NULL &&
+		    (size_t)(end - h) < sizeof(host)) {
+			memcpy(host, h, (size_t)(end - h));
+			host[end - h] = '\0';
+			if (strspn(host, "0123456789.") != strlen(host))
+				name = host;
+		}
+	}
+	if (tlsconf_load(&cfg, false, a->ar_tls_cert, a->ar_tls_key,
+	    a->ar_tls_ca, name, err, sizeof(err)) != 0) {
+		log_error("TLS: %s", err);
+		return -1;
+	}
+	if (name == NULL)
+		log_info("TLS: the master's certificate is checked against "
+		    "the CA only (no --tls-server-name)");
+	uplink_tls(cfg);
+	nng_tls_config_free(cfg);
+	return 0;
+}
+
 /* Join the master and start the threads that serve it. */
 static int
 service_serve(const struct args *a, const char *host, char **welcome,
     char **node)
 {
 	size_t handler_stack = service_stack_size();
+	char digest[MODULE_DIGEST_HEX];
+	uint64_t timeout_ms = 0;
 	bool small_stack;
 	int rv;
 
@@ -355,10 +408,13 @@ service_serve(const struct args *a, const char *host, char **welcome,
 	 * need little stack; handlers keep the usual size. Under --memory
 	 * every reserved stack counts against the limit. */
 	small_stack = handler_stack > 0 &&
-	    service_default_stack(MAIN_SERVICE_STACK);
-	if (uplink_join(a->ar_address, host, welcome, node) != 0 ||
-	    uplink_connect(*welcome, a->ar_runner ? &service_runner_ops :
-	    &service_uplink_ops) != 0)
+	    service_default_stack(SERVICE_THREAD_STACK);
+	if (module_digest(digest) != 0 || service_tls(a) != 0)
+		return -1;
+	if (uplink_join(a->ar_address, host, digest, welcome, node,
+	    &timeout_ms) != 0 ||
+	    uplink_connect(*welcome, timeout_ms, a->ar_runner ?
+	    &service_runner_ops : &service_uplink_ops) != 0)
 		return -1;
 	cleanup_set_node(*node);
 	if ((rv = outbox_start(uplink_socket_id())) != 0 ||
@@ -385,13 +441,80 @@ service_serve(const struct args *a, const char *host, char **welcome,
 	return 0;
 }
 
+/*
+ * Several masters (--connect repeated): one session process per master,
+ * this program again with WSPOOL_WORKER_SESSION naming its --connect, so
+ * that the masters share nothing: one lost, or speaking garbage, cannot
+ * disturb another's calls or cleanups. This process only passes SIGTERM
+ * and SIGINT on and waits for them.
+ */
+static int
+service_sessions(const struct args *a, char **argv)
+{
+	pid_t pids[ARGS_MAX_CONNECT];
+	sigset_t set;
+	unsigned live = 0;
+	int status = 0, sig, st;
+	pid_t pid;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	for (unsigned i = 0; i < a->ar_nconnect; i++) {
+		char num[16];
+
+		snprintf(num, sizeof(num), "%u", i);
+		if ((pid = fork()) < 0) {
+			log_error("fork: %s", strerror(errno));
+			status = 1;
+			break;
+		}
+		if (pid == 0) {
+			sigprocmask(SIG_UNBLOCK, &set, NULL);
+			/* A session does not outlive this process. */
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			setenv("WSPOOL_WORKER_SESSION", num, 1);
+			execv("/proc/self/exe", argv);
+			_exit(127);
+		}
+		pids[live++] = pid;
+		log_info("session %d serves the master at %s", (int)pid,
+		    a->ar_connect[i]);
+	}
+	while (live > 0) {
+		/* Look for ended sessions at least every second, whatever
+		 * woke us: a SIGCHLD is never the only news. */
+		struct timespec second = { 1, 0 };
+
+		sig = sigtimedwait(&set, NULL, &second);
+		if (sig == SIGTERM || sig == SIGINT)
+			for (unsigned i = 0; i < live; i++)
+				kill(pids[i], sig);
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			for (unsigned i = 0; i < live; i++) {
+				if (pids[i] != pid)
+					continue;
+				pids[i] = pids[--live];
+				if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+					status = 1;
+				break;
+			}
+		}
+	}
+	return status;
+}
+
 int
 wspool_worker_main(int argc, char **argv)
 {
 	struct args a = { 0 };
 	char host[256], err[1024];
 	char *welcome = NULL, *node = NULL;
+	const char *session;
 	int rv, status = 1;
+	bool reconnect;
 
 	if ((rv = args_parse(argc, argv, &a)) != 0)
 		return rv == 1 ? 0 : 2;
@@ -400,6 +523,20 @@ wspool_worker_main(int argc, char **argv)
 	if (a.ar_emit != NULL)
 		return emit_main(a.ar_emit, a.ar_module);
 	signal(SIGPIPE, SIG_IGN);
+	if ((session = getenv("WSPOOL_WORKER_SESSION")) != NULL) {
+		unsigned i = (unsigned)strtoul(session, NULL, 10);
+
+		if (i >= a.ar_nconnect)
+			return 2;
+		a.ar_address = a.ar_connect[i];
+		a.ar_nconnect = 1;
+	} else if (a.ar_nconnect > 1 && !a.ar_check && !a.ar_digest) {
+		return service_sessions(&a, argv);
+	}
+	/* A worker of a local master (ipc://) lives and dies with it; one
+	 * on the network rejoins a master it lost. */
+	reconnect = a.ar_address != NULL && !a.ar_no_reconnect &&
+	    strncmp(a.ar_address, "ipc://", 6) != 0;
 	if ((rv = runtime_start()) != 0) {
 		log_error("cannot start threads: %s", strerror(rv));
 		goto out;
@@ -420,6 +557,17 @@ wspool_worker_main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
+	if (a.ar_digest) {
+		char digest[MODULE_DIGEST_HEX];
+
+		if (module_digest(digest) == 0) {
+			printf("%s\n", digest);
+			status = 0;
+		}
+		goto out;
+	}
+	if (reconnect)
+		runtime_respawn(argv);
 	if (service_serve(&a, host, &welcome, &node) != 0)
 		goto out;
 	runtime_serving();
@@ -427,7 +575,14 @@ wspool_worker_main(int argc, char **argv)
 out:
 	/* In this order: the receiver and the socket (whose close wakes a
 	 * blocked sender), the signal thread, the sender, the pool. */
-	uplink_stop();
+	if (!uplink_stop(SERVICE_CLOSE_MS)) {
+		log_error("the link to the master would not close: leaving "
+		    "without it");
+		fflush(stdout);
+		if (reconnect && status != 0)
+			runtime_exit_or_respawn(status);
+		_exit(status);
+	}
 	runtime_stop();
 	outbox_stop();
 	threads_stop();
@@ -442,5 +597,10 @@ out:
 	module_unload();
 	free(welcome);
 	free(node);
+	if (reconnect && status != 0) {
+		/* Lost, refused or no master yet: join again later. */
+		fflush(stdout);
+		runtime_exit_or_respawn(status);
+	}
 	return status;
 }

@@ -20,6 +20,7 @@
 #include <nng/protocol/pair1/pair.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "worker/uplink.h"
 
@@ -34,7 +35,51 @@ static struct {
 	pthread_t ul_receiver;
 	bool ul_receiver_running;
 	atomic_bool ul_stopping;        /* the receiver is to return */
+	nng_tls_config *ul_tls;         /* for tls+tcp:// */
+	uint64_t ul_timeout_ms;         /* a master silent this long is lost */
 } uplink;
+
+void
+uplink_tls(nng_tls_config *cfg)
+{
+	if (cfg != NULL)
+		nng_tls_config_hold(cfg);
+	uplink.ul_tls = cfg;
+}
+
+/*
+ * Dial address from s, with our TLS configuration for tls+tcp://. A
+ * synchronous first try tells a refused handshake (wrong CA, no or a bad
+ * certificate) at once; only a master not up yet is retried in the
+ * background when retry is set.
+ */
+static int
+uplink_dial(nng_socket s, const char *address, bool retry)
+{
+	nng_dialer d;
+	bool tls = strncmp(address, "tls+tcp://", 10) == 0;
+	int rv;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((rv = nng_dialer_create(&d, s, address)) != 0)
+			return rv;
+		if (tls && (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG,
+		    uplink.ul_tls)) != 0)
+			return rv;
+		rv = nng_dialer_start(d, attempt == 0 ? 0 : NNG_FLAG_NONBLOCK);
+		if (rv == 0 || !retry || rv != NNG_ECONNREFUSED)
+			break;
+		nng_dialer_close(d);
+	}
+	if (rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH)
+		log_error("%s: the TLS handshake failed (%s): is the master's "
+		    "certificate signed by --tls-ca, and ours by its CA?",
+		    address, nng_strerror(rv));
+	else if (rv == NNG_ECONNSHUT && tls)
+		log_error("%s: the master closed the connection during the TLS "
+		    "handshake: it does not accept our certificate", address);
+	return rv;
+}
 
 static int
 uplink_append_cb(void *data, const char *buf, size_t len)
@@ -45,8 +90,8 @@ uplink_append_cb(void *data, const char *buf, size_t len)
 /* ---- Joining --------------------------------------------------------- */
 
 int
-uplink_join(const char *address, const char *host, char **welcome,
-    char **node)
+uplink_join(const char *address, const char *host, const char *digest,
+    char **welcome, char **node, uint64_t *timeout_ms)
 {
 	struct proto_writer w;
 	struct proto_reader r;
@@ -74,14 +119,14 @@ uplink_join(const char *address, const char *host, char **welcome,
 		log_error("cannot set up the req socket: %s", nng_strerror(rv));
 		goto out;
 	}
-	/* Non-blocking: the dialer keeps retrying until the master is up. */
-	if ((rv = nng_dial(s, address, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	/* A master not up yet is retried until the timeout. */
+	if ((rv = uplink_dial(s, address, true)) != 0) {
 		log_error("cannot dial %s: %s", address, nng_strerror(rv));
 		goto out;
 	}
 	if ((rv = nng_msg_alloc(&msg, 0)) != 0 ||
 	    (rv = proto_writer_init(&w, &msg, uplink_append_cb)) != 0 ||
-	    (rv = proto_put_hello(&w, (int64_t)getpid(), host)) != 0) {
+	    (rv = proto_put_hello(&w, (int64_t)getpid(), host, digest)) != 0) {
 		log_error("cannot build the hello message");
 		goto out;
 	}
@@ -92,21 +137,29 @@ uplink_join(const char *address, const char *host, char **welcome,
 		goto nomaster;
 	reader = true;
 	if ((rv = proto_reader_init(&r, nng_msg_body(msg),
-	    nng_msg_len(msg))) != 0 ||
-	    (rv = proto_reader_next(&r, &m)) != 1 ||
-	    m.type != PROTO_WELCOME || m.str.len == 0 ||
-	    memchr(m.str.ptr, '\0', m.str.len) != NULL ||
-	    memchr(m.str2.ptr, '\0', m.str2.len) != NULL ||
-	    (*welcome = strndup(m.str.ptr, m.str.len)) == NULL ||
-	    (*node = strndup(m.str2.len ? m.str2.ptr : "", m.str2.len)) == NULL ||
-	    (rv = proto_reader_next(&r, &m)) != 0) {
-		log_error("protocol error: the master's answer to hello is "
-		    "not a welcome: %s", r.error ? r.error : "wrong message");
-		free(*welcome);
-		free(*node);
-		*welcome = NULL;
-		*node = NULL;
+	    nng_msg_len(msg))) == 0 &&
+	    (rv = proto_reader_next(&r, &m)) == 1 && m.type == PROTO_REFUSE) {
+		log_error("the master at %s refused us: %.*s", address,
+		    (int)m.str.len, m.str.ptr);
+		goto out;
 	}
+	if (rv < 0 || m.type != PROTO_WELCOME || m.str.len == 0 ||
+	    memchr(m.str.ptr, '\0', m.str.len) != NULL ||
+	    memchr(m.str2.ptr, '\0', m.str2.len) != NULL)
+		goto notwelcome;
+	*timeout_ms = (uint64_t)m.num;
+	if ((*welcome = strndup(m.str.ptr, m.str.len)) == NULL ||
+	    (*node = strndup(m.str2.len ? m.str2.ptr : "", m.str2.len)) ==
+	    NULL || proto_reader_next(&r, &m) != 0)
+		goto notwelcome;
+	goto out;
+notwelcome:
+	log_error("protocol error: the master's answer to hello is not a "
+	    "welcome: %s", r.error ? r.error : "wrong message");
+	free(*welcome);
+	free(*node);
+	*welcome = NULL;
+	*node = NULL;
 	goto out;
 nomaster:
 	if (rv == NNG_ETIMEDOUT)
@@ -134,11 +187,17 @@ uplink_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 int
-uplink_connect(const char *address, const struct uplink_ops *ops)
+uplink_connect(const char *address, uint64_t timeout_ms,
+    const struct uplink_ops *ops)
 {
+	uint64_t poll_ms = UPLINK_RECV_POLL_MS;
 	int rv;
 
 	uplink.ul_ops = ops;
+	uplink.ul_timeout_ms = timeout_ms;
+	/* Look up often enough to send heartbeats a third of the way. */
+	if (timeout_ms > 0 && timeout_ms / 4 < poll_ms)
+		poll_ms = timeout_ms / 4 > 10 ? timeout_ms / 4 : 10;
 	if ((rv = nng_pair1_open(&uplink.ul_sock)) != 0) {
 		log_error("cannot open a pair1 socket: %s", nng_strerror(rv));
 		return -1;
@@ -153,7 +212,7 @@ uplink_connect(const char *address, const struct uplink_ops *ops)
 	if ((rv = nng_socket_set_size(uplink.ul_sock, NNG_OPT_RECVMAXSZ,
 	    PROTO_MAX_MSG)) != 0 ||
 	    (rv = nng_socket_set_ms(uplink.ul_sock, NNG_OPT_RECVTIMEO,
-	    UPLINK_RECV_POLL_MS)) != 0 ||
+	    (nng_duration)poll_ms)) != 0 ||
 	    (rv = nng_pipe_notify(uplink.ul_sock, NNG_PIPE_EV_REM_POST,
 	    uplink_pipe_cb, NULL)) != 0) {
 		log_error("cannot set up the pair1 socket: %s",
@@ -161,7 +220,7 @@ uplink_connect(const char *address, const struct uplink_ops *ops)
 		return -1;
 	}
 	/* Blocking: the master just told us this address, it must answer. */
-	if ((rv = nng_dial(uplink.ul_sock, address, NULL, 0)) != 0) {
+	if ((rv = uplink_dial(uplink.ul_sock, address, false)) != 0) {
 		log_error("cannot connect to %s: %s", address,
 		    nng_strerror(rv));
 		return -1;
@@ -194,6 +253,8 @@ uplink_dispatch(const void *buf, size_t len)
 	while ((rv = proto_reader_next(&r, &m)) == 1) {
 		uplink_handler_fn fn = NULL;
 
+		if (m.type == PROTO_HEARTBEAT)
+			continue;       /* it arrived: that is all it says */
 		if ((size_t)m.type < ops->uo_nhandlers)
 			fn = ops->uo_handlers[m.type];
 		if (fn == NULL) {
@@ -219,13 +280,31 @@ static void *
 uplink_receiver_cb(void *arg)
 {
 	const struct uplink_ops *ops = uplink.ul_ops;
+	uint64_t timeout = uplink.ul_timeout_ms, last_rx = clock_now_ms();
 
 	(void)arg;
 	for (;;) {
 		nng_msg *msg;
+		uint64_t now;
 		int rv;
 
-		if ((rv = nng_recvmsg(uplink.ul_sock, &msg, 0)) != 0) {
+		rv = nng_recvmsg(uplink.ul_sock, &msg, 0);
+		now = clock_now_ms();
+		if (rv == 0)
+			last_rx = now;
+		if (timeout > 0 && now - last_rx > timeout) {
+			/* A frozen master, a cut link, a partition: nothing
+			 * closes the pipe, silence is the only sign. */
+			if (rv == 0)
+				nng_msg_free(msg);
+			log_error("the master has been silent for %llu ms: lost",
+			    (unsigned long long)(now - last_rx));
+			ops->uo_end_cb(UPLINK_LOST, ops->uo_arg);
+			break;
+		}
+		if (ops->uo_tick_cb != NULL)
+			ops->uo_tick_cb(timeout / 3, ops->uo_arg);
+		if (rv != 0) {
 			/* A timeout only lets us look at ul_stopping. */
 			if (rv == NNG_ETIMEDOUT &&
 			    !atomic_load(&uplink.ul_stopping))
@@ -259,16 +338,54 @@ uplink_start(void)
 	return rv;
 }
 
-void
-uplink_stop(void)
+/* A thread of its own for nng_close, which nng 1.5 may never finish. */
+static void *
+uplink_close_cb(void *arg)
 {
+	atomic_bool *done = arg;
+
+	nng_close(uplink.ul_sock);
+	atomic_store(done, true);
+	return NULL;
+}
+
+bool
+uplink_stop(uint64_t close_ms)
+{
+	static atomic_bool closed;
+	pthread_t t;
+	uint64_t end = clock_now_ms() + close_ms;
+	bool ok = true;
+
 	/* The receiver first (it polls ul_stopping), then the socket, whose
 	 * close wakes a blocked sender. */
 	atomic_store(&uplink.ul_stopping, true);
 	if (uplink.ul_receiver_running)
 		pthread_join(uplink.ul_receiver, NULL);
 	uplink.ul_receiver_running = false;
-	if (uplink.ul_sock_open)
-		nng_close(uplink.ul_sock);
+	if (uplink.ul_sock_open) {
+		/*
+		 * Seen with nng 1.5.2 on a tls+tcp:// link under load: nng_close
+		 * waits forever for its pipe, with no thread of ours in nng.
+		 * Bounded: past close_ms the caller leaves without it.
+		 */
+		atomic_store(&closed, false);
+		if (pthread_create(&t, NULL, uplink_close_cb, &closed) != 0) {
+			nng_close(uplink.ul_sock);
+		} else {
+			while (!atomic_load(&closed) && clock_now_ms() < end)
+				usleep(5 * 1000);
+			if ((ok = atomic_load(&closed)))
+				pthread_join(t, NULL);
+			else
+				pthread_detach(t);
+		}
+	}
 	uplink.ul_sock_open = false;
+	if (!ok)
+		return false;
+	if (uplink.ul_tls != NULL)
+		nng_tls_config_free(uplink.ul_tls);
+	uplink.ul_tls = NULL;
+	return true;
 }

@@ -6,6 +6,7 @@
 
 import json
 import os
+import shlex
 import subprocess
 
 import pytest
@@ -221,14 +222,20 @@ def test_get_routes_of_a_live_master(server):
     assert status == 404
 
 
-def test_get_routes_is_503_until_a_worker_tells_them():
+def test_get_routes_is_503_until_a_worker_tells_them(tmp_path):
     # The cleanup runner loads the module too and tells the routes when it
-    # is ready: a runner that cannot start (/bin/false as the worker
-    # program) leaves the hand-started worker to tell them.
+    # is ready: a worker program whose runner never joins (it only sleeps)
+    # leaves the hand-started worker to tell them. Its other modes (the
+    # module's digest) are the real program's.
+    wrapper = tmp_path / "worker-without-runner"
+    wrapper.write_text('#!/bin/sh\ncase " $* " in *" --runner "*) '
+                       'exec sleep 3600 ;; esac\nexec %s "$@"\n'
+                       % shlex.quote(harness.WORKER))
+    wrapper.chmod(0o755)
     with harness.Server(workers=0, worker_listen=True, healthy=False,
                         module=ODD_SO,
                         extra_args=["--call-timeout", "2.5",
-                                    "--worker-path", "/bin/false"]) as srv:
+                                    "--worker-path", str(wrapper)]) as srv:
         status, headers, body = http_request(srv.port, "GET", "/routes")
         assert status == 503, (status, body)
         assert body == b"no worker has told the routes yet\n"

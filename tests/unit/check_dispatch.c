@@ -45,6 +45,7 @@ static struct {
 	uint64_t route_of;            /* the last call id rpc_route_of was asked */
 	join_hello_fn on_hello;
 	supervise_drain_fn on_drain;
+	struct worker *calls_not_on;  /* rpc_call_on says no for this one */
 } fake;
 
 int
@@ -68,6 +69,11 @@ supervise_gone(struct worker *w)
 
 void
 supervise_down_cb(struct worker *w, const char *why, bool bad)
+{
+}
+
+void
+supervise_silent_cb(struct worker *w, uint64_t silent_ms)
 {
 }
 
@@ -104,6 +110,12 @@ void
 rpc_on_reply(struct worker *w, const struct proto_msg *m)
 {
 	fake.replies++;
+}
+
+bool
+rpc_call_on(uint64_t call_id, const struct worker *w)
+{
+	return w != fake.calls_not_on;
 }
 
 const char *
@@ -264,6 +276,7 @@ START_TEST(test_registered)
 		    "a handler for %s, which no worker may send",
 		    proto_type_name(refused[i]));
 	ck_assert_ptr_eq(fake_link.on_down, supervise_down_cb);
+	ck_assert_ptr_eq(fake_link.on_silent, supervise_silent_cb);
 	ck_assert_ptr_nonnull(fake_link.on_gone);
 	ck_assert_ptr_eq(fake.on_hello, supervise_adopt_cb);
 	ck_assert_ptr_eq(fake.on_drain, rpc_worker_drained_cb);
@@ -390,9 +403,10 @@ START_TEST(test_cleanup_done_own)
 	ck_assert_msg(s->fs_id == 7 && s->fs_seq == (3 | PROTO_DONE_ACK),
 	    "DONE acknowledgement %llu/%llx",
 	    (unsigned long long)s->fs_id, (unsigned long long)s->fs_seq);
-	/* Done again (a repeat): acknowledged again, nothing else. */
+	/* Done again: no longer its to report: refused, not acknowledged. */
 	ck_assert_int_eq(fake_link_deliver(w, &m), 0);
-	ck_assert_uint_eq(fake_link.nsent, 3);
+	ck_assert_uint_eq(fake_link.nsent, 2);
+	ck_assert_uint_eq(fake_link.refused, 1);
 }
 END_TEST
 
@@ -518,6 +532,46 @@ START_TEST(test_log)
 }
 END_TEST
 
+/* A worker may speak of its own calls and cleanups only: a reply, DEFER,
+ * CLEANUP_DONE or LOG about another's is refused and changes nothing. */
+START_TEST(test_not_its_own)
+{
+	struct worker *w = fake_worker(1, W_READY, 1);
+	struct worker *rogue = fake_worker(2, W_READY, 1);
+	struct proto_msg m;
+
+	defer(w, 7, 1);
+	ck_assert_uint_eq(journal_pending(), 1);
+	fake_link.nsent = 0;
+	fake.calls_not_on = rogue;
+	m = msg(PROTO_RESULT, 7, 0);
+	ck_assert_int_eq(fake_link_deliver(rogue, &m), 0);
+	ck_assert_int_eq(fake.replies, 0);
+	m = msg(PROTO_DEFER, 7, 2);
+	m.str.ptr = "undo";
+	m.str.len = 4;
+	m.value.ptr = ARG;
+	m.value.len = sizeof(ARG) - 1;
+	ck_assert_int_eq(fake_link_deliver(rogue, &m), 0);
+	ck_assert_uint_eq(journal_pending(), 1);
+	/* Its own call's cleanup, reported done by another: still pending. */
+	m = msg(PROTO_CLEANUP_DONE, 7, 1);
+	m.flags = 1;
+	ck_assert_int_eq(fake_link_deliver(rogue, &m), 0);
+	ck_assert_uint_eq(journal_pending(), 1);
+	m = msg(PROTO_CLEANUP_DONE, 1, 0);   /* a hand-over it was not given */
+	ck_assert_int_eq(fake_link_deliver(rogue, &m), 0);
+	m = msg(PROTO_LOG, 0, 0);
+	m.call_id = 7;
+	m.str.ptr = "x";
+	m.str.len = 1;
+	ck_assert_int_eq(fake_link_deliver(rogue, &m), 0);
+	ck_assert_uint_eq(fake_link.refused, 5);
+	ck_assert_uint_eq(fake_link.nsent, 0);   /* nothing acknowledged */
+	ck_assert_uint_eq(journal_pending(), 1);
+}
+END_TEST
+
 static Suite *
 dispatch_suite(void)
 {
@@ -535,6 +589,7 @@ dispatch_suite(void)
 	tcase_add_test(tc, test_cleanup_done_own);
 	tcase_add_test(tc, test_cleanup_done_handover);
 	tcase_add_test(tc, test_log);
+	tcase_add_test(tc, test_not_its_own);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("deaths");

@@ -300,8 +300,8 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 	PUT(proto_put_cleanup_done(w, 11, 0, 1, ""));
 	PUT(proto_put_cleanup_done(w, 7, 3, 0, "failed"));
 	PUT(proto_put_log(w, 7, -1, "hello log"));
-	PUT(proto_put_hello(w, 4242, "h1"));
-	PUT(proto_put_welcome(w, "ipc:///tmp/w1", "node-1"));
+	PUT(proto_put_hello(w, 4242, "h1", "d1"));
+	PUT(proto_put_welcome(w, "ipc:///tmp/w1", "node-1", 5000));
 #undef PUT
 	ck_assert_int_eq(n, NALL + 1);
 	ck_assert_uint_eq(b->w.count, NALL);
@@ -340,8 +340,9 @@ static const struct expect all_expect[NALL] = {
 	{ .type = PROTO_CLEANUP_DONE, .id = 7, .seq = 3, .flags = 0,
 	  .str = "failed" },
 	{ .type = PROTO_LOG, .call_id = 7, .num = -1, .str = "hello log" },
-	{ .type = PROTO_HELLO, .num = 4242, .str = "h1" },
-	{ .type = PROTO_WELCOME, .str = "ipc:///tmp/w1", .str2 = "node-1" },
+	{ .type = PROTO_HELLO, .num = 4242, .str = "h1", .str2 = "d1" },
+	{ .type = PROTO_WELCOME, .str = "ipc:///tmp/w1", .str2 = "node-1",
+	  .num = 5000 },
 };
 
 static void
@@ -420,7 +421,7 @@ START_TEST(test_roundtrip_limits)
 	    0), 0);
 	ck_assert_int_eq(proto_put_error(&b.w, UINT64_MAX, INT_MIN, NULL, NULL, 0), 0);
 	ck_assert_int_eq(proto_put_log(&b.w, UINT64_MAX, INT_MAX, NULL), 0);
-	ck_assert_int_eq(proto_put_hello(&b.w, INT64_MAX, ""), 0);
+	ck_assert_int_eq(proto_put_hello(&b.w, INT64_MAX, "", NULL), 0);
 	ck_assert_int_eq(proto_put_ready(&b.w, 0, "h", "m", NULL, 0, NULL, 0), 0);
 	ck_assert_int_eq(proto_put_defer_ack(&b.w, UINT64_MAX, UINT64_MAX), 0);
 	ck_assert_int_eq(proto_put_conn_open(&b.w, 1, "", "", NULL, NULL, 0), 0);
@@ -443,7 +444,7 @@ START_TEST(test_roundtrip_limits)
 	    .num = INT_MAX, .str = "" });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_HELLO, .num = INT64_MAX,
-	    .str = "" });
+	    .str = "", .str2 = "" });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_READY, .str = "h",
 	    .str2 = "m", .obj = 1, .obj2 = 1 });
@@ -539,7 +540,7 @@ END_TEST
 
 START_TEST(test_unknown_type)
 {
-	static const uint64_t unknown[] = { 0, 8, 31, 40, 63, 66, 71, 72, 1000,
+	static const uint64_t unknown[] = { 0, 8, 31, 40, 63, 67, 71, 73, 1000,
 	    UINT64_MAX };
 	size_t i;
 
@@ -622,8 +623,8 @@ START_TEST(test_oversized_string)
 	/* Exactly the limit passes; one more byte does not. */
 	raw_init(&raw);
 	msgpack_pack_uint64(&raw.pk, PROTO_VERSION);
-	raw_pack(&raw, "[3uSs", (uint64_t)PROTO_WELCOME, big, (size_t)PROTO_MAX_STR,
-	    "n");
+	raw_pack(&raw, "[4uSsu", (uint64_t)PROTO_WELCOME, big,
+	    (size_t)PROTO_MAX_STR, "n", (uint64_t)0);
 	ck_assert_int_eq(proto_reader_init(&r, raw.sb.data, raw.sb.size), 0);
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	ck_assert_uint_eq(m.str.len, PROTO_MAX_STR);
@@ -632,8 +633,8 @@ START_TEST(test_oversized_string)
 
 	raw_init(&raw);
 	msgpack_pack_uint64(&raw.pk, PROTO_VERSION);
-	raw_pack(&raw, "[3uSs", (uint64_t)PROTO_WELCOME, big,
-	    (size_t)PROTO_MAX_STR + 1, "n");
+	raw_pack(&raw, "[4uSsu", (uint64_t)PROTO_WELCOME, big,
+	    (size_t)PROTO_MAX_STR + 1, "n", (uint64_t)0);
 	raw_expect_error(&raw, 0, "string too long");
 	raw_fini(&raw);
 
@@ -666,9 +667,12 @@ START_TEST(test_oversized_string)
 	size = b.sb.size;
 	ck_assert_int_eq(proto_put_call(&b.w, 1, 1, big, PROTO_MAX_STR + 1,
 	    "\xc0", 1, 0), -1);
-	ck_assert_int_eq(proto_put_welcome(&b.w, big, "n"), -1);
-	ck_assert_int_eq(proto_put_welcome(&b.w, "a", big), -1);
-	ck_assert_int_eq(proto_put_hello(&b.w, 1, big), -1);
+	ck_assert_int_eq(proto_put_welcome(&b.w, big, "n", 0), -1);
+	ck_assert_int_eq(proto_put_welcome(&b.w, "a", big, 0), -1);
+	ck_assert_int_eq(proto_put_welcome(&b.w, "a", "n",
+	    (uint64_t)INT64_MAX + 1), -1);
+	ck_assert_int_eq(proto_put_hello(&b.w, 1, big, "d"), -1);
+	ck_assert_int_eq(proto_put_hello(&b.w, 1, "h", big), -1);
 	ck_assert_int_eq(proto_put_defer(&b.w, 1, 1, big, "\xc0", 1), -1);
 	ck_assert_int_eq(proto_put_cleanup(&b.w, 1, 1, 1, 1, "r", big, "\xc0", 1,
 	    "\xc0", 1), -1);
@@ -682,7 +686,7 @@ START_TEST(test_oversized_string)
 	    &(struct proto_route_info){ big, 1, 0, 0 }, 1, NULL, 0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m",
 	    &(struct proto_route_info){ "r", -1, 0, 0 }, 1, NULL, 0), -1);
-	ck_assert_int_eq(proto_put_hello(&b.w, -1, "h"), -1);
+	ck_assert_int_eq(proto_put_hello(&b.w, -1, "h", "d"), -1);
 	values[0] = big;
 	ck_assert_int_eq(proto_put_conn_open(&b.w, 1, UUID, "::1", names,
 	    values, 1), -1);
@@ -797,14 +801,20 @@ START_TEST(test_wrong_types)
 	    (uint64_t)PROTO_LOG, (int64_t)-1, (uint64_t)1, "text");
 	envelope_error("field is not a non-negative integer", "[5u u s s b",
 	    (uint64_t)PROTO_DEFER, (uint64_t)1, "1", "name", V);
-	envelope_error("field is not a string", "[3u n s", (uint64_t)PROTO_WELCOME,
-	    "n");
-	envelope_error("field is not a string", "[3u s b", (uint64_t)PROTO_WELCOME,
-	    "ipc://x", "node");
-	envelope_error("field is not a non-negative integer", "[3u i s",
-	    (uint64_t)PROTO_HELLO, (int64_t)-1, "h");
-	envelope_error("integer out of range", "[3u u s",
-	    (uint64_t)PROTO_HELLO, (uint64_t)INT64_MAX + 1, "h");
+	envelope_error("field is not a string", "[4u n s u",
+	    (uint64_t)PROTO_WELCOME, "n", (uint64_t)0);
+	envelope_error("field is not a string", "[4u s b u",
+	    (uint64_t)PROTO_WELCOME, "ipc://x", "node", (uint64_t)0);
+	envelope_error("field is not a non-negative integer", "[4u s s i",
+	    (uint64_t)PROTO_WELCOME, "ipc://x", "n", (int64_t)-1);
+	envelope_error("field is not a non-negative integer", "[4u i s s",
+	    (uint64_t)PROTO_HELLO, (int64_t)-1, "h", "d");
+	envelope_error("integer out of range", "[4u u s s",
+	    (uint64_t)PROTO_HELLO, (uint64_t)INT64_MAX + 1, "h", "d");
+	envelope_error("field is not a string", "[4u u s n",
+	    (uint64_t)PROTO_HELLO, (uint64_t)1, "h");
+	envelope_error("field is not a string", "[2u u", (uint64_t)PROTO_REFUSE,
+	    (uint64_t)1);
 
 	/* CONN_OPEN headers */
 	envelope_error("headers are not a map", "[5u u s s [0",
@@ -860,8 +870,12 @@ START_TEST(test_wrong_counts)
 	envelope_error("wrong number of fields", "[1u", (uint64_t)PROTO_WELCOME);
 	envelope_error("wrong number of fields", "[2u s",
 	    (uint64_t)PROTO_WELCOME, "a");
-	envelope_error("wrong number of fields", "[4u s s s",
-	    (uint64_t)PROTO_WELCOME, "a", "b", "c");
+	envelope_error("wrong number of fields", "[3u s s",
+	    (uint64_t)PROTO_WELCOME, "a", "b");
+	envelope_error("wrong number of fields", "[3u s s",
+	    (uint64_t)PROTO_HELLO, "a", "b");
+	envelope_error("wrong number of fields", "[2u u",
+	    (uint64_t)PROTO_HEARTBEAT, (uint64_t)1);
 	envelope_error("wrong number of fields", "[4u u u u",
 	    (uint64_t)PROTO_CANCEL, (uint64_t)1, (uint64_t)2, (uint64_t)3);
 	envelope_error("wrong number of fields", "[6u u s s b b",
@@ -1121,8 +1135,10 @@ START_TEST(test_writer_sticky_error)
 	ck_assert_int_eq(proto_put_chunk(&w, 1, NULL, 0), -7);
 	ck_assert_int_eq(proto_put_error(&w, 1, 500, "m", NULL, 0), -7);
 	ck_assert_int_eq(proto_put_defer(&w, 1, 1, "n", "\xc0", 1), -7);
-	ck_assert_int_eq(proto_put_hello(&w, 1, "h"), -7);
-	ck_assert_int_eq(proto_put_welcome(&w, "a", "n"), -7);
+	ck_assert_int_eq(proto_put_hello(&w, 1, "h", "d"), -7);
+	ck_assert_int_eq(proto_put_welcome(&w, "a", "n", 1), -7);
+	ck_assert_int_eq(proto_put_refuse(&w, "r"), -7);
+	ck_assert_int_eq(proto_put_heartbeat(&w), -7);
 	ck_assert_uint_eq(s.calls, calls);
 	ck_assert_uint_eq(w.count, 1);
 }
@@ -1142,8 +1158,10 @@ START_TEST(test_type_names)
 		{ PROTO_END, "end" }, { PROTO_ERROR, "error" },
 		{ PROTO_DEFER, "defer" }, { PROTO_CLEANUP_DONE, "cleanup_done" },
 		{ PROTO_LOG, "log" }, { PROTO_HELLO, "hello" },
-		{ PROTO_WELCOME, "welcome" },
-		{ 0, "?" }, { 8, "?" }, { 40, "?" }, { 66, "?" }, { -1, "?" },
+		{ PROTO_WELCOME, "welcome" }, { PROTO_REFUSE, "refuse" },
+		{ PROTO_HEARTBEAT, "heartbeat" },
+		{ 0, "?" }, { 8, "?" }, { 40, "?" }, { 67, "?" }, { 73, "?" },
+		{ -1, "?" },
 		{ INT_MAX, "?" },
 	};
 	size_t i;

@@ -59,6 +59,8 @@ struct fm {
 };
 
 static char fm_log_path[256];
+/* The worker timeout the next fm_start gives in WELCOME (0: none). */
+static uint64_t fm_welcome_timeout_ms;
 static unsigned fm_seq;
 
 static int
@@ -325,8 +327,8 @@ fm_start_module(struct fm *f, const char *const *args, const char *module,
 	 * next, and the demo writes one record per key. */
 	snprintf(f->fm_node, sizeof(f->fm_node), "unit-%ld-%u", (long)getpid(),
 	    ++fm_nodes);
-	ck_assert_int_eq(proto_put_welcome(&w, f->fm_pair_addr, f->fm_node),
-	    0);
+	ck_assert_int_eq(proto_put_welcome(&w, f->fm_pair_addr, f->fm_node,
+	    fm_welcome_timeout_ms), 0);
 	ck_assert_int_eq(nng_sendmsg(f->fm_reg, msg, 0), 0);
 
 	/* READY on the pair socket. */
@@ -1134,6 +1136,24 @@ START_TEST(test_master_gone)
 }
 END_TEST
 
+/* With a worker timeout from WELCOME, an idle worker sends heartbeats,
+ * and a master that stays silent for the timeout is lost: over ipc:// the
+ * worker then exits. */
+START_TEST(test_silent_master)
+{
+	struct fm f;
+	struct proto_msg m;
+
+	fm_welcome_timeout_ms = 600;
+	fm_start(&f);
+	fm_welcome_timeout_ms = 0;
+	fm_next(&f, &m);
+	ck_assert_int_eq(m.type, PROTO_HEARTBEAT);
+	ck_assert_int_eq(fm_wait(&f), 0);
+	fm_stop(&f);
+}
+END_TEST
+
 /* SIGTERM: running calls are cancelled (reason shutdown), their
  * cleanups run, and the worker exits 0. */
 START_TEST(test_sigterm)
@@ -1350,6 +1370,7 @@ worker_suite(void)
 	tcase_add_test(ends, test_pool_grows);
 	tcase_add_test(ends, test_drain_finishes);
 	tcase_add_test(ends, test_master_gone);
+	tcase_add_test(ends, test_silent_master);
 	tcase_add_test(ends, test_garbage);
 	tcase_add_test(ends, test_sigterm);
 	tcase_add_test(ends, test_sigterm_joining);

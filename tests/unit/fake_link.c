@@ -104,6 +104,21 @@ link_on_gone(link_gone_fn fn)
 	fake_link.on_gone = fn;
 }
 
+void
+link_on_silent(link_silent_fn fn)
+{
+	fake_link.on_silent = fn;
+}
+
+void
+link_refuse(struct worker *w, const char *what, uint64_t id)
+{
+	(void)w;
+	(void)what;
+	(void)id;
+	fake_link.refused++;
+}
+
 struct worker *
 link_next(struct worker *prev)
 {

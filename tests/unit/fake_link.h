@@ -41,6 +41,8 @@ struct fake_link {
 	link_handler_fn handlers[128];
 	link_down_fn on_down;
 	link_gone_fn on_gone;
+	link_silent_fn on_silent;
+	unsigned refused;           /* link_refuse calls */
 };
 
 extern struct fake_link fake_link;
