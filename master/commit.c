@@ -47,6 +47,8 @@ commit_init(void)
 void
 commit_fini(void)
 {
+	/* The last commit; one still in flight keeps its batch and is
+	 * answered when the journal closes. */
 	commit_run();
 	if (commits.ev != NULL)
 		event_free(commits.ev);
@@ -95,19 +97,25 @@ commit_worker(uint64_t gen)
 	return NULL;
 }
 
-void
-commit_run(void)
+/* The acknowledgements a commit holds: sent once it is confirmed. */
+struct commit_batch {
+	struct held_ack *cb_acks;
+	size_t cb_nacks;
+};
+
+/* Acknowledge n held DEFERs, or (status -1) refuse them. */
+static void
+commit_answer(const struct held_ack *acks, size_t n, int status)
 {
 	struct worker *w = NULL;
-	bool ok = journal_commit() == 0;
 	size_t i;
 
-	for (i = 0; i < commits.nacks; i++) {
-		const struct held_ack *a = &commits.acks[i];
+	for (i = 0; i < n; i++) {
+		const struct held_ack *a = &acks[i];
 
 		if (w == NULL || w->w_gen != a->ha_worker)
 			w = commit_worker(a->ha_worker);
-		if (!ok) {
+		if (status != 0) {
 			/* Not durable: not registered. The worker's
 			 * wspool_defer_end returns WSPOOL_ERROR at once. */
 			journal_forget(a->ha_call_id, a->ha_seq);
@@ -119,8 +127,41 @@ commit_run(void)
 		if (w != NULL)
 			link_send_ack(w, a->ha_call_id, a->ha_seq);
 	}
-	if (!ok && commits.nacks > 0)
+	if (status != 0 && n > 0)
 		log_error("journal commit failed: %zu cleanup registrations "
-		    "refused", commits.nacks);
-	commits.nacks = 0;
+		    "refused", n);
+}
+
+/* A commit's outcome: its acknowledgements go out, or refusals. */
+static void
+commit_done_cb(void *arg, int status)
+{
+	struct commit_batch *b = arg;
+
+	commit_answer(b->cb_acks, b->cb_nacks, status);
+	free(b->cb_acks);
+	free(b);
+}
+
+void
+commit_run(void)
+{
+	struct commit_batch *b;
+
+	if (!journal_dirty() && commits.nacks == 0)
+		return;
+	if ((b = malloc(sizeof(*b))) == NULL) {
+		/* No memory to follow a commit: refuse the turn's
+		 * registrations now; its changes go with the next one. */
+		commit_answer(commits.acks, commits.nacks, -1);
+		commits.nacks = 0;
+		return;
+	}
+	/* The batch takes the turn's acknowledgements; the next turn's
+	 * start a new array (a commit may be confirmed turns later). */
+	b->cb_acks = commits.acks;
+	b->cb_nacks = commits.nacks;
+	commits.acks = NULL;
+	commits.nacks = commits.cap = 0;
+	journal_commit(commit_done_cb, b);
 }

@@ -13,6 +13,12 @@
  *   record durable, whatever the order of the other end-of-turn events
  *   (the link's flush may run first: the acknowledgement then goes in the
  *   next batch, at the end of this same turn).
+ * - The commit's outcome may come later than the turn (Redis: the reply
+ *   arrives on the loop while it goes on). Each commit takes the turn's
+ *   held acknowledgements with it, so the next turns' commits are sent
+ *   (pipelined) without waiting, and each batch is released by its own
+ *   confirmation, in order. A registration is never acknowledged by a
+ *   commit that did not contain it.
  * - Workers are named by w_gen: one may die before the commit.
  */
 #ifndef MASTER_COMMIT_H

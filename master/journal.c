@@ -18,7 +18,10 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/journal.h"
+#include "master/jrecord.h"
 #include "master/jstore.h"
+#include "master/jstore_lmdb.h"
+#include "master/jstore_redis.h"
 #include "master/metrics.h"
 #include "proto/proto.h"
 
@@ -75,12 +78,20 @@ static struct {
 	bool restoring;               /* loading the store: do not write it */
 	int64_t pid;                  /* this master, in its records */
 	char host[256];
+	const struct jstore_ops *store; /* the durable backend, NULL: none */
+	msgpack_sbuffer sb;           /* a record being encoded */
 } journal;
 
 static uint64_t
 journal_pending_gauge_cb(void)
 {
 	return journal.count;
+}
+
+static uint64_t
+journal_available_gauge_cb(void)
+{
+	return journal.store == NULL || journal.store->js_available();
 }
 
 void
@@ -91,6 +102,9 @@ journal_init(void)
 	journal.next_id = 1;
 	metrics_gauge("wspool_cleanups_pending",
 	    "Deferred cleanups journaled and not yet done.", journal_pending_gauge_cb);
+	metrics_gauge("wspool_journal_available",
+	    "1 while the durable journal can take registrations (0: they are "
+	    "refused).", journal_available_gauge_cb);
 }
 
 size_t
@@ -156,8 +170,31 @@ journal_entry_free(struct jentry *e)
 static void
 journal_entry_finish(struct jentry *e)
 {
-	jstore_del(e->je_key.call_id, e->je_key.seq);
+	if (journal.store != NULL)
+		journal.store->js_del(e->je_key.call_id, e->je_key.seq);
 	journal_entry_free(e);
+}
+
+/* Into the store's batch: this master's record of a registration. */
+static int
+journal_put(const struct jentry *e, const void *arg, size_t arg_len)
+{
+	struct jrecord r = { .jr_route = e->je_call->jc_route,
+		.jr_name = e->je_name, .jr_host = journal.host,
+		.jr_arg = arg, .jr_arg_len = arg_len, .jr_pid = journal.pid };
+
+	if (!journal.store->js_available()) {
+		/* Not durable now: refused, never acknowledged as if. */
+		metrics_counters.journal_refused_total++;
+		return -1;
+	}
+	if (jrecord_encode(&journal.sb, &r) != 0 ||
+	    journal.store->js_put(e->je_key.call_id, e->je_key.seq,
+	    journal.sb.data, journal.sb.size) != 0) {
+		metrics_counters.journal_refused_total++;
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -185,7 +222,8 @@ journal_defer(uint64_t wid, uint64_t call_id, uint64_t seq,
 	    (e->je_name = strndup(name, name_len)) == NULL ||
 	    (e->je_arg = malloc(arg_len ? arg_len : 1)) == NULL)
 		goto fail;
-	memcpy(e->je_arg, arg, arg_len);
+	if (arg_len > 0)
+		memcpy(e->je_arg, arg, arg_len);
 	e->je_arg_len = arg_len;
 	e->je_id = journal.next_id++;
 	e->je_key.call_id = call_id;
@@ -197,8 +235,8 @@ journal_defer(uint64_t wid, uint64_t call_id, uint64_t seq,
 	HASH_ADD(hh, journal.by_key, je_key, sizeof(e->je_key), e);
 	HASH_ADD(hh_id, journal.by_id, je_id, sizeof(e->je_id), e);
 	journal.count++;
-	if (!journal.restoring && jstore_put(call_id, seq, route, e->je_name,
-	    arg, arg_len, journal.pid, journal.host) != 0) {
+	if (!journal.restoring && journal.store != NULL &&
+	    journal_put(e, arg, arg_len) != 0) {
 		journal_entry_free(e);
 		return -1;
 	}
@@ -406,34 +444,51 @@ journal_fini(void)
 		if (journal.count > 0)
 			log_warn("cleanup %s of call %llu (route %s) did not run%s",
 			    e->je_name, (unsigned long long)e->je_key.call_id,
-			    e->je_call->jc_route, jstore_open_p() ?
+			    e->je_call->jc_route, journal.store != NULL ?
 			    ": it stays in the journal for the next start" : "");
 		journal_entry_free(e);
 	}
-	jstore_close();
+	journal_close();
 }
 
-/* ---- durability (jstore.c below) ------------------------------------------ */
+/* ---- durability (a jstore.h backend below) -------------------------------- */
 
 /* Call ids: the incarnation in the high bits, a counter in the low ones. */
 #define JOURNAL_CALL_BITS 40
 #define JOURNAL_INCARNATION_MASK ((UINT32_C(1) << (64 - JOURNAL_CALL_BITS)) - 1)
 
-/* A record of a dead master: an orphan with reason lost (that master). */
+struct journal_restore {
+	size_t jr_count;
+	msgpack_zone jr_zone;
+};
+
+/* A record of a dead master: an orphan with reason lost (that master).
+ * One that does not decode is logged and deleted (returns 1). */
 static int
 journal_restore_cb(void *ctx, uint64_t call_id, uint64_t seq,
-    const char *route, const char *name, const void *arg, size_t arg_len,
-    int64_t pid, const char *host)
+    const void *value, size_t len)
 {
-	struct wspool_reason lost = { .kind = WSPOOL_REASON_LOST, .status = -1,
-		.worker_pid = pid, .worker_host = host };
+	struct journal_restore *jr = ctx;
+	struct wspool_reason lost = { .kind = WSPOOL_REASON_LOST, .status = -1 };
+	struct jkey key = { call_id, seq };
+	struct jrecord r;
 	struct jcall *jc;
 	struct jentry *e;
-	size_t *n = ctx;
 
+	msgpack_zone_clear(&jr->jr_zone);
+	HASH_FIND(hh, journal.by_key, &key, sizeof(key), e);
+	if (e != NULL || seq == 0 || seq >= PROTO_DEFER_NACK ||
+	    jrecord_decode(value, len, &jr->jr_zone, &r) != 0) {
+		log_error("journal: the record of call %llu seq %llu is not one "
+		    "(%zu bytes): deleted", (unsigned long long)call_id,
+		    (unsigned long long)seq, len);
+		return 1;
+	}
+	lost.worker_pid = r.jr_pid;
+	lost.worker_host = r.jr_host;
 	/* In the store already: an in-memory entry, pending on no worker. */
-	if (journal_defer(0, call_id, seq, route, name, strlen(name), arg,
-	    arg_len) != 0)
+	if (journal_defer(0, call_id, seq, r.jr_route, r.jr_name,
+	    strlen(r.jr_name), r.jr_arg, r.jr_arg_len) != 0)
 		return -1;
 	jc = journal_call(call_id);
 	e = TAILQ_LAST(&jc->jc_entries, jentry_list);
@@ -444,21 +499,38 @@ journal_restore_cb(void *ctx, uint64_t call_id, uint64_t seq,
 	e->je_maybe_ran = true;
 	e->je_state = JE_QUEUED;
 	TAILQ_INSERT_TAIL(&journal.queue, e, je_qlink);
-	(*n)++;
+	jr->jr_count++;
 	return 0;
 }
 
-int
-journal_open(const char *path, const char *node, int64_t pid,
-    const char *host)
+/* The backend that serves where: a redis:// URL, or an LMDB file. */
+static const struct jstore_ops *
+journal_backend(const char *where)
 {
+	if (strncmp(where, "redis://", 8) == 0)
+		return &jstore_redis_ops;
+	return &jstore_lmdb_ops;
+}
+
+static void
+journal_commit_failed_cb(void *arg, int status)
+{
+	*(int *)arg = status;
+}
+
+int
+journal_open(const char *where, const char *node, int64_t pid,
+    const char *host, jstore_fenced_fn fenced)
+{
+	struct journal_restore jr = { 0 };
+	const struct jstore_ops *store;
 	uint32_t inc;
-	size_t n = 0;
+	int status = -1;
 
 	journal.pid = pid;
 	snprintf(journal.host, sizeof(journal.host), "%s", host);
 	journal.next_call = 1;
-	if (path == NULL) {
+	if (where == NULL) {
 		/* No store, no memory of earlier runs: a random incarnation
 		 * keeps keys apart from theirs, most likely (unsafe anyway). */
 		if (getrandom(&inc, sizeof(inc), 0) != (ssize_t)sizeof(inc))
@@ -468,22 +540,35 @@ journal_open(const char *path, const char *node, int64_t pid,
 		    "a crash of the master loses them");
 		return 0;
 	}
-	if (jstore_open(path, node, &inc) != 0)
+	store = journal_backend(where);
+	if (store->js_open(where, node, fenced, &inc) != 0)
 		return -1;
+	msgpack_sbuffer_init(&journal.sb);
+	journal.store = store;
 	journal.incarnation = inc & JOURNAL_INCARNATION_MASK;
-	/* The records are on disk already: not written again. */
+	if (!msgpack_zone_init(&jr.jr_zone, 1024))
+		goto fail;
+	/* The records are in the store already: not written again. */
 	journal.restoring = true;
-	if (jstore_load(journal_restore_cb, &n) != 0 || jstore_commit() != 0) {
-		journal.restoring = false;
-		jstore_close();
-		return -1;
-	}
+	status = store->js_scan(journal_restore_cb, &jr);
 	journal.restoring = false;
-	if (n > 0)
+	msgpack_zone_destroy(&jr.jr_zone);
+	if (status != 0)
+		goto fail;
+	/* The deletions of bad records, if any: committed now. */
+	if (store->js_dirty())
+		store->js_commit(journal_commit_failed_cb, &status);
+	if (status != 0)
+		goto fail;
+	if (jr.jr_count > 0)
 		log_warn("journal %s: %zu cleanups of a master that died: "
-		    "running them (reason lost)", path, n);
-	log_info("journal %s: incarnation %u", path, inc);
+		    "running them (reason lost)", where, jr.jr_count);
+	log_info("journal %s (%s): node %s, incarnation %u", where,
+	    store->js_name, node, inc);
 	return 0;
+fail:
+	journal_fini();
+	return -1;
 }
 
 uint64_t
@@ -493,7 +578,8 @@ journal_next_call_id(void)
 
 	if (journal.next_call >> JOURNAL_CALL_BITS) {
 		/* 2^40 calls in one incarnation: take a new one. */
-		if (jstore_open_p() && jstore_next_incarnation(&inc) == 0)
+		if (journal.store != NULL &&
+		    journal.store->js_incarnation(&inc) == 0)
 			journal.incarnation = inc & JOURNAL_INCARNATION_MASK;
 		else
 			journal.incarnation = (journal.incarnation + 1) &
@@ -511,33 +597,79 @@ journal_forget(uint64_t call_id, uint64_t seq)
 	struct jkey key = { call_id, seq };
 
 	HASH_FIND(hh, journal.by_key, &key, sizeof(key), e);
-	if (e != NULL)
+	/* One whose worker died meanwhile is on its way to the runner: it
+	 * runs (its worker cannot have run it: it was never acknowledged). */
+	if (e != NULL && e->je_state == JE_PENDING)
 		journal_entry_free(e);
 }
 
 bool
 journal_dirty(void)
 {
-	return jstore_dirty();
+	return journal.store != NULL && journal.store->js_dirty();
 }
 
-int
-journal_commit(void)
+bool
+journal_available(void)
 {
-	uint64_t t0;
-	int rv;
+	return journal.store == NULL || journal.store->js_available();
+}
 
-	if (!jstore_dirty())
-		return 0;
-	t0 = clock_now_us();
-	rv = jstore_commit();
+size_t
+journal_inflight(void)
+{
+	return journal.store != NULL ? journal.store->js_inflight() : 0;
+}
+
+/* A commit in flight: whom to tell, and since when. */
+struct journal_commit {
+	jstore_done_fn jc_fn;
+	void *jc_arg;
+	uint64_t jc_start_us;
+};
+
+static void
+journal_committed_cb(void *arg, int status)
+{
+	struct journal_commit *c = arg;
+
+	metrics_counters.journal_commit_wait_us_total +=
+	    clock_now_us() - c->jc_start_us;
+	if (status != 0)
+		metrics_counters.journal_failures_total++;
+	c->jc_fn(c->jc_arg, status);
+	free(c);
+}
+
+void
+journal_commit(jstore_done_fn fn, void *arg)
+{
+	struct journal_commit *c;
+	uint64_t t0;
+
+	if (!journal_dirty() || (c = malloc(sizeof(*c))) == NULL) {
+		/* Nothing to commit (or no memory to follow it: then the
+		 * turn's changes wait for the next commit, and this one's
+		 * registrations are refused). */
+		fn(arg, journal_dirty() ? -1 : 0);
+		return;
+	}
+	c->jc_fn = fn;
+	c->jc_arg = arg;
+	t0 = c->jc_start_us = clock_now_us();
 	metrics_counters.journal_commits_total++;
+	journal.store->js_commit(journal_committed_cb, c);
+	/* The loop's own time: the whole commit for LMDB, sending it for
+	 * Redis (its confirmation is journal_commit_wait_us_total). */
 	metrics_counters.journal_commit_us_total += clock_now_us() - t0;
-	return rv;
 }
 
 void
 journal_close(void)
 {
-	jstore_close();
+	if (journal.store == NULL)
+		return;
+	journal.store->js_close();
+	journal.store = NULL;
+	msgpack_sbuffer_destroy(&journal.sb);
 }

@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "master/jstore.h"
+
 struct wspool_reason;
 
 #define JOURNAL_MAX_ATTEMPTS 3
@@ -39,14 +41,18 @@ struct wspool_reason;
 void journal_init(void);
 
 /*
- * Open the durable store at path (NULL: --journal none, memory only) for
- * node; this master's pid and host go into its records. The records a
- * dead master left become orphans with reason lost (its pid and host),
- * handed over like any other. Returns 0, or -1 (logged).
+ * Open the durable store at where (NULL: --journal none, memory only) for
+ * node: a redis:// URL (jstore_redis.c) or an LMDB file (jstore_lmdb.c),
+ * behind one ops table (jstore.h). This master's pid and host go into its
+ * records. The records a dead master left become orphans with reason lost
+ * (its pid and host), handed over like any other. fenced is told if the
+ * store finds another master holding the node later on. Returns 0, or -1
+ * (logged).
  */
-int journal_open(const char *path, const char *node, int64_t pid,
-    const char *host);
-/* Close the store: what is still pending stays there, for the next start. */
+int journal_open(const char *where, const char *node, int64_t pid,
+    const char *host, jstore_fenced_fn fenced);
+/* Close the store (commits in flight waited for, bounded): what is still
+ * pending stays there, for the next start. */
 void journal_close(void);
 
 /* A new call id, unique across restarts: the incarnation (+1 per start,
@@ -54,11 +60,17 @@ void journal_close(void);
 uint64_t journal_next_call_id(void);
 
 /* Whether this turn changed the store; commit it (once per loop turn,
- * commit.c). journal_commit returns 0, or -1: none of the turn's changes
- * is durable (then forget the turn's registrations: journal_forget). */
+ * commit.c). fn(arg, status) is called exactly once, at once or later
+ * from the loop, in commit order: 0 when the turn's changes are durable,
+ * -1 when none is (then forget the turn's registrations: journal_forget,
+ * which keeps those whose worker died meanwhile: they go to the runner). */
 bool journal_dirty(void);
-int journal_commit(void);
+void journal_commit(jstore_done_fn fn, void *arg);
 void journal_forget(uint64_t call_id, uint64_t seq);
+/* Whether registrations can be made durable now (else they are refused). */
+bool journal_available(void);
+/* Commits sent and not yet confirmed. */
+size_t journal_inflight(void);
 /* Free what is left, each logged as a cleanup that never ran. */
 void journal_fini(void);
 

@@ -55,6 +55,8 @@ static struct {
 	enum { MAIN_RUNNING, MAIN_DRAIN, MAIN_CLEANUP, MAIN_CLOSE } phase;
 	struct event *tick;
 	uint64_t phase_end_ms;
+	int status;                /* the exit status once stopped */
+	struct event *adopt;       /* --adopt: watches for the last cleanup */
 } stop;
 
 static void
@@ -130,6 +132,35 @@ main_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	supervise_reload();
 }
 
+/* The journal's store lost this master's node to another master (a
+ * Redis lease taken over): it must not go on as a second master of that
+ * name. Its registrations are refused already; it stops, status 1. */
+static void
+main_fenced_cb(const char *why)
+{
+	log_error("another master took over node %s (%s): stopping",
+	    srv.cfg.node_name, why);
+	stop.status = 1;
+	srv.cfg.grace_ms = 0;
+	main_signal_cb(SIGTERM, 0, NULL);
+}
+
+/* --adopt: once every cleanup of the dead node ran and is committed,
+ * stop (its lock is given back by the journal's close). */
+static void
+main_adopt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = clock_tv(MAIN_TICK_MS);
+
+	if (journal_pending() > 0 || journal_dirty() || journal_inflight() > 0) {
+		event_add(stop.adopt, &tv);
+		return;
+	}
+	log_info("node %s adopted: every cleanup it left has run",
+	    srv.cfg.node_name);
+	main_signal_cb(SIGTERM, 0, NULL);
+}
+
 /* Drop root once the port is bound: the master and every worker. */
 static int
 main_drop_privileges(void)
@@ -196,14 +227,26 @@ main_serve(void)
 	journal_init();
 	if (journal_open(strcmp(srv.cfg.journal_path, "none") == 0 ? NULL :
 	    srv.cfg.journal_path, srv.cfg.node_name, (int64_t)getpid(),
-	    main_hostname()) != 0)
+	    main_hostname(), main_fenced_cb) != 0)
 		goto out;
 	if (rpc_init() != 0 || link_init() != 0 || commit_init() != 0)
 		goto out;
 	dispatch_init();
-	if (conn_listen() != 0 || main_drop_privileges() != 0 ||
+	/* --adopt serves no client: only its runner, for the dead node's
+	 * cleanups. */
+	if ((!srv.cfg.adopt && conn_listen() != 0) ||
+	    main_drop_privileges() != 0 ||
 	    join_start() != 0 || supervise_start() != 0)
 		goto out;
+	if (srv.cfg.adopt) {
+		struct timeval tv = clock_tv(MAIN_TICK_MS);
+
+		if ((stop.adopt = evtimer_new(srv.base, main_adopt_cb,
+		    NULL)) == NULL || event_add(stop.adopt, &tv) != 0)
+			goto out;
+		log_info("adopting node %s: %zu cleanups to run",
+		    srv.cfg.node_name, journal_pending());
+	}
 	sigterm = evsignal_new(srv.base, SIGTERM, main_signal_cb, NULL);
 	sigint = evsignal_new(srv.base, SIGINT, main_signal_cb, NULL);
 	sighup = evsignal_new(srv.base, SIGHUP, main_sighup_cb, NULL);
@@ -214,12 +257,14 @@ main_serve(void)
 	event_add(sigint, NULL);
 	event_add(sighup, NULL);
 
-	log_info("serving ws://%s%s%s:%d%s with %d workers",
-	    strchr(srv.cfg.listen_host, ':') ? "[" : "", srv.cfg.listen_host,
-	    strchr(srv.cfg.listen_host, ':') ? "]" : "", srv.cfg.listen_port,
-	    srv.cfg.ws_path, srv.cfg.workers);
+	if (!srv.cfg.adopt)
+		log_info("serving ws://%s%s%s:%d%s with %d workers",
+		    strchr(srv.cfg.listen_host, ':') ? "[" : "",
+		    srv.cfg.listen_host,
+		    strchr(srv.cfg.listen_host, ':') ? "]" : "",
+		    srv.cfg.listen_port, srv.cfg.ws_path, srv.cfg.workers);
 	event_base_dispatch(srv.base);
-	rv = 0;
+	rv = stop.status;
 out:
 	srv.stopping = true;
 	srv.exiting = true;
@@ -240,6 +285,8 @@ out:
 		event_free(sighup);
 	if (stop.tick)
 		event_free(stop.tick);
+	if (stop.adopt)
+		event_free(stop.adopt);
 	return rv;
 }
 

@@ -54,6 +54,9 @@ struct settings {
 	size_t worker_memory;      /* memory limit of each worker, 0: none */
 	char *journal_path;        /* the durable journal, or "none" */
 	char *node_name;           /* in cleanup keys: "<node>:<call>.<index>" */
+	bool adopt;                /* --adopt: run the node's pending cleanups
+	                              (node_name's, a dead master's), then exit */
+	char *adopt_name;          /* while parsing */
 	unsigned worker_threads;
 	int log_level;
 };

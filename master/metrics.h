@@ -32,6 +32,14 @@
 	    "Commits of the durable journal (one per loop turn that changed it).") \
 	X(journal_commit_us_total, "counter", \
 	    "Microseconds the loop spent in journal commits (flushes included).") \
+	X(journal_commit_wait_us_total, "counter", \
+	    "Microseconds from each journal commit to its confirmation (Redis: the round trip).") \
+	X(journal_failures_total, "counter", \
+	    "Journal commits that failed: their registrations were refused.") \
+	X(journal_refused_total, "counter", \
+	    "Cleanup registrations refused at once: the journal was unavailable.") \
+	X(journal_reconnects_total, "counter", \
+	    "Connections made again to the journal's Redis after losing it.") \
 	X(runner_starts_total, "counter", \
 	    "Cleanup runners started.") \
 	X(runner_deaths_total, "counter", \

@@ -55,10 +55,15 @@ options_usage(FILE *f)
 "                             default 1G, 0: none)\n"
 "      --journal PATH         the durable cleanup journal (LMDB; default\n"
 "                             " OPTIONS_JOURNAL_DEFAULT ");\n"
+"                             redis://HOST:PORT/DB: in Redis, so that it\n"
+"                             outlives this host (docs/scaling.md);\n"
 "                             `none`: in memory only, UNSAFE: a crash of the\n"
 "                             master loses every pending cleanup\n"
 "      --node-name NAME       this master's name in cleanup keys (default:\n"
 "                             the host name)\n"
+"      --adopt NAME           run the pending cleanups of dead master NAME\n"
+"                             from its journal (reason lost), then exit;\n"
+"                             serves no client\n"
 "      --ws-path PATH         the WebSocket endpoint (default /ws)\n"
 "      --max-connections N    open client connections (default 10000)\n"
 "      --handshake-timeout SECS  for the upgrade request (default 10)\n"
@@ -312,7 +317,7 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	    O_ALLOW_ORIGIN, O_USER, O_CORE_DUMPS, O_CHECK, O_CONFIG, O_JOURNAL,
 	    O_NODE_NAME, O_EMIT_ROUTES,
 	    O_WORKER_TLS_CERT, O_WORKER_TLS_KEY, O_WORKER_TLS_CA,
-	    O_INSECURE_WORKER_LISTEN, O_WORKER_TIMEOUT };
+	    O_INSECURE_WORKER_LISTEN, O_WORKER_TIMEOUT, O_ADOPT };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -349,6 +354,7 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "journal", required_argument, NULL, O_JOURNAL },
 		{ "node-name", required_argument, NULL, O_NODE_NAME },
+		{ "adopt", required_argument, NULL, O_ADOPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -536,6 +542,13 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 				goto fail;
 			options_set(&cfg->node_name, optarg);
 			break;
+		case O_ADOPT:
+			/* It acts as that node: the same keys, its lock. */
+			if (options_node_name(optarg) != 0)
+				goto fail;
+			cfg->adopt = true;
+			options_set(&cfg->adopt_name, optarg);
+			break;
 		case O_GRACE:
 			secs = strtod(optarg, &end);
 			if (end == optarg || *end != '\0' || !(secs >= 0) ||
@@ -564,6 +577,16 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	}
 	if (optind < argc)
 		cfg->module_path = strdup(argv[optind]);
+	if (cfg->adopt) {
+		if (strcmp(cfg->journal_path, "none") == 0) {
+			fprintf(stderr, "wspool-master: --adopt needs a journal\n");
+			return -1;
+		}
+		free(cfg->node_name);
+		cfg->node_name = cfg->adopt_name;
+		cfg->adopt_name = NULL;
+		cfg->workers = 0;
+	}
 	if (cfg->node_name == NULL) {
 		char host[256];
 
@@ -600,6 +623,7 @@ options_free(struct settings *cfg)
 	free(cfg->emit_routes);
 	free(cfg->journal_path);
 	free(cfg->node_name);
+	free(cfg->adopt_name);
 	for (size_t i = 0; i < cfg->nworker_listen; i++)
 		free(cfg->worker_listen[i]);
 	for (size_t i = 0; i < cfg->nallow_origin; i++)
