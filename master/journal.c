@@ -513,7 +513,7 @@ journal_backend(const char *where)
 }
 
 static void
-journal_commit_failed_cb(void *arg, int status)
+journal_open_commit_cb(void *arg, int status)
 {
 	*(int *)arg = status;
 }
@@ -524,6 +524,8 @@ journal_open(const char *where, const char *node, int64_t pid,
 {
 	struct journal_restore jr = { 0 };
 	const struct jstore_ops *store;
+	const char *at;
+	char label[256];
 	uint32_t inc;
 	int status = -1;
 
@@ -540,6 +542,11 @@ journal_open(const char *where, const char *node, int64_t pid,
 		    "a crash of the master loses them");
 		return 0;
 	}
+	/* For the log: a URL's password stays out of it. */
+	if ((at = strchr(where, '@')) != NULL && strncmp(where, "redis://", 8) == 0)
+		snprintf(label, sizeof(label), "redis://***%s", at);
+	else
+		snprintf(label, sizeof(label), "%s", where);
 	store = journal_backend(where);
 	if (store->js_open(where, node, fenced, &inc) != 0)
 		return -1;
@@ -557,13 +564,13 @@ journal_open(const char *where, const char *node, int64_t pid,
 		goto fail;
 	/* The deletions of bad records, if any: committed now. */
 	if (store->js_dirty())
-		store->js_commit(journal_commit_failed_cb, &status);
+		store->js_commit(journal_open_commit_cb, &status);
 	if (status != 0)
 		goto fail;
 	if (jr.jr_count > 0)
 		log_warn("journal %s: %zu cleanups of a master that died: "
-		    "running them (reason lost)", where, jr.jr_count);
-	log_info("journal %s (%s): node %s, incarnation %u", where,
+		    "running them (reason lost)", label, jr.jr_count);
+	log_info("journal %s (%s): node %s, incarnation %u", label,
 	    store->js_name, node, inc);
 	return 0;
 fail:

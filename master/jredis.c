@@ -247,7 +247,9 @@ jredis_cmd(redisContext *rc, const struct jredis_conf *c, const char *what,
 	redisReply *r;
 
 	if (lens == NULL) {
-		for (int i = 0; i < argc && i < 16; i++)
+		if (argc > 16)
+			return NULL;
+		for (int i = 0; i < argc; i++)
 			l[i] = strlen(argv[i]);
 		lens = l;
 	}
