@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "master/jrecord.h"
+#include "proto/proto.h"
 
 int
 jrecord_encode(msgpack_sbuffer *sb, const struct jrecord *r)
@@ -46,14 +47,14 @@ int
 jrecord_decode(const void *p, size_t len, msgpack_zone *zone,
     struct jrecord *r)
 {
+	struct proto_bytes b = { p, len };
 	const msgpack_object *e;
 	msgpack_object o;
-	size_t off = 0;
 
-	if (p == NULL || len == 0 ||
-	    msgpack_unpack(p, len, &off, zone, &o) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len || o.type != MSGPACK_OBJECT_ARRAY ||
-	    o.via.array.size != 5)
+	/* proto's checked unpacking: containers bounded by the bytes there
+	 * are (no huge allocation for a forged count), one value exactly. */
+	if (proto_unpack_value(&b, zone, &o) != 0 ||
+	    o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 5)
 		return -1;
 	e = o.via.array.ptr;
 	if (e[2].type != MSGPACK_OBJECT_BIN ||

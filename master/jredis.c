@@ -652,7 +652,8 @@ jredis_scan(redisContext *rc, const struct jredis_conf *c,
 			goto out;
 	} while (strcmp(cursor, "0") != 0);
 	/* HSCAN may return a field twice (a rehash between pages). */
-	qsort(recs, n, sizeof(*recs), jredis_rec_cmp);
+	if (n > 1)
+		qsort(recs, n, sizeof(*recs), jredis_rec_cmp);
 	for (i = 0; i < n; i++) {
 		if (i > 0 && memcmp(recs[i].jr_key, recs[i - 1].jr_key,
 		    JSTORE_KEY_SIZE) == 0)

@@ -161,6 +161,8 @@ jstore_redis_backlog(const unsigned char *keys, size_t n)
 {
 	unsigned char *p;
 
+	if (n == 0)
+		return;
 	if (jr.nbacklog + n > jr.capbacklog) {
 		size_t cap = jr.capbacklog ? jr.capbacklog : 256;
 
