@@ -34,8 +34,11 @@
 
 #include "master/jstore.h"
 
-#define JREDIS_LEASE_MS 10000      /* default lease of the node's lock */
-#define JREDIS_TIMEOUT_MS 2000     /* default bound of one round trip */
+#define JREDIS_LEASE_MS 15000      /* default lease of the node's lock */
+/* Default bound of one round trip: above an fsync stalled by a busy disk
+ * (seconds, seen here), below the worker's wait for its acknowledgement
+ * (WSPOOL_DEFER_TIMEOUT_MS, 10 s). */
+#define JREDIS_TIMEOUT_MS 5000
 #define JREDIS_TOKEN_MAX 256
 
 struct jredis_conf {

@@ -15,7 +15,7 @@
  *   on, and the reply (on the loop) releases the turn's acknowledgements.
  *   The next turns' commits are pipelined behind it on the one
  *   connection; Redis answers in order.
- * - A commit not confirmed within the timeout (?timeout=MS, default 2 s:
+ * - A commit not confirmed within the timeout (?timeout=MS, default 5 s:
  *   a stopped or partitioned Redis), or a connection that closes, fails
  *   every commit in flight (their registrations are refused: NACK), and
  *   the store is unavailable: puts are refused at once, until a
@@ -24,7 +24,7 @@
  *   registrations, are kept and deleted with the first commit after it
  *   (a completion lost with the master only means a second run).
  * - Fencing: the lock holds this master's token with a lease
- *   (?lease=MS, default 10 s), refreshed by each commit and every
+ *   (?lease=MS, default 15 s), refreshed by each commit and every
  *   lease/3 ms. The commit script refuses ("FENCED") when the lock holds
  *   another token, or when it lapsed and another master opened the node
  *   since (the owner key): Redis orders that check against the other

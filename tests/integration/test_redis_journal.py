@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import sys
 import subprocess
 import tempfile
 import time
@@ -119,7 +120,7 @@ class Redis:
             self.proc.kill()
             self.proc.wait(timeout=30)
 
-    def url(self, query="lease=3000&timeout=1000"):
+    def url(self, query="lease=15000&timeout=5000"):
         return "redis://127.0.0.1:%d/0?%s" % (self.port, query)
 
     def cmd(self, *args):
@@ -162,7 +163,7 @@ def metric(srv, name):
     return float(m.group(1))
 
 
-def master(r, node, demo_log, workers=2, query="lease=3000&timeout=1000"):
+def master(r, node, demo_log, workers=2, query="lease=15000&timeout=5000"):
     env = dict(SAN_ENV, WSPOOL_DEMO_LOG=demo_log)
     return Server(workers=workers, env=env, extra_args=[
         "--journal", r.url(query), "--node-name", node])
@@ -241,9 +242,13 @@ async def drop(conns):
 
 
 def stop_all(*servers):
+    failing = sys.exc_info()[0] is not None
     for s in servers:
         if s is not None:
-            s.stop(check=False)
+            err = s.stop(check=False)
+            if failing:
+                print("---- wspool-master %s stderr (tail) ----\n%s" % (
+                    s.extra_args[-1], err[-6000:]))
             if s._tmpdir:
                 shutil.rmtree(s._tmpdir, ignore_errors=True)
 
@@ -356,7 +361,7 @@ def test_a_stopped_master_loses_its_node_and_stops():
     tmp = tempfile.mkdtemp(prefix="wspool-rj-")
     log = os.path.join(tmp, "demo.log")
     node = node_name("rf")
-    query = "lease=1500&timeout=500"
+    query = "lease=4000&timeout=2000"
     first = None
     second = [None]
     with redis() as r:
@@ -401,10 +406,11 @@ def test_redis_stopped_then_killed_refuses_and_loses_nothing():
     tmp = tempfile.mkdtemp(prefix="wspool-rj-")
     log = os.path.join(tmp, "demo.log")
     node = node_name("ro")
+    query = "lease=6000&timeout=2000"
     m = m2 = None
     with redis() as r:
         try:
-            m = master(r, node, log).start()
+            m = master(r, node, log, query=query).start()
             before = [tag() for _ in range(10)]
             refused = [tag() for _ in range(6)]
             after = [tag() for _ in range(10)]
@@ -448,7 +454,7 @@ def test_redis_stopped_then_killed_refuses_and_loses_nothing():
             err = m.stderr_text()
             assert "Redis is unavailable" in err and "Redis is back" in err
 
-            m2 = master(r, node, log).start()
+            m2 = master(r, node, log, query=query).start()
 
             async def check():
                 async with await Client.connect(m2) as c:

@@ -153,7 +153,7 @@ where_of(int i)
 		snprintf(where, sizeof(where), "%s/%s", env.dir, node);
 	else
 		snprintf(where, sizeof(where),
-		    "redis://127.0.0.1:%d/0?lease=1500&timeout=300", env.port);
+		    "redis://127.0.0.1:%d/0?lease=4000&timeout=1000", env.port);
 	return where;
 }
 
