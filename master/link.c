@@ -161,7 +161,7 @@ link_writer(struct worker *w)
 int
 link_send_call(struct worker *w, const struct link_conn *conn,
     uint64_t call_id, const char *route, const void *params,
-    size_t params_len, uint64_t flags)
+    size_t params_len, const char *id, size_t id_len, uint64_t flags)
 {
 	struct proto_writer *pw;
 	struct link_seen *ls;
@@ -181,7 +181,7 @@ link_send_call(struct worker *w, const struct link_conn *conn,
 		}
 	}
 	return proto_put_call(pw, call_id, conn != NULL ? conn->lc_id : 0, route,
-	    strlen(route), params, params_len, flags);
+	    strlen(route), params, params_len, id, id_len, flags);
 }
 
 int

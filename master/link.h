@@ -160,12 +160,14 @@ struct link_conn {
 
 /*
  * The send functions return 0, or -1 when w's link is closed or memory
- * ran out (then nothing was queued). Values are packed msgpack.
+ * ran out (then nothing was queued). Values are as proto.h has them.
  */
-/* CALL, preceded by CONN_OPEN if w has not seen conn yet (conn NULL: none). */
+/* CALL, preceded by CONN_OPEN if w has not seen conn yet (conn NULL: none):
+ * params the JSON text of the params array (empty: none), id the client's
+ * id text (NULL: a notification). */
 int link_send_call(struct worker *w, const struct link_conn *conn,
     uint64_t call_id, const char *route, const void *params,
-    size_t params_len, uint64_t flags);
+    size_t params_len, const char *id, size_t id_len, uint64_t flags);
 int link_send_cancel(struct worker *w, uint64_t call_id,
     const struct wspool_reason *reason);
 /* CONN_CLOSE to every worker that has seen the connection. */

@@ -29,10 +29,10 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include <event2/event.h>
 #include <uthash.h>
 
 #include "master/sched.h"
+#include "master/timeouts.h"
 
 struct conn;
 struct worker;
@@ -43,7 +43,7 @@ struct call {
 	uint64_t k_id;               /* the master's call id, sent to the worker */
 	struct conn *k_conn;         /* NULL once detached */
 	struct worker *k_worker;     /* NULL while queued */
-	struct event *k_deadline;    /* NULL: no deadline */
+	struct timeouts_entry k_deadline; /* pending: the call has a deadline */
 	const char *k_route;         /* the route's name (routes.c's table owns it) */
 	int k_pattern;
 	unsigned k_flags;
@@ -52,13 +52,14 @@ struct call {
 	uint64_t k_start_us;
 	uint64_t k_conn_id;          /* for logs, after the connection is gone */
 	int k_worker_pid;            /* for logs, after the worker is gone */
-	char *k_params;              /* while queued: the packed params */
+	char *k_params;              /* while queued: the params' JSON text */
 	size_t k_params_len;
 	UT_hash_handle hh;           /* rpc's calls, by k_id */
 	UT_hash_handle hh_conn;      /* conn's c_calls, by client id */
 	struct sched_entry k_sched;  /* while waiting for a worker */
 	size_t k_client_id_len;
-	char k_client_id[];          /* the id as canonical JSON text */
+	char k_client_id[];          /* the id as canonical JSON text (a
+	                                notification: a key no id can be) */
 };
 
 /* How a call ended, as the client saw it (the outcome label of

@@ -10,7 +10,7 @@
 
 #include <wslay/wslay.h>
 
-#include "master/utf8.h"
+#include "json/utf8.h"
 #include "master/ws.h"
 
 /*
@@ -52,6 +52,13 @@
  *
  * Ending. on_closed runs exactly once, always at the end of ws_feed() and
  * never from inside wslay, after our close frame (if any) is written.
+ *
+ * The fast path. While nothing is pending in wslay, ws_frames_fast()
+ * takes whole single-frame text messages straight from the caller's
+ * buffer (header checked, payload unmasked in place, UTF-8 checked). It
+ * stops at the first frame that is anything else (control, fragment,
+ * reserved bits, odd or oversized length, incomplete) and hands the rest
+ * to wslay: violations are judged as ever, wslay keeps partial frames.
  */
 
 /* Only a frame header's worth: 2 bytes, 8 of length, 4 of mask. */
@@ -89,41 +96,38 @@ ws_has(const struct ws *ws, uint8_t flag)
 	return (ws->ws_flags & flag) != 0;
 }
 
-/*
- * Write one unmasked frame (server frames are never masked). Control
- * frames go out in one piece; a data frame as header then payload.
- */
+/* A frame header for a payload of len bytes (never masked: server
+ * frames are not) at hdr; returns its length. */
+static size_t
+ws_frame_header(uint8_t hdr[WS_MAX_HEADER], uint8_t first, size_t len)
+{
+	hdr[0] = first;
+	if (len < 126) {
+		hdr[1] = (uint8_t)len;
+		return 2;
+	}
+	if (len <= 0xffff) {
+		hdr[1] = 126;
+		hdr[2] = (uint8_t)(len >> 8);
+		hdr[3] = (uint8_t)len;
+		return 4;
+	}
+	hdr[1] = 127;
+	for (int i = 0; i < 8; i++)
+		hdr[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+/* Write one control frame (at most WS_MAX_CONTROL bytes), in one piece. */
 static int
 ws_write_frame(struct ws *ws, uint8_t first, const void *data, size_t len)
 {
 	uint8_t hdr[WS_MAX_HEADER + WS_MAX_CONTROL];
-	size_t n;
-	uint64_t l = len;
-	int i;
+	size_t n = ws_frame_header(hdr, first, len);
 
-	hdr[0] = first;
-	if (len < 126) {
-		hdr[1] = (uint8_t)len;
-		n = 2;
-	} else if (len <= 0xffff) {
-		hdr[1] = 126;
-		hdr[2] = (uint8_t)(len >> 8);
-		hdr[3] = (uint8_t)len;
-		n = 4;
-	} else {
-		hdr[1] = 127;
-		for (i = 0; i < 8; i++)
-			hdr[2 + i] = (uint8_t)(l >> (56 - 8 * i));
-		n = 10;
-	}
-	if (len <= WS_MAX_CONTROL) {
-		if (len > 0)
-			memcpy(hdr + n, data, len);
-		return ws->ws_cb.send(ws->ws_arg, hdr, n + len);
-	}
-	if (ws->ws_cb.send(ws->ws_arg, hdr, n) != 0)
-		return -1;
-	return ws->ws_cb.send(ws->ws_arg, data, len);
+	if (len > 0)
+		memcpy(hdr + n, data, len);
+	return ws->ws_cb.send(ws->ws_arg, hdr, n + len);
 }
 
 /*
@@ -468,16 +472,91 @@ ws_reading(const struct ws *ws)
 	    wslay_event_get_read_enabled(ws->ws_ctx);
 }
 
-int
-ws_feed(struct ws *ws, const void *data, size_t len)
+/* XOR the payload with the 4-byte mask, eight bytes at a time. */
+static void
+ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4])
 {
-	const uint8_t *p = data, *end = p + len;
+	uint64_t m, w;
+	size_t i = 0;
+
+	memcpy(&m, mask, 4);
+	memcpy((uint8_t *)&m + 4, mask, 4);
+	for (; n - i >= 8; i += 8) {
+		memcpy(&w, p + i, 8);
+		w ^= m;
+		memcpy(p + i, &w, 8);
+	}
+	for (; i < n; i++)
+		p[i] ^= mask[i & 3];
+}
+
+/*
+ * Whole single-frame text messages at *pp, while nothing is pending in
+ * wslay (design notes). Advances *pp past those taken.
+ */
+static void
+ws_frames_fast(struct ws *ws, uint8_t **pp, uint8_t *end)
+{
+	uint8_t *p = *pp, *payload;
+	uint64_t plen;
+	size_t avail, hdr;
+
+	while (!ws_has(ws, WS_FAILED) && (avail = (size_t)(end - p)) >= 6) {
+		/* FIN, no reserved bits, text; masked. */
+		if (p[0] != 0x81 || !(p[1] & 0x80))
+			break;
+		plen = p[1] & 0x7f;
+		hdr = 2;
+		if (plen == 126) {
+			if (avail < 8)
+				break;
+			plen = (uint64_t)p[2] << 8 | p[3];
+			hdr = 4;
+			if (plen < 126)
+				break;       /* not minimal: wslay refuses it */
+		} else if (plen == 127) {
+			if (avail < 14)
+				break;
+			plen = 0;
+			for (int i = 0; i < 8; i++)
+				plen = plen << 8 | p[2 + i];
+			hdr = 10;
+			if (plen <= 0xffff || plen >> 63)
+				break;
+		}
+		if (plen > ws->ws_max_msg || plen > avail - hdr - 4)
+			break;               /* too large (1009), or not all here */
+		payload = p + hdr + 4;
+		ws_unmask(payload, (size_t)plen, p + hdr);
+		p = payload + plen;
+		/* After our close frame, no new work is taken. */
+		if (ws_has(ws, WS_CLOSE_SENT))
+			continue;
+		if (!utf8_valid(payload, (size_t)plen)) {
+			ws_fail(ws, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA);
+			break;
+		}
+		ws->ws_cb.on_text(ws->ws_arg, (const char *)payload,
+		    (size_t)plen);
+	}
+	*pp = p;
+}
+
+int
+ws_feed(struct ws *ws, void *data, size_t len)
+{
+	uint8_t *p = data, *end = p + len;
 	size_t n;
 
 	if (ws_has(ws, WS_FINISHED))
 		return -1;
 	if (len == 0)
 		return 0;
+	if (ws->ws_ctx == NULL) {
+		ws_frames_fast(ws, &p, end);
+		if (p == end || ws_has(ws, WS_FAILED))
+			goto out;
+	}
 	if (ws->ws_ctx == NULL) {
 		if (wslay_event_context_server_init(&ws->ws_ctx,
 		    &ws_wslay_callbacks, ws) != 0) {
@@ -551,15 +630,34 @@ out:
 int
 ws_send_text(struct ws *ws, const void *data, size_t len)
 {
+	struct iovec iov = { (void *)data, len };
+
+	return ws_send_textv(ws, &iov, 1);
+}
+
+int
+ws_send_textv(struct ws *ws, const struct iovec *iov, int n)
+{
+	uint8_t hdr[WS_MAX_HEADER];
+	size_t len = 0;
+	int i;
+
 	if (ws_has(ws, WS_CLOSE_SENT) || ws_has(ws, WS_FINISHED))
 		return -1;
-	if (ws_write_frame(ws, 0x81, data, len) != 0) {
-		/* A frame may be half written: the stream is unusable. */
-		ws->ws_flags |= WS_CLOSE_SENT;
-		ws->ws_close_code = WSLAY_CODE_ABNORMAL_CLOSURE;
-		return -1;
-	}
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	if (ws->ws_cb.send(ws->ws_arg, hdr, ws_frame_header(hdr, 0x81, len)) != 0)
+		goto broken;
+	for (i = 0; i < n; i++)
+		if (iov[i].iov_len > 0 && ws->ws_cb.send(ws->ws_arg,
+		    iov[i].iov_base, iov[i].iov_len) != 0)
+			goto broken;
 	return 0;
+broken:
+	/* A frame may be half written: the stream is unusable. */
+	ws->ws_flags |= WS_CLOSE_SENT;
+	ws->ws_close_code = WSLAY_CODE_ABNORMAL_CLOSURE;
+	return -1;
 }
 
 int

@@ -6,10 +6,13 @@
  * msgpack objects: first the protocol version (positive integer), then one
  * or more envelopes. An envelope is a msgpack array whose first element is
  * the message type; the other elements are positional, as listed below.
- * Values produced by one side for the other (params, results, chunks,
- * error data, cleanup args, reasons) travel as msgpack *bin* holding one
- * packed msgpack value: the envelope stays parseable whatever a handler
- * packed, and a value is unpacked only by whoever consumes it.
+ * Values travel as msgpack *bin*, so the envelope stays parseable whatever
+ * they hold, and each is read only by whoever consumes it. What the client
+ * sees (params, results, chunks, error data) is JSON text: the master
+ * forwards the params as the client sent them and frames the worker's
+ * text without parsing it (the workers convert, the master routes). What
+ * only the two sides see (cleanup args, reasons) is one packed msgpack
+ * value.
  *
  * Bump PROTO_VERSION when any of these change.
  */
@@ -21,7 +24,7 @@
 
 #include <msgpack.h>
 
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 
 /* Largest nng message either side accepts (NNG_OPT_RECVMAXSZ). */
 #define PROTO_MAX_MSG (64u * 1024 * 1024)
@@ -30,7 +33,11 @@
 
 enum proto_type {
 	/* 1-31: master -> worker */
-	PROTO_CALL = 1,       /* [1, call_id, conn_id, route, params:bin, flags] */
+	PROTO_CALL = 1,       /* [1, call_id, conn_id, route, params:bin, id:str|nil,
+	                         flags]: params the JSON text of the params array as
+	                         the client sent it (empty: none, i.e. []); id the
+	                         client's id as canonical JSON text, nil for a
+	                         notification */
 	PROTO_CANCEL = 2,     /* [2, call_id, reason:bin] */
 	PROTO_CONN_OPEN = 3,  /* [3, conn_id, uuid, ip, headers:map str->str] */
 	PROTO_CONN_CLOSE = 4, /* [4, conn_id] */
@@ -47,10 +54,12 @@ enum proto_type {
 
 	/* 32-63: worker -> master */
 	PROTO_READY = 32,     /* [32, pid, host, module, routes:[[name, pattern, timeout_ms]...], cleanups:[name...]] */
-	PROTO_RESULT = 33,    /* [33, call_id, value:bin] */
-	PROTO_CHUNK = 34,     /* [34, call_id, value:bin|nil]  nil: undefined chunk */
+	PROTO_RESULT = 33,    /* [33, call_id, value:bin]  value: JSON text */
+	PROTO_CHUNK = 34,     /* [34, call_id, value:bin|nil]  JSON text; nil:
+	                         undefined chunk */
 	PROTO_END = 35,       /* [35, call_id]  subscription close / notification done */
-	PROTO_ERROR = 36,     /* [36, call_id, code, message, data:bin|nil] */
+	PROTO_ERROR = 36,     /* [36, call_id, code, message, data:bin|nil]  data:
+	                         JSON text */
 	PROTO_DEFER = 37,     /* [37, call_id, seq, name, arg:bin] */
 	PROTO_CLEANUP_DONE = 38, /* [38, id, seq, ok:bool, message]: id is a call_id (seq = defer seq)
 	                         or, for PROTO_CLEANUP runs, the cleanup_id (seq 0) */
@@ -93,7 +102,8 @@ struct proto_msg {
 	uint64_t flags;         /* CALL: flags; CLEANUP_DONE: ok (1/0) */
 	struct proto_bytes str;  /* CALL, CLEANUP: route; ERROR, CLEANUP_DONE: message;
 	                            READY: host; CONN_OPEN: uuid; DEFER: name; LOG: text */
-	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module */
+	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module;
+	                            CALL: the client's id text ("" when nil) */
 	                         /* HELLO: host is in str, pid in num; WELCOME: address in str */
 	struct proto_bytes value; /* CALL: params; RESULT, CHUNK: value; ERROR: data;
 	                             DEFER, CLEANUP: arg; CANCEL: reason */
@@ -115,6 +125,7 @@ struct proto_reader {
 	msgpack_unpacked unpacked; /* zone: one for the whole message, cleared
 	                              between envelopes; data: the envelope */
 	const char *error;      /* why the last call failed, static string */
+	int slow;               /* tests: always take msgpack-c's path */
 };
 
 /*
@@ -170,10 +181,12 @@ struct proto_writer {
 int proto_writer_init(struct proto_writer *w, void *data,
     msgpack_packer_write write);
 
-/* Values (bin) are given as already packed msgpack bytes: one value each. */
+/* Values (bin) are given as already encoded bytes: JSON text for params,
+ * results, chunks and error data, one packed msgpack value for the others.
+ * CALL: id NULL sends nil (a notification). */
 int proto_put_call(struct proto_writer *w, uint64_t call_id, uint64_t conn_id,
     const char *route, size_t route_len, const void *params, size_t params_len,
-    uint64_t flags);
+    const char *id, size_t id_len, uint64_t flags);
 int proto_put_cancel(struct proto_writer *w, uint64_t call_id,
     const void *reason, size_t reason_len);
 /* headers: n pairs of lower-case name and value, NUL-terminated strings. */

@@ -122,17 +122,22 @@ proto_writer_init(struct proto_writer *w, void *data,
 int
 proto_put_call(struct proto_writer *w, uint64_t call_id, uint64_t conn_id,
     const char *route, size_t route_len, const void *params, size_t params_len,
-    uint64_t flags)
+    const char *id, size_t id_len, uint64_t flags)
 {
 	if (w->error != 0)
 		return w->error;
-	if (route_len > PROTO_MAX_STR || params_len > PROTO_MAX_MSG)
+	if (route_len > PROTO_MAX_STR || params_len > PROTO_MAX_MSG ||
+	    id_len > PROTO_MAX_STR)
 		return -1;
-	proto_put_open(w, PROTO_CALL, 5);
+	proto_put_open(w, PROTO_CALL, 6);
 	proto_w_uint(w, call_id);
 	proto_w_uint(w, conn_id);
 	proto_w_str(w, route, route_len);
 	proto_w_bin(w, params, params_len);
+	if (id == NULL)
+		proto_w_nil(w);
+	else
+		proto_w_str(w, id, id_len);
 	proto_w_uint(w, flags);
 	return proto_put_close(w);
 }

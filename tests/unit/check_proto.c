@@ -20,6 +20,7 @@
 
 /* Packed values used as params, results, args and reasons. */
 #define V_PARAMS "\x92\x01\xa1" "a"           /* [1, "a"] */
+#define V_JPARAMS "[1,\"a\"]"                  /* params as JSON text */
 #define V_RESULT "\x81\xa2" "ok" "\xc3"       /* {"ok": true} */
 #define V_ARG "\xa3" "arg"                    /* "arg" */
 #define V_DATA "\x90"                         /* [] */
@@ -261,7 +262,7 @@ msg_eq(const struct proto_msg *m, const struct expect *e)
 
 /* ---- One envelope of every type ----------------------------------------------- */
 
-#define NALL 20
+#define NALL 21
 
 static const char *const hdr_names[] = { "host", "user-agent" };
 static const char *const hdr_values[] = { "example.com", "" };
@@ -280,8 +281,10 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 
 	bounds[n++] = b->sb.size;
 #define PUT(call) do { ck_assert_int_eq((call), 0); bounds[n++] = b->sb.size; } while (0)
-	PUT(proto_put_call(w, 7, 9, "add", 3, V_PARAMS, LEN(V_PARAMS),
+	PUT(proto_put_call(w, 7, 9, "add", 3, V_PARAMS, LEN(V_PARAMS), NULL, 0,
 	    PROTO_CALL_NOTIFY));
+	PUT(proto_put_call(w, 8, 9, "echo", 4, V_JPARAMS, LEN(V_JPARAMS),
+	    "\"x\"", 3, 0));
 	PUT(proto_put_cancel(w, 7, V_TIMEOUT, LEN(V_TIMEOUT)));
 	PUT(proto_put_conn_open(w, 9, UUID, "10.0.0.1", hdr_names, hdr_values, 2));
 	PUT(proto_put_conn_close(w, 9));
@@ -309,9 +312,12 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 }
 
 static const struct expect all_expect[NALL] = {
-	{ .type = PROTO_CALL, .id = 7, .conn_id = 9, .str = "add",
+	{ .type = PROTO_CALL, .id = 7, .conn_id = 9, .str = "add", .str2 = "",
 	  .value = V_PARAMS, .value_len = LEN(V_PARAMS), .has_value = 1,
 	  .flags = PROTO_CALL_NOTIFY },
+	{ .type = PROTO_CALL, .id = 8, .conn_id = 9, .str = "echo",
+	  .str2 = "\"x\"", .value = V_JPARAMS, .value_len = LEN(V_JPARAMS),
+	  .has_value = 1 },
 	{ .type = PROTO_CANCEL, .id = 7, .value = V_TIMEOUT,
 	  .value_len = LEN(V_TIMEOUT), .has_value = 1 },
 	{ .type = PROTO_CONN_OPEN, .id = 9, .str = UUID, .str2 = "10.0.0.1",
@@ -376,6 +382,8 @@ check_ready(const struct proto_msg *m)
 	ck_assert(obj_str_is(&m->obj2->via.array.ptr[0], "unlock"));
 }
 
+/* Both ways of reading (the direct fast path, and msgpack-c's, forced by
+ * r.slow) give the same envelopes. */
 START_TEST(test_roundtrip_all)
 {
 	struct batch b;
@@ -387,6 +395,7 @@ START_TEST(test_roundtrip_all)
 	batch_init(&b);
 	build_all(&b, bounds);
 	ck_assert_int_eq(proto_reader_init(&r, b.sb.data, b.sb.size), 0);
+	r.slow = _i;
 	for (i = 0; i < NALL; i++) {
 		ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 		msg_eq(&m, &all_expect[i]);
@@ -414,9 +423,9 @@ START_TEST(test_roundtrip_limits)
 
 	batch_init(&b);
 	ck_assert_int_eq(proto_put_call(&b.w, UINT64_MAX, 0, "", 0, "\xc0", 1,
-	    UINT64_MAX), 0);
+	    "", 0, UINT64_MAX), 0);
 	ck_assert_int_eq(proto_put_call(&b.w, 0, UINT64_MAX, NULL, 0, "\xc0", 1,
-	    0), 0);
+	    NULL, 0, 0), 0);
 	ck_assert_int_eq(proto_put_error(&b.w, UINT64_MAX, INT_MIN, NULL, NULL, 0), 0);
 	ck_assert_int_eq(proto_put_log(&b.w, UINT64_MAX, INT_MAX, NULL), 0);
 	ck_assert_int_eq(proto_put_hello(&b.w, INT64_MAX, ""), 0);
@@ -429,11 +438,12 @@ START_TEST(test_roundtrip_limits)
 	ck_assert_int_eq(proto_reader_init(&r, b.sb.data, b.sb.size), 0);
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_CALL, .id = UINT64_MAX,
-	    .str = "", .value = "\xc0", .value_len = 1, .has_value = 1,
-	    .flags = UINT64_MAX });
+	    .str = "", .str2 = "", .value = "\xc0", .value_len = 1,
+	    .has_value = 1, .flags = UINT64_MAX });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_CALL, .conn_id = UINT64_MAX,
-	    .str = "", .value = "\xc0", .value_len = 1, .has_value = 1 });
+	    .str = "", .str2 = "", .value = "\xc0", .value_len = 1,
+	    .has_value = 1 });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_ERROR, .id = UINT64_MAX,
 	    .num = INT_MIN, .str = "" });
@@ -476,7 +486,7 @@ START_TEST(test_batch_1000)
 	for (i = 0; i < 1000; i++) {
 		if (i % 2 == 0)
 			ck_assert_int_eq(proto_put_call(&b.w, i, i / 2, "add", 3,
-			    V_PARAMS, LEN(V_PARAMS), 0), 0);
+			    V_PARAMS, LEN(V_PARAMS), "7", 1, 0), 0);
 		else
 			ck_assert_int_eq(proto_put_result(&b.w, i, V_RESULT,
 			    LEN(V_RESULT)), 0);
@@ -488,7 +498,8 @@ START_TEST(test_batch_1000)
 		ck_assert_uint_eq(m.id, i);
 		if (i % 2 == 0) {
 			msg_eq(&m, &(struct expect){ .type = PROTO_CALL, .id = i,
-			    .conn_id = i / 2, .str = "add", .value = V_PARAMS,
+			    .conn_id = i / 2, .str = "add", .str2 = "7",
+			    .value = V_PARAMS,
 			    .value_len = LEN(V_PARAMS), .has_value = 1 });
 		} else {
 			msg_eq(&m, &(struct expect){ .type = PROTO_RESULT, .id = i,
@@ -514,8 +525,9 @@ START_TEST(test_version)
 	ck_assert_int_eq(proto_reader_init(&rd, "\x01", PROTO_MAX_MSG + 1), -1);
 	ck_assert_str_eq(rd.error, "message too large");
 	proto_reader_fini(&rd);
-	expect_error("\x02", 1, 0, "message has no envelope");
-	expect_error("\x03\x91\x07", 3, 0, "wrong protocol version");
+	expect_error("\x03", 1, 0, "message has no envelope");
+	expect_error("\x04\x91\x07", 3, 0, "wrong protocol version");
+	expect_error("\x02\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x01\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x00\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\xff\x91\x07", 3, 0, "version is not an integer");
@@ -523,8 +535,8 @@ START_TEST(test_version)
 	expect_error("\x91\x01\x91\x07", 4, 0, "version is not an integer");
 	expect_error("\xcd\x00", 2, 0, "truncated message");
 	expect_error("\xc1\x91\x07", 3, 0, "invalid msgpack");
-	/* A long encoding of 2 is still version 2. */
-	expect_error("\xcf\0\0\0\0\0\0\0\x02\x91\x08", 11, 0,
+	/* A long encoding of 3 is still version 3. */
+	expect_error("\xcf\0\0\0\0\0\0\0\x03\x91\x08", 11, 0,
 	    "unknown message type");
 
 	raw_init(&r);
@@ -662,7 +674,9 @@ START_TEST(test_oversized_string)
 	ck_assert_int_eq(proto_put_end(&b.w, 1), 0);
 	size = b.sb.size;
 	ck_assert_int_eq(proto_put_call(&b.w, 1, 1, big, PROTO_MAX_STR + 1,
-	    "\xc0", 1, 0), -1);
+	    "\xc0", 1, NULL, 0, 0), -1);
+	ck_assert_int_eq(proto_put_call(&b.w, 1, 1, "r", 1, "\xc0", 1, big,
+	    PROTO_MAX_STR + 1, 0), -1);
 	ck_assert_int_eq(proto_put_welcome(&b.w, big), -1);
 	ck_assert_int_eq(proto_put_hello(&b.w, 1, big), -1);
 	ck_assert_int_eq(proto_put_defer(&b.w, 1, 1, big, "\xc0", 1), -1);
@@ -687,7 +701,7 @@ START_TEST(test_oversized_string)
 	/* Values over the message limit: the lengths are checked before
 	 * any byte is read. */
 	ck_assert_int_eq(proto_put_call(&b.w, 1, 1, "r", 1, "\xc0",
-	    PROTO_MAX_MSG + 1, 0), -1);
+	    PROTO_MAX_MSG + 1, NULL, 0, 0), -1);
 	ck_assert_int_eq(proto_put_result(&b.w, 1, "\xc0", PROTO_MAX_MSG + 1), -1);
 	ck_assert_int_eq(proto_put_chunk(&b.w, 1, "\xc0", PROTO_MAX_MSG + 1), -1);
 	ck_assert_int_eq(proto_put_cancel(&b.w, 1, "\xc0", PROTO_MAX_MSG + 1), -1);
@@ -749,22 +763,26 @@ START_TEST(test_wrong_types)
 	const uint64_t CALL = PROTO_CALL;
 	const char *V = "\xc0";
 
-	/* CALL: [1, call_id, conn_id, route, params, flags] */
-	envelope_error("field is not a non-negative integer", "[6u i u s b u",
+	/* CALL: [1, call_id, conn_id, route, params, id, flags] */
+	envelope_error("field is not a non-negative integer", "[7u i u s b n u",
 	    CALL, (int64_t)-5, (uint64_t)2, "r", V, (uint64_t)0);
-	envelope_error("field is not a non-negative integer", "[6u s u s b u",
+	envelope_error("field is not a non-negative integer", "[7u s u s b n u",
 	    CALL, "1", (uint64_t)2, "r", V, (uint64_t)0);
-	envelope_error("field is not a non-negative integer", "[6u u d s b u",
+	envelope_error("field is not a non-negative integer", "[7u u d s b n u",
 	    CALL, (uint64_t)1, 2.0, "r", V, (uint64_t)0);
-	envelope_error("field is not a string", "[6u u u b b u",
+	envelope_error("field is not a string", "[7u u u b b n u",
 	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0);
-	envelope_error("field is not a string", "[6u u u n b u",
+	envelope_error("field is not a string or nil", "[7u u u s b u u",
+	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)3, (uint64_t)0);
+	envelope_error("field is not a non-negative integer", "[7u u u s b s i",
+	    CALL, (uint64_t)1, (uint64_t)2, "r", V, "7", (int64_t)-1);
+	envelope_error("field is not a string", "[7u u u n b n u",
 	    CALL, (uint64_t)1, (uint64_t)2, V, (uint64_t)0);
-	envelope_error("field is not bin", "[6u u u s s u",
+	envelope_error("field is not bin", "[7u u u s s n u",
 	    CALL, (uint64_t)1, (uint64_t)2, "r", "\xc0", (uint64_t)0);
-	envelope_error("field is not bin", "[6u u u s n u",
+	envelope_error("field is not bin", "[7u u u s n n u",
 	    CALL, (uint64_t)1, (uint64_t)2, "r", (uint64_t)0);
-	envelope_error("field is not a non-negative integer", "[6u u u s b i",
+	envelope_error("field is not a non-negative integer", "[7u u u s b n i",
 	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (int64_t)-1);
 	/* CLEANUP: attempt counts from 1 */
 	envelope_error("attempt is not a count from 1", "[9u u u u u s s b b",
@@ -841,9 +859,9 @@ START_TEST(test_wrong_counts)
 {
 	const char *V = "\xc0";
 
-	envelope_error("wrong number of fields", "[5u u u s b",
-	    (uint64_t)PROTO_CALL, (uint64_t)1, (uint64_t)2, "r", V);
-	envelope_error("wrong number of fields", "[7u u u s b u i",
+	envelope_error("wrong number of fields", "[6u u u s b u",
+	    (uint64_t)PROTO_CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0);
+	envelope_error("wrong number of fields", "[8u u u s b n u i",
 	    (uint64_t)PROTO_CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0,
 	    (int64_t)0);
 	envelope_error("wrong number of fields", "[2u u", (uint64_t)PROTO_DRAIN,
@@ -918,9 +936,9 @@ START_TEST(test_nesting_bomb)
 	raw_fini(&r);
 
 	/* Containers claiming more elements than there are bytes. */
-	expect_error("\x02\xdd\xff\xff\xff\xff\x07", 7, 0, "truncated message");
-	expect_error("\x02\xdf\xff\xff\xff\xff\x07\x07", 8, 0, "truncated message");
-	expect_error("\x02\x91\xdd\x7f\xff\xff\xff", 7, 0, "truncated message");
+	expect_error("\x03\xdd\xff\xff\xff\xff\x07", 7, 0, "truncated message");
+	expect_error("\x03\xdf\xff\xff\xff\xff\x07\x07", 8, 0, "truncated message");
+	expect_error("\x03\x91\xdd\x7f\xff\xff\xff", 7, 0, "truncated message");
 	bytes.ptr = "\xdd\xff\xff\xff\xff\xc0";
 	bytes.len = 6;
 	ck_assert_int_eq(proto_unpack_value(&bytes, &zone, &o), -1);
@@ -1091,7 +1109,7 @@ START_TEST(test_writer_sticky_error)
 	ck_assert_int_eq(proto_writer_init(&w, &s, sink_write_cb), 0);
 	ck_assert_int_eq(proto_put_end(&w, 1), 0);        /* 3 bytes */
 	ck_assert_int_eq(proto_put_call(&w, 1, 2, "route", 5, V_PARAMS,
-	    LEN(V_PARAMS), 0), -7);
+	    LEN(V_PARAMS), NULL, 0, 0), -7);
 	ck_assert_int_eq(w.error, -7);
 	ck_assert_uint_eq(w.count, 1);
 	calls = s.calls;
@@ -1100,7 +1118,8 @@ START_TEST(test_writer_sticky_error)
 	ck_assert_int_eq(proto_put_log(&w, 0, 1, "x"), -7);
 	ck_assert_int_eq(proto_put_cleanup_done(&w, 1, 1, 1, "x"), -7);
 	ck_assert_int_eq(proto_put_ready(&w, 1, "h", "m", routes, 2, cleanups, 1), -7);
-	ck_assert_int_eq(proto_put_call(&w, 1, 2, "r", 1, "\xc0", 1, 0), -7);
+	ck_assert_int_eq(proto_put_call(&w, 1, 2, "r", 1, "\xc0", 1, "1", 1, 0),
+	    -7);
 	ck_assert_int_eq(proto_put_cancel(&w, 1, "\xc0", 1), -7);
 	ck_assert_int_eq(proto_put_conn_open(&w, 1, UUID, "::1", NULL, NULL, 0), -7);
 	ck_assert_int_eq(proto_put_conn_close(&w, 1), -7);
@@ -1452,7 +1471,7 @@ proto_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("roundtrip");
-	tcase_add_test(tc, test_roundtrip_all);
+	tcase_add_loop_test(tc, test_roundtrip_all, 0, 2);
 	tcase_add_test(tc, test_roundtrip_limits);
 	tcase_add_test(tc, test_batch_1000);
 	tcase_add_test(tc, test_type_names);
