@@ -21,10 +21,15 @@
 #include "common/log.h"
 #include "master/link.h"
 #include "master/master.h"
+#include "master/metrics.h"
 #include "proto/proto.h"
 
 #define LINK_OUT_PREALLOC (16 * 1024)
-#define LINK_OUT_MAX (32u * 1024 * 1024) /* backlog past which a worker is congested */
+/* A batch is closed before an envelope would take it past this many bytes
+ * (an envelope alone may be larger: PROTO_MAX_BATCH bounds it). */
+#define LINK_BATCH_MAX (8u * 1024 * 1024)
+/* Room for an envelope's fields besides its values. */
+#define LINK_ENVELOPE_SLACK 256
 #define LINK_RECV_BURST 64              /* batches read per readable event */
 #define LINK_NTYPES 128                 /* message types have numbers below this */
 
@@ -82,35 +87,66 @@ link_next(struct worker *prev)
 
 /* ---- sending -------------------------------------------------------------------- */
 
+/* msgpack_packer_write: append to the batch, growing it by doubling
+ * (nng 1.5 grows a message to the exact size asked on each append, which
+ * copies a batch of n envelopes n times). */
 static int
 link_msg_write(void *data, const char *buf, size_t len)
 {
-	return nng_msg_append((nng_msg *)data, buf, len) == 0 ? 0 : -1;
+	nng_msg *m = data;
+	size_t need = nng_msg_len(m) + len, cap = nng_msg_capacity(m);
+
+	if (need > cap && nng_msg_reserve(m, cap * 2 > need ? cap * 2 : need) != 0)
+		return -1;
+	return nng_msg_append(m, buf, len) == 0 ? 0 : -1;
+}
+
+/* Offer the oldest batch to nng: 0 sent, 1 nng is busy (w_send_blocked,
+ * SENDFD watched), -1 failed. */
+static int
+link_send_one(struct worker *w)
+{
+	nng_msg *m = w->w_nfull > 0 ? w->w_full[0] : w->w_out;
+	unsigned count = w->w_nfull > 0 ? w->w_full_count[0] : w->w_writer.count;
+	int rv;
+
+	if ((rv = nng_sendmsg(w->w_sock, m, NNG_FLAG_NONBLOCK)) == 0) {
+		metrics_counters.worker_batches_sent_total++;
+		metrics_counters.worker_envelopes_sent_total += count;
+		if (w->w_nfull > 0) {
+			memmove(w->w_full_count, w->w_full_count + 1,
+			    (w->w_nfull - 1) * sizeof(*w->w_full_count));
+			memmove(w->w_full, w->w_full + 1,
+			    --w->w_nfull * sizeof(*w->w_full));
+		} else {
+			w->w_out = NULL;
+		}
+		return 0;
+	}
+	if (rv == NNG_EAGAIN) {
+		/* The last batch is still being written: keep packing into
+		 * w_out; SENDFD says when nng can take the next. */
+		w->w_send_blocked = true;
+		event_add(w->w_send_ev, NULL);
+		return 1;
+	}
+	log_warn("worker %d: send failed: %s", (int)w->w_pid, nng_strerror(rv));
+	return -1;
 }
 
 static void
 link_flush(struct worker *w)
 {
-	int rv;
-
-	if (w->w_out == NULL || w->w_send_blocked || w->w_state == W_GONE)
+	if (w->w_send_blocked || w->w_state == W_GONE)
 		return;
-	if (w->w_writer.error != 0) {
+	if (w->w_out != NULL && w->w_writer.error != 0) {
 		log_error("worker %d: out of memory packing a batch", (int)w->w_pid);
 		links.on_down(w, "out of memory", true);
 		return;
 	}
-	if ((rv = nng_sendmsg(w->w_sock, w->w_out, NNG_FLAG_NONBLOCK)) == 0) {
-		w->w_out = NULL;
-		return;
-	}
-	if (rv == NNG_EAGAIN) {
-		/* Backpressure: keep packing into w_out, retry when writable. */
-		w->w_send_blocked = true;
-		event_add(w->w_send_ev, NULL);
-		return;
-	}
-	log_warn("worker %d: send failed: %s", (int)w->w_pid, nng_strerror(rv));
+	while (w->w_nfull > 0 || w->w_out != NULL)
+		if (link_send_one(w) != 0)
+			return;
 }
 
 static void
@@ -135,12 +171,44 @@ link_send_cb(evutil_socket_t fd, short what, void *arg)
 	link_flush(w);
 }
 
-/* The writer for w's current batch, flushed at the end of this turn, or
- * NULL when w's link is closed or memory ran out. */
+/* Close the current batch: it waits, in order, for nng. */
+static int
+link_close_batch(struct worker *w)
+{
+	if (w->w_nfull == w->w_full_cap) {
+		size_t cap = w->w_full_cap ? w->w_full_cap * 2 : 4;
+		nng_msg **f = realloc(w->w_full, cap * sizeof(*f));
+		unsigned *c;
+
+		if (f == NULL)
+			return -1;
+		w->w_full = f;
+		if ((c = realloc(w->w_full_count, cap * sizeof(*c))) == NULL)
+			return -1;
+		w->w_full_count = c;
+		w->w_full_cap = cap;
+	}
+	w->w_full_count[w->w_nfull] = w->w_writer.count;
+	w->w_full[w->w_nfull++] = w->w_out;
+	w->w_out = NULL;
+	return 0;
+}
+
+/*
+ * The writer for w's current batch, flushed at the end of this turn, or
+ * NULL when w's link is closed or memory ran out. size: about how many
+ * bytes the envelope's values take (a batch that cannot hold them too is
+ * closed first).
+ */
 static struct proto_writer *
-link_writer(struct worker *w)
+link_writer(struct worker *w, size_t size)
 {
 	if (w->w_state == W_GONE)
+		return NULL;
+	if (w->w_out != NULL && w->w_writer.count > 0 &&
+	    w->w_writer.error == 0 &&
+	    nng_msg_len(w->w_out) + size + LINK_ENVELOPE_SLACK > LINK_BATCH_MAX &&
+	    link_close_batch(w) != 0)
 		return NULL;
 	if (w->w_out == NULL) {
 		if (nng_msg_alloc(&w->w_out, LINK_OUT_PREALLOC) != 0) {
@@ -165,8 +233,13 @@ link_send_call(struct worker *w, const struct link_conn *conn,
 {
 	struct proto_writer *pw;
 	struct link_seen *ls;
+	size_t size = params_len + id_len + strlen(route);
 
-	if ((pw = link_writer(w)) == NULL)
+	if (conn != NULL)
+		for (size_t i = 0; i < conn->lc_nheaders; i++)
+			size += strlen(conn->lc_names[i]) +
+			    strlen(conn->lc_values[i]) + 16;
+	if ((pw = link_writer(w, size)) == NULL)
 		return -1;
 	if (conn != NULL) {
 		HASH_FIND(hh, w->w_conns, &conn->lc_id, sizeof(conn->lc_id), ls);
@@ -193,7 +266,7 @@ link_send_cancel(struct worker *w, uint64_t call_id,
 	msgpack_packer pk;
 	int rv;
 
-	if ((pw = link_writer(w)) == NULL)
+	if ((pw = link_writer(w, 0)) == NULL)
 		return -1;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -216,7 +289,7 @@ link_send_conn_close(uint64_t conn_id)
 			continue;
 		HASH_DEL(w->w_conns, ls);
 		free(ls);
-		if ((pw = link_writer(w)) != NULL)
+		if ((pw = link_writer(w, 0)) != NULL)
 			proto_put_conn_close(pw, conn_id);
 	}
 }
@@ -226,7 +299,7 @@ link_send_ack(struct worker *w, uint64_t call_id, uint64_t seq)
 {
 	struct proto_writer *pw;
 
-	if ((pw = link_writer(w)) == NULL)
+	if ((pw = link_writer(w, 0)) == NULL)
 		return -1;
 	return proto_put_defer_ack(pw, call_id, seq);
 }
@@ -238,7 +311,8 @@ link_send_cleanup(struct worker *w, uint64_t cleanup_id, uint64_t call_id,
 {
 	struct proto_writer *pw;
 
-	if ((pw = link_writer(w)) == NULL)
+	if ((pw = link_writer(w, arg_len + reason_len + strlen(route) +
+	    strlen(name))) == NULL)
 		return -1;
 	return proto_put_cleanup(pw, cleanup_id, call_id, seq, attempt, route,
 	    name, arg, arg_len, reason, reason_len);
@@ -249,7 +323,7 @@ link_send_drain(struct worker *w)
 {
 	struct proto_writer *pw;
 
-	if ((pw = link_writer(w)) == NULL)
+	if ((pw = link_writer(w, 0)) == NULL)
 		return -1;
 	return proto_put_drain(pw);
 }
@@ -257,8 +331,7 @@ link_send_drain(struct worker *w)
 bool
 link_congested(const struct worker *w)
 {
-	return w->w_send_blocked && w->w_out != NULL &&
-	    nng_msg_len(w->w_out) > LINK_OUT_MAX;
+	return w->w_nfull > 0;
 }
 
 /* ---- receiving ------------------------------------------------------------------ */
@@ -274,7 +347,9 @@ link_dispatch(struct worker *w, nng_msg *msg)
 
 	if ((rv = proto_reader_init(&rd, nng_msg_body(msg), nng_msg_len(msg))) != 0)
 		goto out;
+	metrics_counters.worker_batches_received_total++;
 	while ((more = proto_reader_next(&rd, &m)) == 1) {
+		metrics_counters.worker_envelopes_received_total++;
 		fn = (unsigned)m.type < LINK_NTYPES ? links.handlers[m.type] : NULL;
 		if (fn == NULL) {
 			rd.error = "message type not expected from a worker";
@@ -386,8 +461,10 @@ link_open(pid_t pid, const char *host, size_t host_len,
 	snprintf(w->w_host, sizeof(w->w_host), "%.*s", (int)host_len, host);
 	if ((rv = nng_pair1_open(&w->w_sock)) != 0)
 		goto fail;
-	nng_socket_set_size(w->w_sock, NNG_OPT_RECVMAXSZ, PROTO_MAX_MSG);
-	nng_socket_set_int(w->w_sock, NNG_OPT_SENDBUF, 64);
+	nng_socket_set_size(w->w_sock, NNG_OPT_RECVMAXSZ, PROTO_MAX_BATCH);
+	/* No send buffer: EAGAIN means the last batch is still being written,
+	 * which is when the next one should grow (design notes). */
+	nng_socket_set_int(w->w_sock, NNG_OPT_SENDBUF, 0);
 	nng_socket_set_int(w->w_sock, NNG_OPT_RECVBUF, 64);
 	nng_pipe_notify(w->w_sock, NNG_PIPE_EV_REM_POST, link_pipe_event_cb,
 	    (void *)(uintptr_t)w->w_gen);
@@ -442,6 +519,13 @@ link_close(struct worker *w)
 		nng_msg_free(w->w_out);
 		w->w_out = NULL;
 	}
+	while (w->w_nfull > 0)
+		nng_msg_free(w->w_full[--w->w_nfull]);
+	free(w->w_full);
+	w->w_full = NULL;
+	free(w->w_full_count);
+	w->w_full_count = NULL;
+	w->w_full_cap = 0;
 	nng_close(w->w_sock);
 	HASH_ITER(hh, w->w_conns, ls, tmp) {
 		HASH_DEL(w->w_conns, ls);

@@ -17,11 +17,19 @@
  *   with no handler, an envelope that does not decode or a handler that
  *   refuses it means the peer speaks garbage: the link reads no more from
  *   it and reports it down, bad.
- * - Sending: everything the loop has for one worker during a turn is
- *   packed into one nng message and sent at the end of the turn (an event
- *   of the lowest priority): nng costs per message, not per byte. When a
- *   non-blocking send would block, the batch stays here and keeps growing
- *   (backpressure, no drops) and NNG_OPT_SENDFD says when to retry.
+ * - Sending, adaptive batching: everything the loop has for one worker is
+ *   packed into one nng message, offered at the end of the turn (an event
+ *   of the lowest priority): nng costs per message, not per byte. The
+ *   socket has no send buffer (NNG_OPT_SENDBUF 0), so a non-blocking send
+ *   says NNG_EAGAIN exactly while the previous batch is still being
+ *   written: the batch then stays here and keeps growing, and
+ *   NNG_OPT_SENDFD (watched only while blocked) says when to offer it
+ *   again. A lone call goes at once; under load batches grow exactly
+ *   when nng is the bottleneck (spikes.md section 3). A batch grows by
+ *   doubling and is closed at LINK_BATCH_MAX bytes, so that none exceeds
+ *   what the worker accepts (NNG_OPT_RECVMAXSZ: more drops the pipe);
+ *   closed batches wait in order, and a worker with one waiting is
+ *   congested: it gets no new calls.
  * - Lifetime: link_close stops the socket and the worker stays (its calls
  *   are still its own until its death is known for sure: for a local
  *   worker, waitpid). link_gone is the death: the gone handler runs at the
@@ -67,6 +75,10 @@ struct worker {
 	struct event *w_send_ev;
 	nng_msg *w_out;                /* the batch being packed */
 	struct proto_writer w_writer;
+	nng_msg **w_full;              /* closed batches waiting, oldest first */
+	unsigned *w_full_count;        /* their envelopes */
+	size_t w_nfull;
+	size_t w_full_cap;
 	struct link_seen *w_conns;     /* connections it has had CONN_OPEN for */
 	bool w_flush_queued;
 	bool w_send_blocked;
@@ -179,8 +191,8 @@ int link_send_cleanup(struct worker *w, uint64_t cleanup_id, uint64_t call_id,
     const void *arg, size_t arg_len, const void *reason, size_t reason_len);
 int link_send_drain(struct worker *w);
 
-/* Whether nng has refused w's batches and a large backlog waits here: w
- * should get no new calls. */
+/* Whether a full batch waits here for nng (w's batches reached
+ * LINK_BATCH_MAX while it was busy): w should get no new calls. */
 bool link_congested(const struct worker *w);
 
 #endif /* MASTER_LINK_H */

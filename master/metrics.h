@@ -33,7 +33,15 @@
 	X(bytes_received_total, "counter", \
 	    "Bytes read from clients.") \
 	X(bytes_sent_total, "counter", \
-	    "Bytes written to clients.")
+	    "Bytes written to clients.") \
+	X(worker_batches_sent_total, "counter", \
+	    "nng messages sent to workers (each a batch of envelopes).") \
+	X(worker_envelopes_sent_total, "counter", \
+	    "Envelopes sent to workers, in those batches.") \
+	X(worker_batches_received_total, "counter", \
+	    "nng messages received from workers.") \
+	X(worker_envelopes_received_total, "counter", \
+	    "Envelopes received from workers, in those batches.")
 
 struct metrics_counters {
 #define X(name, type, help) uint64_t name;

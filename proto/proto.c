@@ -433,7 +433,7 @@ proto_reader_init(struct proto_reader *r, const void *buf, size_t len)
 	r->len = len;
 	if (len == 0)
 		return proto_reader_fail(r, "empty message");
-	if (len > PROTO_MAX_MSG)
+	if (len > PROTO_MAX_BATCH)
 		return proto_reader_fail(r, "message too large");
 	/* The version: a small integer, read directly when it is one. */
 	if (len >= 2 && proto_fast_item(&p, p + len, &v) &&

@@ -26,8 +26,13 @@
 
 #define PROTO_VERSION 3
 
-/* Largest nng message either side accepts (NNG_OPT_RECVMAXSZ). */
+/* Largest value one envelope carries (params, a result, an argument). */
 #define PROTO_MAX_MSG (64u * 1024 * 1024)
+/* Largest nng message either side accepts (NNG_OPT_RECVMAXSZ, and the
+ * reader's check): one envelope of the largest value fits, with room for
+ * its other fields and a CONN_OPEN before it. Senders close their batches
+ * well before this. */
+#define PROTO_MAX_BATCH (PROTO_MAX_MSG + 1024u * 1024)
 /* Largest string field (route, message, name, header...). */
 #define PROTO_MAX_STR (64u * 1024)
 

@@ -14,6 +14,7 @@
 #include "json/from_msgpack.h"
 #include "worker/outbox.h"
 #include "worker/reply.h"
+#include "worker/threads.h"
 
 static const char reply_ise[] = "Internal Server Error";
 
@@ -194,5 +195,10 @@ reply_send(struct reply *r, uint64_t id, enum wspool_pattern pattern,
 		rv = proto_put_result(w, id, r->r_json.jb_data, r->r_json.jb_len);
 	else
 		rv = proto_put_end(w, id);
-	outbox_end(rv);
+	/* A lone call's answer goes from this thread; under load, the sender
+	 * thread packs the answers of many calls into one message. */
+	if (threads_alone())
+		outbox_end_now(rv);
+	else
+		outbox_end(rv);
 }

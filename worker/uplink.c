@@ -145,7 +145,7 @@ uplink_connect(const char *address, const struct uplink_ops *ops)
 	 * closed only after it returned.
 	 */
 	if ((rv = nng_socket_set_size(uplink.ul_sock, NNG_OPT_RECVMAXSZ,
-	    PROTO_MAX_MSG)) != 0 ||
+	    PROTO_MAX_BATCH)) != 0 ||
 	    (rv = nng_socket_set_ms(uplink.ul_sock, NNG_OPT_RECVTIMEO,
 	    UPLINK_RECV_POLL_MS)) != 0 ||
 	    (rv = nng_pipe_notify(uplink.ul_sock, NNG_PIPE_EV_REM_POST,

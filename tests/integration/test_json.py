@@ -240,3 +240,27 @@ def test_long_strings_round_trip(server):
                 value = [s, {s[:70]: s[-64:]}]
                 assert await c.result("echo", [value]) == value
     run(body())
+
+
+def test_many_large_calls_at_once(server):
+    """24 calls of 900 KB each at once: the master's batch to a worker is
+    closed at 8 MiB and the rest waits its turn (never a batch the worker
+    refuses), and every call is answered."""
+    async def body():
+        big = "".join(chr(65 + i % 26) for i in range(900 * 1024))
+        clients = [await Client.connect(server) for _ in range(24)]
+        try:
+            for i, c in enumerate(clients):
+                await c.send({"method": "echo", "params": [big[i:] + str(i)],
+                              "id": i})
+            for i, c in enumerate(clients):
+                msg = await c.recv(timeout=60)
+                assert msg["id"] == i and msg["result"] == big[i:] + str(i), \
+                    str(msg)[:200]
+        finally:
+            for c in clients:
+                await c.close()
+        # The server (and its workers) still serve.
+        async with await Client.connect(server) as c:
+            assert await c.probe() == []
+    run(body())

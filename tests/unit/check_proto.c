@@ -522,7 +522,7 @@ START_TEST(test_version)
 
 	expect_error("", 0, 0, "empty message");
 	/* The size is checked before any byte is read. */
-	ck_assert_int_eq(proto_reader_init(&rd, "\x01", PROTO_MAX_MSG + 1), -1);
+	ck_assert_int_eq(proto_reader_init(&rd, "\x01", PROTO_MAX_BATCH + 1), -1);
 	ck_assert_str_eq(rd.error, "message too large");
 	proto_reader_fini(&rd);
 	expect_error("\x03", 1, 0, "message has no envelope");
