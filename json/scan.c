@@ -53,13 +53,6 @@ json_scan_ws(const unsigned char *p, const unsigned char *end)
 	return p;
 }
 
-int
-json_scan_peek(struct json_scan *s)
-{
-	s->sc_p = json_scan_ws(s->sc_p, s->sc_end);
-	return s->sc_p < s->sc_end ? *s->sc_p : -1;
-}
-
 static inline int
 json_scan_hex(unsigned char c)
 {
@@ -196,7 +189,7 @@ json_scan_lit(const unsigned char *p, const unsigned char *end,
 }
 
 enum json_scan_status
-json_scan_string(struct json_scan *s, const char **content, size_t *len,
+json_scan_string_slow(struct json_scan *s, const char **content, size_t *len,
     bool *escaped)
 {
 	const unsigned char *start = s->sc_p + 1, *p;

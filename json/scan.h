@@ -33,14 +33,45 @@ struct json_scan {
 void json_scan_init(struct json_scan *s, const void *text, size_t len);
 
 /* Skip whitespace; the next byte, or -1 at the end of the text. */
-int json_scan_peek(struct json_scan *s);
+static inline int
+json_scan_peek(struct json_scan *s)
+{
+	const unsigned char *p = s->sc_p, *end = s->sc_end;
+
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	s->sc_p = p;
+	return p < end ? *p : -1;
+}
+
+enum json_scan_status json_scan_string_slow(struct json_scan *s,
+    const char **content, size_t *len, bool *escaped);
 
 /*
  * A string at sc_p (which is '"'): *content gets the bytes between the
  * quotes (still escaped), *escaped whether there is a backslash in them.
+ * (Short plain strings, the keys and methods of every message, are taken
+ * here; the rest by json_scan_string_slow.)
  */
-enum json_scan_status json_scan_string(struct json_scan *s,
-    const char **content, size_t *len, bool *escaped);
+static inline enum json_scan_status
+json_scan_string(struct json_scan *s, const char **content, size_t *len,
+    bool *escaped)
+{
+	const unsigned char *p = s->sc_p + 1, *q = p, *end = s->sc_end;
+
+	for (; q < end && q - p < 32; q++) {
+		if (*q == '"') {
+			*content = (const char *)p;
+			*len = (size_t)(q - p);
+			*escaped = false;
+			s->sc_p = q + 1;
+			return JSON_SCAN_OK;
+		}
+		if (*q == '\\' || *q < 0x20)
+			break;
+	}
+	return json_scan_string_slow(s, content, len, escaped);
+}
 
 /*
  * One value at sc_p (after whitespace): checked whole and skipped. *depth

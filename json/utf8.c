@@ -56,6 +56,21 @@ utf8_valid(const void *p, size_t n)
 	const unsigned char *s = p;
 	size_t i = 0, k;
 
+#ifdef __SSE2__
+	/* ASCII, the usual case: sixteen bytes at a time, the last sixteen
+	 * overlapping what came before; the first block with a high bit
+	 * goes on below. */
+	if (n >= 16) {
+		for (; n - i > 16; i += 16)
+			if (_mm_movemask_epi8(_mm_loadu_si128(
+			    (const __m128i *)(const void *)(s + i))) != 0)
+				goto general;
+		if (_mm_movemask_epi8(_mm_loadu_si128(
+		    (const __m128i *)(const void *)(s + n - 16))) == 0)
+			return true;
+	}
+general:
+#endif
 	while (i < n) {
 #ifdef __SSE2__
 		/* Fast path: sixteen ASCII bytes at a time. */

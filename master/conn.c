@@ -301,6 +301,14 @@ conn_ws_send_cb(void *arg, const void *data, size_t len)
 	return sockio_put(&c->c_sock, data, len);
 }
 
+static void *
+conn_ws_reserve_cb(void *arg, size_t len)
+{
+	struct conn *c = arg;
+
+	return sockio_reserve(&c->c_sock, len);
+}
+
 static void
 conn_ws_closed_cb(void *arg, uint16_t code)
 {
@@ -313,6 +321,7 @@ conn_ws_closed_cb(void *arg, uint16_t code)
 static const struct ws_callbacks conn_ws_callbacks = {
 	.on_text = conn_ws_text_cb,
 	.send = conn_ws_send_cb,
+	.reserve = conn_ws_reserve_cb,
 	.on_closed = conn_ws_closed_cb,
 	.on_pong = NULL,
 };

@@ -24,7 +24,8 @@
 #include "master/metrics.h"
 #include "proto/proto.h"
 
-#define LINK_OUT_PREALLOC (16 * 1024)
+/* Memory a link keeps for packing between batches. */
+#define LINK_OUT_KEEP (1024u * 1024)
 /* A batch is closed before an envelope would take it past this many bytes
  * (an envelope alone may be larger: PROTO_MAX_BATCH bounds it). */
 #define LINK_BATCH_MAX (8u * 1024 * 1024)
@@ -87,18 +88,37 @@ link_next(struct worker *prev)
 
 /* ---- sending -------------------------------------------------------------------- */
 
-/* msgpack_packer_write: append to the batch, growing it by doubling
- * (nng 1.5 grows a message to the exact size asked on each append, which
- * copies a batch of n envelopes n times). */
+/* msgpack_packer_write: append to the batch being packed. */
 static int
-link_msg_write(void *data, const char *buf, size_t len)
+link_buf_write(void *data, const char *buf, size_t len)
 {
-	nng_msg *m = data;
-	size_t need = nng_msg_len(m) + len, cap = nng_msg_capacity(m);
+	return json_put_raw(data, buf, len);
+}
 
-	if (need > cap && nng_msg_reserve(m, cap * 2 > need ? cap * 2 : need) != 0)
-		return -1;
-	return nng_msg_append(m, buf, len) == 0 ? 0 : -1;
+/* proto_writer_direct: room at the end of the batch. */
+static void *
+link_buf_reserve(void *data, size_t n)
+{
+	struct json_buf *b = data;
+	void *p;
+
+	if (json_buf_room(b, n) != 0)
+		return NULL;
+	p = b->jb_data + b->jb_len;
+	b->jb_len += n;
+	return p;
+}
+
+/* The current batch, copied into a new nng message (NULL: no memory). */
+static nng_msg *
+link_batch_msg(struct worker *w)
+{
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, w->w_out.jb_len) != 0)
+		return NULL;
+	memcpy(nng_msg_body(m), w->w_out.jb_data, w->w_out.jb_len);
+	return m;
 }
 
 /* Offer the oldest batch to nng: 0 sent, 1 nng is busy (w_send_blocked,
@@ -106,23 +126,31 @@ link_msg_write(void *data, const char *buf, size_t len)
 static int
 link_send_one(struct worker *w)
 {
-	nng_msg *m = w->w_nfull > 0 ? w->w_full[0] : w->w_out;
-	unsigned count = w->w_nfull > 0 ? w->w_full_count[0] : w->w_writer.count;
+	bool closed = w->w_nfull > 0;
+	nng_msg *m = closed ? w->w_full[0] : link_batch_msg(w);
+	unsigned count = closed ? w->w_full_count[0] : w->w_writer.count;
 	int rv;
 
+	if (m == NULL) {
+		log_error("worker %d: out of memory sending a batch",
+		    (int)w->w_pid);
+		return -1;
+	}
 	if ((rv = nng_sendmsg(w->w_sock, m, NNG_FLAG_NONBLOCK)) == 0) {
 		metrics_counters.worker_batches_sent_total++;
 		metrics_counters.worker_envelopes_sent_total += count;
-		if (w->w_nfull > 0) {
+		if (closed) {
 			memmove(w->w_full_count, w->w_full_count + 1,
 			    (w->w_nfull - 1) * sizeof(*w->w_full_count));
 			memmove(w->w_full, w->w_full + 1,
 			    --w->w_nfull * sizeof(*w->w_full));
 		} else {
-			w->w_out = NULL;
+			json_buf_reset(&w->w_out, LINK_OUT_KEEP);
 		}
 		return 0;
 	}
+	if (!closed)
+		nng_msg_free(m);
 	if (rv == NNG_EAGAIN) {
 		/* The last batch is still being written: keep packing into
 		 * w_out; SENDFD says when nng can take the next. */
@@ -139,12 +167,17 @@ link_flush(struct worker *w)
 {
 	if (w->w_send_blocked || w->w_state == W_GONE)
 		return;
-	if (w->w_out != NULL && w->w_writer.error != 0) {
+	if (w->w_out.jb_len > 0 && w->w_writer.error != 0) {
 		log_error("worker %d: out of memory packing a batch", (int)w->w_pid);
 		links.on_down(w, "out of memory", true);
 		return;
 	}
-	while (w->w_nfull > 0 || w->w_out != NULL)
+	/* A put refused after the batch was started leaves only the version:
+	 * never send a batch with no envelope (the worker would take it for
+	 * garbage). */
+	if (w->w_writer.count == 0)
+		w->w_out.jb_len = 0;
+	while (w->w_nfull > 0 || w->w_out.jb_len > 0)
 		if (link_send_one(w) != 0)
 			return;
 }
@@ -175,6 +208,8 @@ link_send_cb(evutil_socket_t fd, short what, void *arg)
 static int
 link_close_batch(struct worker *w)
 {
+	nng_msg *m;
+
 	if (w->w_nfull == w->w_full_cap) {
 		size_t cap = w->w_full_cap ? w->w_full_cap * 2 : 4;
 		nng_msg **f = realloc(w->w_full, cap * sizeof(*f));
@@ -188,9 +223,11 @@ link_close_batch(struct worker *w)
 		w->w_full_count = c;
 		w->w_full_cap = cap;
 	}
+	if ((m = link_batch_msg(w)) == NULL)
+		return -1;
 	w->w_full_count[w->w_nfull] = w->w_writer.count;
-	w->w_full[w->w_nfull++] = w->w_out;
-	w->w_out = NULL;
+	w->w_full[w->w_nfull++] = m;
+	json_buf_reset(&w->w_out, LINK_OUT_KEEP);
 	return 0;
 }
 
@@ -205,18 +242,18 @@ link_writer(struct worker *w, size_t size)
 {
 	if (w->w_state == W_GONE)
 		return NULL;
-	if (w->w_out != NULL && w->w_writer.count > 0 &&
+	if (w->w_out.jb_len > 0 && w->w_writer.count > 0 &&
 	    w->w_writer.error == 0 &&
-	    nng_msg_len(w->w_out) + size + LINK_ENVELOPE_SLACK > LINK_BATCH_MAX &&
+	    w->w_out.jb_len + size + LINK_ENVELOPE_SLACK > LINK_BATCH_MAX &&
 	    link_close_batch(w) != 0)
 		return NULL;
-	if (w->w_out == NULL) {
-		if (nng_msg_alloc(&w->w_out, LINK_OUT_PREALLOC) != 0) {
-			w->w_out = NULL;
+	if (w->w_out.jb_len == 0) {
+		if (proto_writer_init(&w->w_writer, &w->w_out,
+		    link_buf_write) != 0) {
+			w->w_out.jb_len = 0;
 			return NULL;
 		}
-		nng_msg_clear(w->w_out);
-		proto_writer_init(&w->w_writer, w->w_out, link_msg_write);
+		proto_writer_direct(&w->w_writer, link_buf_reserve);
 	}
 	if (!w->w_flush_queued) {
 		w->w_flush_queued = true;
@@ -228,33 +265,32 @@ link_writer(struct worker *w, size_t size)
 
 int
 link_send_call(struct worker *w, const struct link_conn *conn,
-    uint64_t call_id, const char *route, const void *params,
+    uint64_t call_id, const char *route, size_t route_len, const void *params,
     size_t params_len, const char *id, size_t id_len, uint64_t flags)
 {
 	struct proto_writer *pw;
-	struct link_seen *ls;
-	size_t size = params_len + id_len + strlen(route);
+	struct link_seen *ls = NULL;
+	size_t size = params_len + id_len + route_len;
 
-	if (conn != NULL)
-		for (size_t i = 0; i < conn->lc_nheaders; i++)
-			size += strlen(conn->lc_names[i]) +
-			    strlen(conn->lc_values[i]) + 16;
-	if ((pw = link_writer(w, size)) == NULL)
-		return -1;
 	if (conn != NULL) {
 		HASH_FIND(hh, w->w_conns, &conn->lc_id, sizeof(conn->lc_id), ls);
-		if (ls == NULL) {
-			if ((ls = malloc(sizeof(*ls))) == NULL)
-				return -1;
-			ls->ls_id = conn->lc_id;
-			HASH_ADD(hh, w->w_conns, ls_id, sizeof(ls->ls_id), ls);
-			proto_put_conn_open(pw, conn->lc_id, conn->lc_uuid,
-			    conn->lc_ip, conn->lc_names, conn->lc_values,
-			    conn->lc_nheaders);
-		}
+		/* w has not seen it: CONN_OPEN first, with the headers. */
+		for (size_t i = 0; ls == NULL && i < conn->lc_nheaders; i++)
+			size += strlen(conn->lc_names[i]) +
+			    strlen(conn->lc_values[i]) + 16;
+	}
+	if ((pw = link_writer(w, size)) == NULL)
+		return -1;
+	if (conn != NULL && ls == NULL) {
+		if ((ls = malloc(sizeof(*ls))) == NULL)
+			return -1;
+		ls->ls_id = conn->lc_id;
+		HASH_ADD(hh, w->w_conns, ls_id, sizeof(ls->ls_id), ls);
+		proto_put_conn_open(pw, conn->lc_id, conn->lc_uuid, conn->lc_ip,
+		    conn->lc_names, conn->lc_values, conn->lc_nheaders);
 	}
 	return proto_put_call(pw, call_id, conn != NULL ? conn->lc_id : 0, route,
-	    strlen(route), params, params_len, id, id_len, flags);
+	    route_len, params, params_len, id, id_len, flags);
 }
 
 int
@@ -515,10 +551,7 @@ link_close(struct worker *w)
 	w->w_recv_ev = NULL;
 	event_free(w->w_send_ev);
 	w->w_send_ev = NULL;
-	if (w->w_out != NULL) {
-		nng_msg_free(w->w_out);
-		w->w_out = NULL;
-	}
+	json_buf_free(&w->w_out);
 	while (w->w_nfull > 0)
 		nng_msg_free(w->w_full[--w->w_nfull]);
 	free(w->w_full);

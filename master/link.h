@@ -25,8 +25,12 @@
  *   written: the batch then stays here and keeps growing, and
  *   NNG_OPT_SENDFD (watched only while blocked) says when to offer it
  *   again. A lone call goes at once; under load batches grow exactly
- *   when nng is the bottleneck (spikes.md section 3). A batch grows by
- *   doubling and is closed at LINK_BATCH_MAX bytes, so that none exceeds
+ *   when nng is the bottleneck (spikes.md section 3). A batch is packed
+ *   in a plain buffer of the link (growing by doubling, kept between
+ *   batches) and copied into an nng message once, when it is offered:
+ *   appending to an nng message field by field costs more than the copy,
+ *   and nng 1.5 grows a message to the exact size asked, which copies a
+ *   batch of n envelopes n times. It is closed at LINK_BATCH_MAX bytes, so that none exceeds
  *   what the worker accepts (NNG_OPT_RECVMAXSZ: more drops the pipe);
  *   closed batches wait in order, and a worker with one waiting is
  *   congested: it gets no new calls.
@@ -50,6 +54,7 @@
 
 #include <wspool.h>
 
+#include "json/write.h"
 #include "proto/proto.h"
 
 struct child;
@@ -73,8 +78,8 @@ struct worker {
 	nng_socket w_sock;
 	struct event *w_recv_ev;
 	struct event *w_send_ev;
-	nng_msg *w_out;                /* the batch being packed */
-	struct proto_writer w_writer;
+	struct json_buf w_out;         /* the batch being packed (empty: none) */
+	struct proto_writer w_writer;  /* packs into w_out */
 	nng_msg **w_full;              /* closed batches waiting, oldest first */
 	unsigned *w_full_count;        /* their envelopes */
 	size_t w_nfull;
@@ -178,7 +183,7 @@ struct link_conn {
  * params the JSON text of the params array (empty: none), id the client's
  * id text (NULL: a notification). */
 int link_send_call(struct worker *w, const struct link_conn *conn,
-    uint64_t call_id, const char *route, const void *params,
+    uint64_t call_id, const char *route, size_t route_len, const void *params,
     size_t params_len, const char *id, size_t id_len, uint64_t flags);
 int link_send_cancel(struct worker *w, uint64_t call_id,
     const struct wspool_reason *reason);

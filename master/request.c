@@ -307,9 +307,20 @@ rq_id(struct request *rq, struct json_scan *s, int c, unsigned *flags)
 		rq->rq_has_id = true;
 		return JSON_SCAN_OK;
 	}
-	if ((st = json_scan_value(s, &depth)) != JSON_SCAN_OK)
-		return st;
-	n = (size_t)((const char *)s->sc_p - start);
+	/* Plain digits followed by what may follow a value: a number, read
+	 * here; anything else is the scanner's to judge. */
+	for (n = 0; start + n < (const char *)s->sc_end &&
+	    start[n] >= '0' && start[n] <= '9' && n < 20; n++)
+		;
+	if (n > 0 && (n == 1 || start[0] != '0') &&
+	    start + n < (const char *)s->sc_end && (start[n] == ',' ||
+	    start[n] == '}' || start[n] == ' ')) {
+		s->sc_p = (const unsigned char *)start + n;
+	} else {
+		if ((st = json_scan_value(s, &depth)) != JSON_SCAN_OK)
+			return st;
+		n = (size_t)((const char *)s->sc_p - start);
+	}
 	if (!rq_id_number_ok(start, n))
 		goto bad;
 	rq->rq_id = start;

@@ -10,6 +10,19 @@
 #include <string.h>
 #include <sys/uio.h>
 
+/*
+ * The calls are looked up by their 8-byte id (rpc.calls) and by the
+ * client's id text (c_calls), both short keys that uthash's default hash
+ * takes long over: FNV-1a here, one multiply per byte. (Only rpc.c adds
+ * to and looks in these tables, so the hash is this file's business.)
+ */
+#define HASH_FUNCTION(keyptr, keylen, hashv) do {                      \
+	const unsigned char *rpc_k_ = (const unsigned char *)(keyptr);    \
+	unsigned rpc_h_ = 2166136261u;                                    \
+	for (unsigned rpc_i_ = 0; rpc_i_ < (unsigned)(keylen); rpc_i_++)  \
+		rpc_h_ = (rpc_h_ ^ rpc_k_[rpc_i_]) * 16777619u;            \
+	(hashv) = rpc_h_;                                                 \
+} while (0)
 #include <uthash.h>
 
 #include <wspool.h>
@@ -32,10 +45,16 @@
 #include "master/timeouts.h"
 #include "proto/proto.h"
 
+/* Calls whose id fits here are recycled, not freed. */
+#define RPC_SMALL_ID 48
+#define RPC_POOL_MAX 4096
+
 static struct {
 	struct call *calls;          /* by k_id */
 	uint64_t next_id;
 	struct json_buf out;         /* scratch: an answer being written */
+	struct call *pool;           /* free small calls, linked by k_conn */
+	unsigned npool;
 } rpc;
 
 static const char *const rpc_outcome_names[] = {
@@ -75,6 +94,13 @@ rpc_init(void)
 void
 rpc_fini(void)
 {
+	struct call *call;
+
+	while ((call = rpc.pool) != NULL) {
+		rpc.pool = (struct call *)(void *)call->k_conn;
+		free(call);
+	}
+	rpc.npool = 0;
 	json_buf_free(&rpc.out);
 	timeouts_fini();
 	sched_fini();
@@ -185,7 +211,29 @@ rpc_call_free(struct call *call)
 		sched_release(call->k_worker);
 	timeouts_clear(&call->k_deadline);
 	HASH_DEL(rpc.calls, call);
+	if (call->k_client_id_len < RPC_SMALL_ID && rpc.npool < RPC_POOL_MAX) {
+		call->k_conn = (struct conn *)(void *)rpc.pool;
+		rpc.pool = call;
+		rpc.npool++;
+		return;
+	}
 	free(call);
+}
+
+/* A zeroed call with room for an id of key_len bytes (and a NUL). */
+static struct call *
+rpc_call_alloc(size_t key_len)
+{
+	struct call *call;
+
+	if (key_len >= RPC_SMALL_ID)
+		return calloc(1, sizeof(*call) + key_len + 1);
+	if ((call = rpc.pool) == NULL)
+		return calloc(1, sizeof(*call) + RPC_SMALL_ID);
+	rpc.pool = (struct call *)(void *)call->k_conn;
+	rpc.npool--;
+	memset(call, 0, sizeof(*call) + RPC_SMALL_ID);
+	return call;
 }
 
 #define RPC_CALL_OF_DEADLINE(e) \
@@ -275,7 +323,7 @@ rpc_send_call(struct call *call, struct worker *w, const char *params,
 		lc.lc_nheaders = c->c_nheaders;
 	}
 	if (link_send_call(w, c != NULL ? &lc : NULL, call->k_id, call->k_route,
-	    params, len, (call->k_flags & CALL_NOTIFY) ? NULL : call->k_client_id,
+	    call->k_route_len, params, len, (call->k_flags & CALL_NOTIFY) ? NULL : call->k_client_id,
 	    call->k_client_id_len,
 	    (call->k_flags & CALL_NOTIFY) ? PROTO_CALL_NOTIFY : 0) != 0)
 		return -1;
@@ -441,12 +489,13 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	/* Notifications are keyed by "\0n" and their call id: no JSON id
 	 * starts with a NUL byte. */
 	key_len = id != NULL ? id_len : 2 + sizeof(uint64_t);
-	if ((call = calloc(1, sizeof(*call) + key_len + 1)) == NULL) {
+	if ((call = rpc_call_alloc(key_len)) == NULL) {
 		rpc_refuse(c, id, id_len, 503, "Service Unavailable: out of memory");
 		return;
 	}
 	call->k_id = rpc.next_id++;
 	call->k_route = r->r_name;
+	call->k_route_len = r->hh.keylen;
 	call->k_pattern = r->r_pattern;
 	call->k_outcome = -1;
 	call->k_start_us = clock_now_us();
@@ -467,7 +516,8 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	timeout_ms = r->r_timeout_ms;
 	if (timeout_ms == 0 && r->r_pattern != WSPOOL_SUBSCRIPTION)
 		timeout_ms = srv.cfg.call_timeout_ms;
-	if (timeout_ms > 0 && timeouts_set(&call->k_deadline, timeout_ms) != 0)
+	if (timeout_ms > 0 && timeouts_set(&call->k_deadline, timeout_ms,
+	    call->k_start_us) != 0)
 		log_warn("call %llu: out of memory: no deadline",
 		    (unsigned long long)call->k_id);
 	params = rq.rq_params != NULL ? rq.rq_params : "";

@@ -45,6 +45,7 @@ struct call {
 	struct worker *k_worker;     /* NULL while queued */
 	struct timeouts_entry k_deadline; /* pending: the call has a deadline */
 	const char *k_route;         /* the route's name (routes.c's table owns it) */
+	size_t k_route_len;
 	int k_pattern;
 	unsigned k_flags;
 #define CALL_NOTIFY 0x1              /* notification: never answered */

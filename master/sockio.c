@@ -103,6 +103,20 @@ sockio_put(struct sockio *s, const void *data, size_t len)
 	return 0;
 }
 
+void *
+sockio_reserve(struct sockio *s, size_t len)
+{
+	struct json_buf *b = sockio_buf(s);
+	void *p;
+
+	if (json_buf_room(b, len) != 0)
+		return NULL;
+	p = b->jb_data + b->jb_len;
+	b->jb_len += len;
+	sockio_queue(s);
+	return p;
+}
+
 static void sockio_write_cb(evutil_socket_t fd, short what, void *arg);
 
 /* The socket is full: wait until it is writable. 0, or -1 (no memory). */

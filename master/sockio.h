@@ -73,6 +73,9 @@ ssize_t sockio_read(struct sockio *s, void *buf, size_t len);
 
 /* Append bytes, written at the end of the turn. Returns 0 or -1. */
 int sockio_put(struct sockio *s, const void *data, size_t len);
+/* Room for len bytes, counted as put: the caller writes them now.
+ * NULL: out of memory. */
+void *sockio_reserve(struct sockio *s, size_t len);
 /* The buffer to write into directly (then sockio_queue). */
 struct json_buf *sockio_buf(struct sockio *s);
 void sockio_queue(struct sockio *s);

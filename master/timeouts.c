@@ -99,14 +99,14 @@ timeouts_list(uint64_t ms)
 }
 
 int
-timeouts_set(struct timeouts_entry *e, uint64_t ms)
+timeouts_set(struct timeouts_entry *e, uint64_t ms, uint64_t now_us)
 {
 	struct timeouts_list *l;
 	bool first;
 
 	if ((l = timeouts_list(ms)) == NULL)
 		return -1;
-	e->te_at_us = clock_now_us() + ms * 1000;
+	e->te_at_us = now_us + ms * 1000;
 	e->te_list = l;
 	first = TAILQ_EMPTY(&l->tl_entries);
 	TAILQ_INSERT_TAIL(&l->tl_entries, e, te_link);

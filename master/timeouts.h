@@ -29,9 +29,9 @@ struct timeouts_entry {
 int timeouts_init(void (*expire_cb)(struct timeouts_entry *e));
 void timeouts_fini(void);
 
-/* Set e's deadline ms milliseconds from now (e must have none). Returns 0,
- * or -1 out of memory (no deadline then). */
-int timeouts_set(struct timeouts_entry *e, uint64_t ms);
+/* Set e's deadline ms milliseconds after now_us (clock_now_us(); e must
+ * have none). Returns 0, or -1 out of memory (no deadline then). */
+int timeouts_set(struct timeouts_entry *e, uint64_t ms, uint64_t now_us);
 /* Clear e's deadline, if it has one. */
 void timeouts_clear(struct timeouts_entry *e);
 

@@ -12,6 +12,7 @@
 
 #include "json/utf8.h"
 #include "master/ws.h"
+#include "master/wsfast.h"
 
 /*
  * Design notes.
@@ -53,7 +54,7 @@
  * Ending. on_closed runs exactly once, always at the end of ws_feed() and
  * never from inside wslay, after our close frame (if any) is written.
  *
- * The fast path. While nothing is pending in wslay, ws_frames_fast()
+ * The fast path. While nothing is pending in wslay, wsfast_frames()
  * takes whole single-frame text messages straight from the caller's
  * buffer (header checked, payload unmasked in place, UTF-8 checked). It
  * stops at the first frame that is anything else (control, fragment,
@@ -472,88 +473,36 @@ ws_reading(const struct ws *ws)
 	    wslay_event_get_read_enabled(ws->ws_ctx);
 }
 
-/* XOR the payload with the 4-byte mask, eight bytes at a time. */
-static void
-ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4])
+/* wsfast: one whole text message, unmasked: 0 go on, -1 stop. */
+static int
+ws_fast_text_cb(void *arg, uint8_t *payload, size_t n)
 {
-	uint64_t m, w;
-	size_t i = 0;
+	struct ws *ws = arg;
 
-	memcpy(&m, mask, 4);
-	memcpy((uint8_t *)&m + 4, mask, 4);
-	for (; n - i >= 8; i += 8) {
-		memcpy(&w, p + i, 8);
-		w ^= m;
-		memcpy(p + i, &w, 8);
+	/* After our close frame, no new work is taken. */
+	if (ws_has(ws, WS_CLOSE_SENT))
+		return 0;
+	if (!utf8_valid(payload, n)) {
+		ws_fail(ws, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA);
+		return -1;
 	}
-	for (; i < n; i++)
-		p[i] ^= mask[i & 3];
-}
-
-/*
- * Whole single-frame text messages at *pp, while nothing is pending in
- * wslay (design notes). Advances *pp past those taken.
- */
-static void
-ws_frames_fast(struct ws *ws, uint8_t **pp, uint8_t *end)
-{
-	uint8_t *p = *pp, *payload;
-	uint64_t plen;
-	size_t avail, hdr;
-
-	while (!ws_has(ws, WS_FAILED) && (avail = (size_t)(end - p)) >= 6) {
-		/* FIN, no reserved bits, text; masked. */
-		if (p[0] != 0x81 || !(p[1] & 0x80))
-			break;
-		plen = p[1] & 0x7f;
-		hdr = 2;
-		if (plen == 126) {
-			if (avail < 8)
-				break;
-			plen = (uint64_t)p[2] << 8 | p[3];
-			hdr = 4;
-			if (plen < 126)
-				break;       /* not minimal: wslay refuses it */
-		} else if (plen == 127) {
-			if (avail < 14)
-				break;
-			plen = 0;
-			for (int i = 0; i < 8; i++)
-				plen = plen << 8 | p[2 + i];
-			hdr = 10;
-			if (plen <= 0xffff || plen >> 63)
-				break;
-		}
-		if (plen > ws->ws_max_msg || plen > avail - hdr - 4)
-			break;               /* too large (1009), or not all here */
-		payload = p + hdr + 4;
-		ws_unmask(payload, (size_t)plen, p + hdr);
-		p = payload + plen;
-		/* After our close frame, no new work is taken. */
-		if (ws_has(ws, WS_CLOSE_SENT))
-			continue;
-		if (!utf8_valid(payload, (size_t)plen)) {
-			ws_fail(ws, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA);
-			break;
-		}
-		ws->ws_cb.on_text(ws->ws_arg, (const char *)payload,
-		    (size_t)plen);
-	}
-	*pp = p;
+	ws->ws_cb.on_text(ws->ws_arg, (const char *)payload, n);
+	return ws_has(ws, WS_FAILED) ? -1 : 0;
 }
 
 int
 ws_feed(struct ws *ws, void *data, size_t len)
 {
-	uint8_t *p = data, *end = p + len;
+	uint8_t *p = data, *end;
 	size_t n;
 
 	if (ws_has(ws, WS_FINISHED))
 		return -1;
 	if (len == 0)
 		return 0;
+	end = p + len;
 	if (ws->ws_ctx == NULL) {
-		ws_frames_fast(ws, &p, end);
+		p += wsfast_frames(p, len, ws->ws_max_msg, ws_fast_text_cb, ws);
 		if (p == end || ws_has(ws, WS_FAILED))
 			goto out;
 	}
@@ -627,6 +576,15 @@ out:
 	return 0;
 }
 
+/* A frame may be half written: the stream is unusable. Returns -1. */
+static int
+ws_broken(struct ws *ws)
+{
+	ws->ws_flags |= WS_CLOSE_SENT;
+	ws->ws_close_code = WSLAY_CODE_ABNORMAL_CLOSURE;
+	return -1;
+}
+
 int
 ws_send_text(struct ws *ws, const void *data, size_t len)
 {
@@ -638,15 +596,28 @@ ws_send_text(struct ws *ws, const void *data, size_t len)
 int
 ws_send_textv(struct ws *ws, const struct iovec *iov, int n)
 {
-	uint8_t hdr[WS_MAX_HEADER];
-	size_t len = 0;
+	uint8_t hdr[WS_MAX_HEADER], *d;
+	size_t len = 0, h;
 	int i;
 
 	if (ws_has(ws, WS_CLOSE_SENT) || ws_has(ws, WS_FINISHED))
 		return -1;
 	for (i = 0; i < n; i++)
 		len += iov[i].iov_len;
-	if (ws->ws_cb.send(ws->ws_arg, hdr, ws_frame_header(hdr, 0x81, len)) != 0)
+	h = ws_frame_header(hdr, 0x81, len);
+	if (ws->ws_cb.reserve != NULL) {
+		if ((d = ws->ws_cb.reserve(ws->ws_arg, h + len)) == NULL)
+			goto broken;
+		memcpy(d, hdr, h);
+		d += h;
+		for (i = 0; i < n; i++) {
+			if (iov[i].iov_len > 0)
+				memcpy(d, iov[i].iov_base, iov[i].iov_len);
+			d += iov[i].iov_len;
+		}
+		return 0;
+	}
+	if (ws->ws_cb.send(ws->ws_arg, hdr, h) != 0)
 		goto broken;
 	for (i = 0; i < n; i++)
 		if (iov[i].iov_len > 0 && ws->ws_cb.send(ws->ws_arg,
@@ -654,10 +625,7 @@ ws_send_textv(struct ws *ws, const struct iovec *iov, int n)
 			goto broken;
 	return 0;
 broken:
-	/* A frame may be half written: the stream is unusable. */
-	ws->ws_flags |= WS_CLOSE_SENT;
-	ws->ws_close_code = WSLAY_CODE_ABNORMAL_CLOSURE;
-	return -1;
+	return ws_broken(ws);
 }
 
 int
@@ -666,12 +634,7 @@ ws_send_ping(struct ws *ws, const void *data, size_t len)
 	if (ws_has(ws, WS_CLOSE_SENT) || ws_has(ws, WS_FINISHED) ||
 	    len > WS_MAX_CONTROL || (data == NULL && len > 0))
 		return -1;
-	if (ws_write_frame(ws, 0x89, data, len) != 0) {
-		ws->ws_flags |= WS_CLOSE_SENT;
-		ws->ws_close_code = WSLAY_CODE_ABNORMAL_CLOSURE;
-		return -1;
-	}
-	return 0;
+	return ws_write_frame(ws, 0x89, data, len) != 0 ? ws_broken(ws) : 0;
 }
 
 int

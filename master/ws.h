@@ -26,6 +26,9 @@ struct ws_callbacks {
 	void (*on_text)(void *arg, const char *data, size_t len);
 	/* Write bytes to the peer; must take all of them. Returns 0 or -1. */
 	int (*send)(void *arg, const void *data, size_t len);
+	/* Optional: room for len bytes to the peer, written by the caller
+	 * right away (one copy for a whole text frame), or NULL. */
+	void *(*reserve)(void *arg, size_t len);
 	/*
 	 * The WebSocket is finished: the close handshake completed, or a
 	 * protocol error was answered with a close frame (code says which), or

@@ -181,10 +181,18 @@ struct proto_writer {
 	msgpack_packer pk;
 	unsigned count;
 	int error;             /* sticky: first non-zero callback result */
+	/* Optional (proto_writer_direct): room for n bytes at the end of
+	 * the batch, counted as written, or NULL. The envelopes of every
+	 * call (CALL, RESULT, CHUNK, ERROR) are then encoded straight into
+	 * it, not field by field through the packer. */
+	void *(*reserve)(void *data, size_t n);
 };
 
 int proto_writer_init(struct proto_writer *w, void *data,
     msgpack_packer_write write);
+/* After proto_writer_init: the sink can also hand out room (above). */
+void proto_writer_direct(struct proto_writer *w,
+    void *(*reserve)(void *data, size_t n));
 
 /* Values (bin) are given as already encoded bytes: JSON text for params,
  * results, chunks and error data, one packed msgpack value for the others.

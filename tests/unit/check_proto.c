@@ -382,6 +382,77 @@ check_ready(const struct proto_msg *m)
 	ck_assert(obj_str_is(&m->obj2->via.array.ptr[0], "unlock"));
 }
 
+/* proto_writer_direct for an sbuffer: room at its end. */
+static void *
+sbuffer_reserve(void *data, size_t n)
+{
+	msgpack_sbuffer *sb = data;
+	void *p;
+
+	if (sb->alloc - sb->size < n) {
+		size_t cap = sb->alloc ? sb->alloc : 64;
+
+		while (cap - sb->size < n)
+			cap *= 2;
+		if ((p = realloc(sb->data, cap)) == NULL)
+			return NULL;
+		sb->data = p;
+		sb->alloc = cap;
+	}
+	p = sb->data + sb->size;
+	sb->size += n;
+	return p;
+}
+
+/* Encoded directly or through the packer, every envelope has the same
+ * bytes, whatever its integers and lengths. */
+START_TEST(test_direct_encoding)
+{
+	static const uint64_t ids[] = { 0, 1, 127, 128, 255, 256, 65535, 65536,
+	    4294967295u, 4294967296u, UINT64_MAX };
+	static const int codes[] = { INT_MIN, -129, -128, -33, -32, -1, 0, 400,
+	    599, 70000, INT_MAX };
+	static const size_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536 };
+	char *blob = calloc(1, 70000);
+	msgpack_sbuffer a, b;
+	struct proto_writer wa, wb;
+
+	ck_assert_ptr_nonnull(blob);
+	memset(blob, 'x', 69999);
+	msgpack_sbuffer_init(&a);
+	msgpack_sbuffer_init(&b);
+	ck_assert_int_eq(proto_writer_init(&wa, &a, msgpack_sbuffer_write), 0);
+	ck_assert_int_eq(proto_writer_init(&wb, &b, msgpack_sbuffer_write), 0);
+	proto_writer_direct(&wb, sbuffer_reserve);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		for (size_t j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+			size_t l = lens[j], sl = l > 1000 ? 1000 : l;
+			struct proto_writer *w[2] = { &wa, &wb };
+
+			for (int k = 0; k < 2; k++) {
+				ck_assert_int_eq(proto_put_call(w[k], ids[i],
+				    ids[(i + 3) % 11], blob, sl, blob, l,
+				    j % 2 ? NULL : blob, sl, ids[(i + 5) % 11]),
+				    0);
+				ck_assert_int_eq(proto_put_result(w[k], ids[i],
+				    blob, l), 0);
+				ck_assert_int_eq(proto_put_chunk(w[k], ids[i],
+				    j % 2 ? NULL : blob, l), 0);
+				ck_assert_int_eq(proto_put_error(w[k], ids[i],
+				    codes[i], j % 2 ? NULL : blob, j % 3 ? NULL :
+				    blob, l), 0);
+			}
+			ck_assert_uint_eq(a.size, b.size);
+			ck_assert_int_eq(memcmp(a.data, b.data, a.size), 0);
+		}
+	}
+	ck_assert_uint_eq(wa.count, wb.count);
+	msgpack_sbuffer_destroy(&a);
+	msgpack_sbuffer_destroy(&b);
+	free(blob);
+}
+END_TEST
+
 /* Both ways of reading (the direct fast path, and msgpack-c's, forced by
  * r.slow) give the same envelopes. */
 START_TEST(test_roundtrip_all)
@@ -1472,6 +1543,7 @@ proto_suite(void)
 
 	tc = tcase_create("roundtrip");
 	tcase_add_loop_test(tc, test_roundtrip_all, 0, 2);
+	tcase_add_test(tc, test_direct_encoding);
 	tcase_add_test(tc, test_roundtrip_limits);
 	tcase_add_test(tc, test_batch_1000);
 	tcase_add_test(tc, test_type_names);
