@@ -50,7 +50,7 @@ static const char json_parse_err_nomem[] = "Internal error: out of memory";
  * arena on the caller's stack keeps that off malloc; what outgrows it
  * falls back to the heap. Each block is preceded by its size.
  */
-#define JSON_ARENA_SIZE 8192
+#define JSON_ARENA_SIZE 16384
 #define JSON_ARENA_HDR 16
 #define JSON_SUB_MIN 64   /* shorter strings cost less in yajl than a split */
 

@@ -1,14 +1,17 @@
 /*
  * proto.c: the master<->worker codec, reading: a batch envelope by
- * envelope, each one checked against its type's field list. (Writing is
- * write.c; reasons are reason.c.)
+ * envelope, each one checked against its type's field list. (The direct
+ * path for the envelopes of calls is fast.c; writing is write.c; reasons
+ * are reason.c.)
  */
 #include "config.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "proto/internal.h"
 #include "proto/proto.h"
 
 /*
@@ -182,39 +185,7 @@ proto_unpack_one(const char *buf, size_t len, msgpack_zone *zone,
 
 /* ---- Message types -------------------------------------------------------------- */
 
-/* What an envelope element must be. */
-enum proto_kind {
-	K_UINT = 1, /* non-negative integer (ids, seq, flags) */
-	K_INT,      /* any int64 */
-	K_INT32,    /* an int */
-	K_PID,      /* non-negative int64 */
-	K_ATTEMPT,  /* an attempt count: 1 to INT_MAX */
-	K_STR,      /* str, at most PROTO_MAX_STR bytes */
-	K_OPTSTR,   /* str or nil (then "": nil and "" are alike to readers) */
-	K_BIN,      /* bin */
-	K_OPTBIN,   /* bin or nil */
-	K_BOOL,
-	K_HEADERS,  /* map str -> str */
-	K_ROUTES,   /* array of [str, pattern, timeout_ms] */
-	K_NAMES,    /* array of str */
-};
-
-/* Where it goes in struct proto_msg. */
-enum proto_dest {
-	D_ID = 1, D_CONN, D_CALL, D_SEQ, D_NUM, D_FLAGS, D_STR, D_STR2, D_VALUE,
-	D_VALUE2, D_OBJ, D_OBJ2,
-};
-
-#define PROTO_MAX_FIELDS 8
-
-static const struct proto_spec {
-	const char *name;
-	unsigned char nfields; /* elements after the type */
-	struct {
-		unsigned char kind;
-		unsigned char dest;
-	} f[PROTO_MAX_FIELDS];
-} proto_specs[] = {
+const struct proto_spec proto_specs[] = {
 	[PROTO_CALL] = { "call", 6, { { K_UINT, D_ID }, { K_UINT, D_CONN },
 	    { K_STR, D_STR }, { K_BIN, D_VALUE }, { K_OPTSTR, D_STR2 },
 	    { K_UINT, D_FLAGS } } },
@@ -248,7 +219,8 @@ static const struct proto_spec {
 	[PROTO_WELCOME] = { "welcome", 1, { { K_STR, D_STR } } },
 };
 
-#define PROTO_NSPECS (sizeof(proto_specs) / sizeof(proto_specs[0]))
+const size_t proto_nspecs = sizeof(proto_specs) / sizeof(proto_specs[0]);
+#define PROTO_NSPECS proto_nspecs
 
 const char *
 proto_type_name(int type)
@@ -286,136 +258,6 @@ proto_reader_object(struct proto_reader *r)
 		return proto_reader_fail(r, why);
 	r->off += used;
 	return 0;
-}
-
-/* ---- The fast path ------------------------------------------------------------ */
-
-/*
- * Design note: most envelopes hold only scalars, strings and bins (CALL,
- * RESULT, CHUNK, END, ERROR, acknowledgements). For those the reader
- * decodes the bytes directly into the fields, with no zone and no object
- * tree; anything else (a map or an array field, a float, an ext, an odd
- * encoding) and every malformed envelope goes to the msgpack-c path
- * (proto_reader_object), which is the reference: the fast path only ever
- * accepts what that path accepts, with the same result, and leaves
- * failures to it so that errors read the same. r->slow forces the
- * reference path (tests compare the two).
- */
-
-static const char *proto_read_field(struct proto_msg *m, int kind, int dest,
-    const msgpack_object *o);
-
-/* One scalar or raw at *pp into *o: 1, or 0 for anything else (a
- * container, a float, an ext, 0xc1, too few bytes). */
-static int
-proto_fast_item(const unsigned char **pp, const unsigned char *end,
-    msgpack_object *o)
-{
-	const unsigned char *p = *pp;
-	size_t avail = (size_t)(end - p), k;
-	uint64_t v;
-	unsigned char c;
-
-	if (avail == 0)
-		return 0;
-	c = *p++;
-	avail--;
-	if (c <= 0x7f || (c >= 0xcc && c <= 0xcf)) {
-		k = c <= 0x7f ? 0 : (size_t)1 << (c - 0xcc);
-		if (k > avail)
-			return 0;
-		for (v = c <= 0x7f ? c : 0; k > 0; k--)
-			v = v << 8 | *p++;
-		o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-		o->via.u64 = v;
-	} else if (c >= 0xe0 || (c >= 0xd0 && c <= 0xd3)) {
-		k = c >= 0xe0 ? 0 : (size_t)1 << (c - 0xd0);
-		if (k > avail)
-			return 0;
-		if (k == 0) {
-			v = (uint64_t)(int64_t)(int8_t)c;
-		} else {
-			for (v = 0; k > 0; k--)
-				v = v << 8 | *p++;
-			k = (size_t)1 << (c - 0xd0);
-			if (k < 8 && (v >> (8 * k - 1)) & 1)
-				v |= ~(uint64_t)0 << (8 * k);   /* sign-extend */
-		}
-		if ((int64_t)v >= 0) {
-			o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-			o->via.u64 = v;
-		} else {
-			o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
-			o->via.i64 = (int64_t)v;
-		}
-	} else if ((c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c <= 0xdb) ||
-	    (c >= 0xc4 && c <= 0xc6)) {
-		if (c <= 0xbf) {
-			v = c & 0x1fu;
-		} else {
-			k = (size_t)1 << (c >= 0xd9 ? c - 0xd9 : c - 0xc4);
-			if (k > avail)
-				return 0;
-			for (v = 0; k > 0; k--, avail--)
-				v = v << 8 | *p++;
-		}
-		if (v > avail)
-			return 0;
-		if (c >= 0xc4 && c <= 0xc6) {
-			o->type = MSGPACK_OBJECT_BIN;
-			o->via.bin.size = (uint32_t)v;
-			o->via.bin.ptr = (const char *)p;
-		} else {
-			o->type = MSGPACK_OBJECT_STR;
-			o->via.str.size = (uint32_t)v;
-			o->via.str.ptr = (const char *)p;
-		}
-		p += v;
-	} else if (c == 0xc0) {
-		o->type = MSGPACK_OBJECT_NIL;
-	} else if (c == 0xc2 || c == 0xc3) {
-		o->type = MSGPACK_OBJECT_BOOLEAN;
-		o->via.boolean = c == 0xc3;
-	} else {
-		return 0;
-	}
-	*pp = p;
-	return 1;
-}
-
-/* The next envelope, read directly: 1, or 0 to take the reference path
- * (r and m untouched but for m's fields, which the caller clears). */
-static int
-proto_reader_fast(struct proto_reader *r, struct proto_msg *m)
-{
-	const unsigned char *p = (const unsigned char *)r->buf + r->off;
-	const unsigned char *end = (const unsigned char *)r->buf + r->len;
-	const struct proto_spec *spec;
-	msgpack_object o;
-	size_t n;
-	unsigned i;
-
-	if (r->slow || p == end)
-		return 0;
-	if (*p >= 0x91 && *p <= 0x9f)
-		n = *p++ & 0x0fu;
-	else
-		return 0;
-	if (p == end || *p >= PROTO_NSPECS || proto_specs[*p].name == NULL)
-		return 0;
-	spec = &proto_specs[*p++];
-	if (n != 1u + spec->nfields)
-		return 0;
-	m->type = (enum proto_type)p[-1];
-	for (i = 0; i < spec->nfields; i++) {
-		if (spec->f[i].kind >= K_HEADERS ||
-		    !proto_fast_item(&p, end, &o) ||
-		    proto_read_field(m, spec->f[i].kind, spec->f[i].dest,
-		    &o) != NULL)
-			return 0;
-	}
-	r->off = (size_t)(p - (const unsigned char *)r->buf);
-	return 1;
 }
 
 /* ---- Reading ------------------------------------------------------------------ */
@@ -515,7 +357,7 @@ proto_check_names(const msgpack_object *o)
 }
 
 /* Check one element against its kind and store it. NULL, or why not. */
-static const char *
+const char *
 proto_read_field(struct proto_msg *m, int kind, int dest,
     const msgpack_object *o)
 {

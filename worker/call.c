@@ -44,8 +44,11 @@
 #include "worker/reply.h"
 #include "worker/schema.h"
 
-/* Keep this many finished calls for reuse. */
-#define CALL_FREE_MAX 256
+/* Keep this many finished calls for reuse: as many as the master sends
+ * a worker at once by default (--worker-max-inflight), so that a burst of
+ * calls finds them ready, buffers and all (a fresh call costs its
+ * allocations and their first growth). */
+#define CALL_FREE_MAX 1024
 /* Buffers grown past this are freed rather than kept for the next call. */
 #define CALL_KEEP_MAX (256u * 1024)
 /* How long the answer and each CLEANUP_DONE may wait for the master. */

@@ -77,6 +77,22 @@ outbox_msg_write_cb(void *data, const char *buf, size_t len)
 	return nng_msg_append(m, buf, len) == 0 ? 0 : -1;
 }
 
+/* proto_writer_direct: room for n bytes at the end of the message (the
+ * envelope of a call's answer is encoded there in one piece). */
+static void *
+outbox_msg_reserve_cb(void *data, size_t n)
+{
+	nng_msg *m = *(nng_msg **)data;
+	size_t len = nng_msg_len(m), cap = nng_msg_capacity(m);
+
+	if (len + n > cap &&
+	    nng_msg_reserve(m, cap * 2 > len + n ? cap * 2 : len + n) != 0)
+		return NULL;
+	if (nng_msg_realloc(m, len + n) != 0)
+		return NULL;
+	return (char *)nng_msg_body(m) + len;
+}
+
 /* With ob_mu held: move the current message to the ready queue. */
 static int
 outbox_close_cur(void)
@@ -116,6 +132,7 @@ outbox_open_cur(void)
 		outbox.ob_cur = NULL;
 		return -1;
 	}
+	proto_writer_direct(&outbox.ob_w, outbox_msg_reserve_cb);
 	outbox.ob_pending += nng_msg_len(m);
 	return 0;
 }
