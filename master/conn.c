@@ -58,6 +58,7 @@ static struct {
 	TAILQ_HEAD(, conn) live;
 	TAILQ_HEAD(, conn) dead;
 	unsigned count;
+	unsigned throttled;           /* connections not read from (c_throttled) */
 	uint64_t next_id;
 	uint8_t rand[4096];           /* random bytes for UUIDs, refilled in bulk */
 	size_t rand_left;
@@ -77,6 +78,12 @@ static uint64_t
 conn_count_gauge_cb(void)
 {
 	return conns.count;
+}
+
+static uint64_t
+conn_throttled_gauge_cb(void)
+{
+	return conns.throttled;
 }
 
 /* A version 4 (random) UUID, RFC 4122. */
@@ -112,10 +119,13 @@ conn_throttle(struct conn *c, bool on)
 	if (c->c_throttled == on || c->c_state != CONN_WS)
 		return;
 	c->c_throttled = on;
-	if (on)
+	if (on) {
+		conns.throttled++;
 		event_del(c->c_rev);
-	else
+	} else {
+		conns.throttled--;
 		event_add(c->c_rev, NULL);
+	}
 }
 
 /* sockio: how the writing went. */
@@ -144,6 +154,8 @@ conn_sock_cb(struct sockio *s, enum sockio_event ev)
 static void
 conn_free(struct conn *c)
 {
+	if (c->c_throttled)
+		conns.throttled--;
 	if (c->c_hs != NULL) {
 		handshake_free(c->c_hs);
 		free(c->c_hs);
@@ -553,6 +565,9 @@ conn_listen(void)
 	event_priority_set(conns.reaper, 2);
 	metrics_gauge("wspool_connections_open", "Open client connections.",
 	    conn_count_gauge_cb);
+	metrics_gauge("wspool_connections_throttled",
+	    "Client connections not read from until they read their answers.",
+	    conn_throttled_gauge_cb);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
