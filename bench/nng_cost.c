@@ -2,7 +2,9 @@
  * nng_cost.c: what one nng message costs between two processes (pair1
  * over ipc), unbatched and batched: the measurement behind the master's
  * and the worker's packing of many envelopes into one nng message.
- * Build: cc -O2 -o nng_cost bench/nng_cost.c -lnng -lpthread
+ * `nng_cost --floor` prints only the median of lone round trips (the
+ * floor a lone call through a worker cannot go under), for bench/compare.
+ * Built by make (bench/nng_cost), or: cc -O2 -o nng_cost bench/nng_cost.c -lnng
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,15 @@ now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static void
@@ -56,7 +66,8 @@ main(int argc, char **argv)
 	nng_msg *m;
 	pid_t pid;
 	int rv, window, batch;
-	const int total_msgs = argc > 1 ? atoi(argv[1]) : 20000;
+	int floor_only = argc > 1 && strcmp(argv[1], "--floor") == 0;
+	const int total_msgs = argc > 1 && !floor_only ? atoi(argv[1]) : 20000;
 
 	snprintf(url, sizeof(url), "ipc:///tmp/nng_cost.%d", (int)getpid());
 	/* nng may not be used across fork: fork first. */
@@ -71,16 +82,26 @@ main(int argc, char **argv)
 
 	/* One round trip at a time. */
 	{
-		int n = 2000;
-		double t = now();
-		for (int i = 0; i < n; i++) {
+		enum { N = 2000 };
+		static double rt[N];
+		double t = now(), t0;
+
+		for (int i = 0; i < N; i++) {
+			t0 = now();
 			nng_msg_alloc(&m, 64);
 			nng_sendmsg(s, m, 0);
 			nng_recvmsg(s, &m, 0);
 			nng_msg_free(m);
+			rt[i] = now() - t0;
 		}
 		t = now() - t;
-		printf("round trip, nothing else in flight: %.1f us\n", t / n * 1e6);
+		qsort(rt, N, sizeof(rt[0]), cmp_double);
+		if (floor_only) {
+			printf("%.1f\n", rt[N / 2] * 1e6);
+			goto out;
+		}
+		printf("round trip, nothing else in flight: %.1f us (mean), "
+		    "%.1f us (median)\n", t / N * 1e6, rt[N / 2] * 1e6);
 	}
 	/* Pipelined, a window of 8 messages (more can deadlock two blocking peers); each message carries `batch` calls
 	 * of 64 bytes. */
@@ -104,6 +125,7 @@ main(int argc, char **argv)
 		printf("pipelined, %2d calls per message: %8.0f messages/s, %9.0f calls/s\n",
 		    batch, total_msgs / t, total_msgs * (double)batch / t);
 	}
+out:
 	nng_close(s);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);

@@ -1,8 +1,18 @@
 /*
- * fuzz_json.c: fuzz target for master/request.c and json.c. Parses the input as a client
- * message and checks what comes out (status, id, method, params that render
- * back as valid UTF-8 JSON, stable on a second pass); then reads the input
- * as msgpack values and writes each as JSON, as answers from a worker.
+ * fuzz_json.c: fuzz target for the JSON code of both sides.
+ * - The master's validating scanner (json/scan.c) against yajl as an
+ *   oracle: on valid UTF-8 (the scanner's precondition), both say the same
+ *   of whether the input is one JSON value, except where yajl is lax (it
+ *   takes \f and \v for whitespace, and misses an unterminated string
+ *   after the value) or the scanner's depth bound stops it.
+ * - The master's reading of a message (master/request.c): a status in
+ *   range, an error exactly when it is not OK, a canonical id (canonical
+ *   again), params that are one JSON array within the nesting bound.
+ * - The worker's side of those params: read into a tree (json/parse.c),
+ *   packed as a handler would, written back (json/from_msgpack.c): valid
+ *   UTF-8, valid JSON, and a second trip gives the same text.
+ * - The input as msgpack values, written as JSON the way a handler's
+ *   result is: never a crash, always valid JSON when it converts.
  */
 #include "config.h"
 
@@ -11,209 +21,188 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <msgpack.h>
+#include <yajl/yajl_parse.h>
+
 #include "fuzz/driver.h"
-#include "master/json.h"
+#include "json/from_msgpack.h"
+#include "json/parse.h"
+#include "json/scan.h"
+#include "json/utf8.h"
+#include "json/write.h"
 #include "master/request.h"
-#include "master/utf8.h"
 
 /* A broken invariant is a finding: crash so the driver reports it. */
 #define FUZZ_CHECK(c) do { if (!(c)) abort(); } while (0)
 
-/* Big-endian k-byte count at p[*i], or false when it runs past n. */
+/* yajl's verdict on data as one JSON value. */
 static bool
-fuzz_be(const unsigned char *p, size_t n, size_t *i, size_t k, uint64_t *v)
+fuzz_yajl_ok(const char *data, size_t size)
 {
-	if (n - *i < k)
-		return false;
-	*v = 0;
-	while (k-- > 0)
-		*v = (*v << 8) | p[(*i)++];
-	return true;
+	yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+	yajl_status st;
+
+	if (h == NULL)
+		abort();
+	st = yajl_parse(h, (const unsigned char *)data, size);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	yajl_free(h);
+	return st == yajl_status_ok;
 }
 
 /*
- * msgpack-c allocates a container's elements before reading them, so a
- * five-byte array32 header may ask for 100 GB. Every element takes at
- * least one byte: refuse counts larger than the bytes left, as a consumer
- * of untrusted msgpack has to.
+ * yajl misses trailing garbage that is an unterminated string ({}"x): its
+ * lexer waits for the rest of the token, and the end of input never
+ * comes to it as an error.
  */
 static bool
-fuzz_plausible(const unsigned char *p, size_t n)
+fuzz_yajl_blind(const char *data, size_t size)
 {
-	static const unsigned char fixed[32] = {
-		/* 0xc0 .. 0xdf: payload bytes after the type byte, 0xff = other */
-		0, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 4, 8,
-		1, 2, 4, 8, 1, 2, 4, 8, 2, 3, 5, 9, 17, 0xff, 0xff, 0xff,
-		0xff, 0xff, 0xff, 0xff,
-	};
-	uint64_t pending = 1, cnt, skip, v;
-	size_t i = 0;
-	unsigned c;
+	struct json_scan s;
+	unsigned depth;
 
-	while (pending > 0) {
-		if (i >= n)
-			return false;
-		c = p[i++];
-		pending--;
-		cnt = skip = 0;
-		if (c <= 0x7f || c >= 0xe0)
-			;
-		else if (c <= 0x8f)
-			cnt = 2 * (uint64_t)(c & 0x0f);
-		else if (c <= 0x9f)
-			cnt = c & 0x0f;
-		else if (c <= 0xbf)
-			skip = c & 0x1f;
-		else if (fixed[c - 0xc0] != 0xff)
-			skip = fixed[c - 0xc0];
-		else {
-			switch (c) {
-			case 0xc4: case 0xd9:   /* bin8, str8 */
-				if (!fuzz_be(p, n, &i, 1, &skip))
-					return false;
-				break;
-			case 0xc5: case 0xda:
-				if (!fuzz_be(p, n, &i, 2, &skip))
-					return false;
-				break;
-			case 0xc6: case 0xdb:
-				if (!fuzz_be(p, n, &i, 4, &skip))
-					return false;
-				break;
-			case 0xc7: case 0xc8: case 0xc9:   /* ext: length, type */
-				if (!fuzz_be(p, n, &i, (size_t)1 << (c - 0xc7), &v))
-					return false;
-				skip = v + 1;
-				break;
-			case 0xdc: case 0xdd:
-				if (!fuzz_be(p, n, &i, c == 0xdc ? 2 : 4, &cnt))
-					return false;
-				break;
-			case 0xde: case 0xdf:
-				if (!fuzz_be(p, n, &i, c == 0xde ? 2 : 4, &v))
-					return false;
-				cnt = 2 * v;
-				break;
-			default:   /* 0xc1: never used */
-				return false;
-			}
-		}
-		if (skip > n - i)
-			return false;
-		i += (size_t)skip;
-		pending += cnt;
-		if (pending > n - i)
-			return false;
-	}
-	return true;
+	json_scan_init(&s, data, size);
+	return json_scan_value(&s, &depth) == JSON_SCAN_OK &&
+	    json_scan_peek(&s) == '"';
 }
 
-/* An id text from jreq_id_from_msgpack or jreq_parse. */
+/* The scanner and the oracle agree. */
 static void
-fuzz_check_id(const char *id, int len)
+fuzz_oracle(const char *data, size_t size)
 {
-	FUZZ_CHECK(len >= 1 && len <= JREQ_ID_JSON_MAX);
-	FUZZ_CHECK(strlen(id) == (size_t)len);
-	FUZZ_CHECK(utf8_valid(id, (size_t)len));
+	enum json_scan_status st;
+	const char *err = NULL;
+
+	st = json_scan_document(data, size, &err);
+	FUZZ_CHECK((st == JSON_SCAN_OK) == (err == NULL));
+	if (st == JSON_SCAN_TOO_DEEP || !utf8_valid(data, size) ||
+	    memchr(data, '\v', size) != NULL || memchr(data, '\f', size) != NULL)
+		return;
+	if (err == json_scan_err_trailing && fuzz_yajl_blind(data, size))
+		return;
+	FUZZ_CHECK((st == JSON_SCAN_OK) == fuzz_yajl_ok(data, size));
 }
 
-/* Render a packed params array; returns its element count. */
-static uint32_t
-fuzz_render_params(const msgpack_sbuffer *params, msgpack_sbuffer *out,
-    bool ids)
+/* JSON text the worker wrote: valid UTF-8 and valid JSON. */
+static void
+fuzz_check_written(const struct json_buf *b)
 {
-	char id[JREQ_ID_JSON_MAX + 1];
-	msgpack_unpacked u;
-	size_t off = 0;
-	uint32_t n, i;
-	int len;
+	const char *err;
 
-	msgpack_unpacked_init(&u);
-	FUZZ_CHECK(msgpack_unpack_next(&u, params->data, params->size, &off) ==
-	    MSGPACK_UNPACK_SUCCESS);
-	FUZZ_CHECK(off == params->size);
-	FUZZ_CHECK(u.data.type == MSGPACK_OBJECT_ARRAY);
-	n = u.data.via.array.size;
-	msgpack_sbuffer_clear(out);
-	FUZZ_CHECK(json_from_msgpack(out, &u.data) == 0);
-	FUZZ_CHECK(utf8_valid(out->data, out->size));
-	/* .cancel takes its target from params[0]: any element may be one */
-	for (i = 0; ids && i < n && i < 8; i++)
-		if ((len = jreq_id_from_msgpack(&u.data.via.array.ptr[i], id)) >= 0)
-			fuzz_check_id(id, len);
-	msgpack_unpacked_destroy(&u);
-	return n;
+	FUZZ_CHECK(utf8_valid(b->jb_data, b->jb_len));
+	FUZZ_CHECK(json_scan_document(b->jb_data, b->jb_len, &err) ==
+	    JSON_SCAN_OK);
+}
+
+/*
+ * What a worker makes of params text: read, packed as a handler would,
+ * written. Returns the status; on OK the text is in out.
+ */
+static enum json_parse_status
+fuzz_worker_trip(const char *text, size_t len, struct json_buf *out)
+{
+	struct json_parse jp;
+	msgpack_zone zone;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_object o;
+	enum json_parse_status st;
+	const char *why;
+
+	json_parse_init(&jp);
+	msgpack_sbuffer_init(&sb);
+	if (!msgpack_zone_init(&zone, 1024))
+		abort();
+	st = json_parse(&jp, text, len, &zone, &o, &why);
+	FUZZ_CHECK((st == JSON_PARSE_OK) == (why == NULL));
+	if (st == JSON_PARSE_OK) {
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		FUZZ_CHECK(msgpack_pack_object(&pk, o) == 0);
+		out->jb_len = 0;
+		FUZZ_CHECK(json_from_msgpack(out, sb.data, sb.size) ==
+		    JSON_MSGPACK_OK);
+		fuzz_check_written(out);
+	}
+	msgpack_zone_destroy(&zone);
+	msgpack_sbuffer_destroy(&sb);
+	json_parse_free(&jp);
+	return st;
 }
 
 static void
 fuzz_message(const char *data, size_t size)
 {
-	static const char head[] = "{\"method\":\"m\",\"params\":";
-	msgpack_sbuffer params, out, again, msg;
-	struct jreq req;
-	enum jreq_status st;
-	uint32_t n;
+	char canon[REQUEST_ID_JSON_MAX];
+	struct json_buf one = JSON_BUF_INIT, two = JSON_BUF_INIT;
+	struct request rq;
+	enum request_status st;
+	enum json_parse_status ps;
+	const char *err, *first;
+	size_t first_len;
+	int n;
 
-	msgpack_sbuffer_init(&params);
-	msgpack_sbuffer_init(&out);
-	msgpack_sbuffer_init(&again);
-	msgpack_sbuffer_init(&msg);
-
-	st = jreq_parse(&req, data, size, &params);
-	FUZZ_CHECK(st >= JREQ_OK && st <= JREQ_TOO_DEEP);
-	FUZZ_CHECK((st == JREQ_OK) == (req.error == NULL));
-	FUZZ_CHECK(req.method_len <= JREQ_METHOD_MAX);
-	FUZZ_CHECK(strlen(req.method) == req.method_len);
-	if (req.has_id)
-		fuzz_check_id(req.id_json, (int)req.id_len);
-	if (st != JREQ_OK && st != JREQ_BAD_PARAMS && st != JREQ_TOO_DEEP)
-		FUZZ_CHECK(!req.has_id);
-	n = fuzz_render_params(&params, &out, st == JREQ_OK);
-	FUZZ_CHECK(n == (st == JREQ_OK ? req.nparams : 0));
-
-	/* What we write reads back as the same params, and writes the same. */
-	if (st == JREQ_OK) {
-		FUZZ_CHECK(json_put_raw(&msg, head, sizeof(head) - 1) == 0);
-		FUZZ_CHECK(json_put_raw(&msg, out.data, out.size) == 0);
-		FUZZ_CHECK(json_put_raw(&msg, "}", 1) == 0);
-		FUZZ_CHECK(jreq_parse(&req, msg.data, msg.size, &params) == JREQ_OK);
-		FUZZ_CHECK(req.nparams == n);
-		fuzz_render_params(&params, &again, false);
-		FUZZ_CHECK(again.size == out.size);
-		FUZZ_CHECK(memcmp(again.data, out.data, out.size) == 0);
+	st = request_parse(&rq, data, size);
+	FUZZ_CHECK(st >= REQUEST_OK && st <= REQUEST_DEEP);
+	FUZZ_CHECK((st == REQUEST_OK) == (rq.rq_error == NULL));
+	FUZZ_CHECK(rq.rq_method_len <= REQUEST_METHOD_MAX);
+	if (st == REQUEST_BAD_JSON || st == REQUEST_NOT_OBJECT ||
+	    st == REQUEST_NO_METHOD || st == REQUEST_BAD_ID)
+		FUZZ_CHECK(!rq.rq_has_id);
+	if (rq.rq_has_id) {
+		/* canonical: canonical again, and valid UTF-8 */
+		FUZZ_CHECK(rq.rq_id_len >= 1 && rq.rq_id_len <= REQUEST_ID_JSON_MAX);
+		FUZZ_CHECK(utf8_valid(rq.rq_id, rq.rq_id_len));
+		n = request_id_canon(rq.rq_id, rq.rq_id_len, canon);
+		FUZZ_CHECK(n == (int)rq.rq_id_len);
+		FUZZ_CHECK(memcmp(canon, rq.rq_id, rq.rq_id_len) == 0);
 	}
-
-	msgpack_sbuffer_destroy(&params);
-	msgpack_sbuffer_destroy(&out);
-	msgpack_sbuffer_destroy(&again);
-	msgpack_sbuffer_destroy(&msg);
+	if (st != REQUEST_OK) {
+		FUZZ_CHECK(rq.rq_params == NULL);
+		return;
+	}
+	/* an accepted message is JSON, as the oracle sees it */
+	FUZZ_CHECK(json_scan_document(data, size, &err) == JSON_SCAN_OK);
+	if (rq.rq_params == NULL)
+		return;
+	FUZZ_CHECK(rq.rq_params_len >= 2 && rq.rq_params[0] == '[');
+	FUZZ_CHECK(json_scan_document(rq.rq_params, rq.rq_params_len, &err) ==
+	    JSON_SCAN_OK);
+	if (request_first_param(&rq, &first, &first_len) == 0 &&
+	    (n = request_id_canon(first, first_len, canon)) >= 0)
+		FUZZ_CHECK(utf8_valid(canon, (size_t)n));
+	/* the worker reads what the master let through, within its bound */
+	ps = fuzz_worker_trip(rq.rq_params, rq.rq_params_len, &one);
+	FUZZ_CHECK(ps == JSON_PARSE_OK || ps == JSON_PARSE_SURROGATE);
+	if (ps == JSON_PARSE_OK) {
+		/* what we write reads back the same, and writes the same */
+		FUZZ_CHECK(fuzz_worker_trip(one.jb_data, one.jb_len, &two) ==
+		    JSON_PARSE_OK);
+		FUZZ_CHECK(one.jb_len == two.jb_len &&
+		    memcmp(one.jb_data, two.jb_data, one.jb_len) == 0);
+	}
+	json_buf_free(&one);
+	json_buf_free(&two);
 }
 
 /* The input as a run of msgpack values, each written out as JSON. */
 static void
 fuzz_msgpack(const char *data, size_t size)
 {
-	char id[JREQ_ID_JSON_MAX + 1];
-	msgpack_sbuffer out;
-	msgpack_unpacked u;
-	size_t off = 0;
-	int k, len;
+	struct json_buf out = JSON_BUF_INIT;
+	enum json_msgpack_status st;
 
-	msgpack_sbuffer_init(&out);
-	msgpack_unpacked_init(&u);
-	for (k = 0; k < 64 && off < size; k++) {
-		if (!fuzz_plausible((const unsigned char *)data + off, size - off))
-			break;
-		if (msgpack_unpack_next(&u, data, size, &off) != MSGPACK_UNPACK_SUCCESS)
-			break;
-		msgpack_sbuffer_clear(&out);
-		FUZZ_CHECK(json_from_msgpack(&out, &u.data) == 0);
-		FUZZ_CHECK(utf8_valid(out.data, out.size));
-		if ((len = jreq_id_from_msgpack(&u.data, id)) >= 0)
-			fuzz_check_id(id, len);
+	st = json_from_msgpack(&out, data, size);
+	FUZZ_CHECK(st == JSON_MSGPACK_OK || out.jb_len == 0);
+	if (st == JSON_MSGPACK_OK)
+		fuzz_check_written(&out);
+	/* every prefix too: truncation is never a crash */
+	for (size_t n = size > 64 ? size - 64 : 0; n < size; n++) {
+		out.jb_len = 0;
+		if (json_from_msgpack(&out, data, n) == JSON_MSGPACK_OK)
+			fuzz_check_written(&out);
 	}
-	msgpack_unpacked_destroy(&u);
-	msgpack_sbuffer_destroy(&out);
+	json_buf_free(&out);
 }
 
 int
@@ -226,7 +215,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (size > 0)
 		memcpy(copy, data, size);
-	fuzz_message(copy, size);
+	fuzz_oracle(copy, size);
+	/* The master reads only text messages, which are valid UTF-8. */
+	if (utf8_valid(copy, size))
+		fuzz_message(copy, size);
 	fuzz_msgpack(copy, size);
 	free(copy);
 	return 0;

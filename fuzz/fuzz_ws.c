@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz/driver.h"
-#include "master/utf8.h"
+#include "json/utf8.h"
 #include "master/ws.h"
 
 #define FUZZ_WS_MAX_MSG 4096
@@ -92,7 +92,15 @@ fuzz_ws_feed(const uint8_t *data, size_t size, size_t chunk, bool reply,
 		abort();
 	while (off < size) {
 		size_t len = size - off < chunk ? size - off : chunk;
-		int rv = ws_feed(r->ws, data + off, len);
+		/* ws_feed unmasks in place: an exact-size copy per chunk. */
+		uint8_t *copy = malloc(len);
+		int rv;
+
+		if (copy == NULL)
+			abort();
+		memcpy(copy, data + off, len);
+		rv = ws_feed(r->ws, copy, len);
+		free(copy);
 
 		if ((rv == -1) != (r->nclosed == 1) || r->nclosed > 1)
 			abort();
@@ -100,7 +108,7 @@ fuzz_ws_feed(const uint8_t *data, size_t size, size_t chunk, bool reply,
 			break;
 		off += len;
 	}
-	if (r->nclosed == 0 && ws_feed(r->ws, "", 0) != 0)
+	if (r->nclosed == 0 && ws_feed(r->ws, NULL, 0) != 0)
 		abort();
 	ws_free(r->ws);
 }

@@ -8,7 +8,8 @@
  *
  * Values are msgpack: handlers read params as msgpack_object (msgpack-c)
  * and pack results, chunks, error data and cleanup arguments with a
- * msgpack_packer. The master converts them from and to the client's JSON.
+ * msgpack_packer. The worker converts them from and to the client's JSON
+ * (wspool(3) says how); the master only checks and frames the text.
  *
  * Contracts that hold for every function below unless it says otherwise:
  * - Threads: a function taking a wspool_call must be called from the

@@ -4,6 +4,15 @@
  * passes text messages to rpc.c. A connection is never freed inside its
  * own callback: conn_close marks it, and the reaper frees it at the end of
  * the loop turn (Redis's freeClientAsync).
+ *
+ * Design notes: reading. A persistent read event per socket; each read(2)
+ * goes into one buffer of the loop (conns.rbuf) and is fed to the
+ * handshake or to ws.c at once. wslay keeps what is left of a partial
+ * frame, so nothing stays in that buffer between reads and an idle
+ * connection owns no input memory. A connection that filled the buffer is
+ * read again, up to CONN_READS_PER_EVENT times, then the others get their
+ * turn. Past CONN_OUT_HIGH unwritten bytes a connection is no longer read
+ * from, until it is back under CONN_OUT_LOW. Writing is sockio.c's.
  */
 #include "config.h"
 
@@ -11,25 +20,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/random.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "common/clock.h"
+#include "common/log.h"
+#include "json/write.h"
 #include "master/conn.h"
 #include "master/handshake.h"
 #include "master/http.h"
-#include "common/clock.h"
-#include "common/log.h"
 #include "master/master.h"
 #include "master/metrics.h"
 #include "master/rpc.h"
+#include "master/sockio.h"
 #include "master/ws.h"
 
 #define CONN_CLOSE_TIMEOUT_MS 5000
@@ -38,6 +48,8 @@
 #define CONN_OUT_HIGH (8u * 1024 * 1024)
 #define CONN_OUT_LOW (1u * 1024 * 1024)
 #define CONN_ACCEPT_RETRY_MS 100
+#define CONN_READ_BUF (128u * 1024)
+#define CONN_READS_PER_EVENT 4
 
 static struct {
 	struct evconnlistener *listener;
@@ -46,15 +58,15 @@ static struct {
 	TAILQ_HEAD(, conn) live;
 	TAILQ_HEAD(, conn) dead;
 	unsigned count;
+	unsigned throttled;           /* connections not read from (c_throttled) */
 	uint64_t next_id;
 	uint8_t rand[4096];           /* random bytes for UUIDs, refilled in bulk */
 	size_t rand_left;
+	_Alignas(16) char rbuf[CONN_READ_BUF]; /* every read lands here */
 } conns;
 
-static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_keepalive_arm(struct conn *c);
-
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+static void conn_kill(struct conn *c, const char *why);
 
 unsigned
 conn_count(void)
@@ -66,6 +78,12 @@ static uint64_t
 conn_count_gauge_cb(void)
 {
 	return conns.count;
+}
+
+static uint64_t
+conn_throttled_gauge_cb(void)
+{
+	return conns.throttled;
 }
 
 /* A version 4 (random) UUID, RFC 4122. */
@@ -90,11 +108,54 @@ conn_uuid(char out[37])
 	    b[11], b[12], b[13], b[14], b[15]);
 }
 
+/* ---- output ----------------------------------------------------------------- */
+
+#define CONN_OF_SOCK(s) \
+	((struct conn *)(void *)((char *)(s) - offsetof(struct conn, c_sock)))
+
+static void
+conn_throttle(struct conn *c, bool on)
+{
+	if (c->c_throttled == on || c->c_state != CONN_WS)
+		return;
+	c->c_throttled = on;
+	if (on) {
+		conns.throttled++;
+		event_del(c->c_rev);
+	} else {
+		conns.throttled--;
+		event_add(c->c_rev, NULL);
+	}
+}
+
+/* sockio: how the writing went. */
+static void
+conn_sock_cb(struct sockio *s, enum sockio_event ev)
+{
+	struct conn *c = CONN_OF_SOCK(s);
+
+	switch (ev) {
+	case SOCKIO_FAILED:
+		conn_kill(c, "socket error");
+		break;
+	case SOCKIO_LOW:
+		conn_throttle(c, false);
+		break;
+	case SOCKIO_DRAINED:
+		conn_throttle(c, false);
+		if (c->c_state == CONN_CLOSING)
+			conn_kill(c, "flushed");
+		break;
+	}
+}
+
 /* ---- freeing ---------------------------------------------------------------- */
 
 static void
 conn_free(struct conn *c)
 {
+	if (c->c_throttled)
+		conns.throttled--;
 	if (c->c_hs != NULL) {
 		handshake_free(c->c_hs);
 		free(c->c_hs);
@@ -103,8 +164,9 @@ conn_free(struct conn *c)
 		ws_free(c->c_ws);
 	if (c->c_timer != NULL)
 		event_free(c->c_timer);
-	if (c->c_bev != NULL)
-		bufferevent_free(c->c_bev);
+	if (c->c_rev != NULL)
+		event_free(c->c_rev);
+	sockio_close(&c->c_sock);
 	free(c->c_hnames); /* one allocation holds names, values and strings */
 	free(c);
 }
@@ -114,6 +176,9 @@ conn_reaper_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c;
 
+	(void)fd;
+	(void)what;
+	(void)arg;
 	while ((c = TAILQ_FIRST(&conns.dead)) != NULL) {
 		TAILQ_REMOVE(&conns.dead, c, c_link);
 		conn_free(c);
@@ -136,17 +201,9 @@ conn_kill(struct conn *c, const char *why)
 	TAILQ_REMOVE(&conns.live, c, c_link);
 	TAILQ_INSERT_TAIL(&conns.dead, c, c_link);
 	conns.count--;
-	bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
+	event_del(c->c_rev);
+	sockio_stop(&c->c_sock);
 	event_active(conns.reaper, EV_TIMEOUT, 0);
-}
-
-static void
-conn_drained_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_kill(c, "flushed");
 }
 
 static void
@@ -155,6 +212,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	uint32_t now = clock_now_s();
 
+	(void)fd;
+	(void)what;
 	if (c->c_state != CONN_WS) {
 		conn_kill(c, c->c_state == CONN_HTTP ? "handshake timeout" :
 		    "close timeout");
@@ -216,12 +275,10 @@ conn_close(struct conn *c, uint16_t code, const char *why)
 	c->c_state = CONN_CLOSING;
 	rpc_conn_closed(c);
 	/* Stop reading; write what is queued, then free. */
-	bufferevent_disable(c->c_bev, EV_READ);
-	bufferevent_setwatermark(c->c_bev, EV_WRITE, 0, 0);
-	bufferevent_setcb(c->c_bev, NULL, conn_drained_cb, conn_event_cb, c);
-	bufferevent_enable(c->c_bev, EV_WRITE);
+	event_del(c->c_rev);
 	event_add(c->c_timer, &tv);
-	conn_drained_cb(c->c_bev, c);
+	if (sockio_pending(&c->c_sock) == 0)
+		conn_kill(c, "flushed");
 }
 
 void
@@ -253,8 +310,15 @@ conn_ws_send_cb(void *arg, const void *data, size_t len)
 {
 	struct conn *c = arg;
 
-	metrics_counters.bytes_sent_total += len;
-	return bufferevent_write(c->c_bev, data, len);
+	return sockio_put(&c->c_sock, data, len);
+}
+
+static void *
+conn_ws_reserve_cb(void *arg, size_t len)
+{
+	struct conn *c = arg;
+
+	return sockio_reserve(&c->c_sock, len);
 }
 
 static void
@@ -269,61 +333,27 @@ conn_ws_closed_cb(void *arg, uint16_t code)
 static const struct ws_callbacks conn_ws_callbacks = {
 	.on_text = conn_ws_text_cb,
 	.send = conn_ws_send_cb,
+	.reserve = conn_ws_reserve_cb,
 	.on_closed = conn_ws_closed_cb,
 	.on_pong = NULL,
 };
 
-static void
-conn_write_cb(struct bufferevent *bev, void *arg)
+void
+conn_send_textv(struct conn *c, const struct iovec *iov, int n)
 {
-	struct conn *c = arg;
-
-	/* Called at the low watermark: the client caught up. */
-	if (c->c_throttled && c->c_state == CONN_WS) {
-		c->c_throttled = false;
-		bufferevent_setcb(bev, conn_read_cb, NULL, conn_event_cb, c);
-		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-		bufferevent_enable(bev, EV_READ);
-	}
+	if (c->c_state != CONN_WS)
+		return;
+	ws_send_textv(c->c_ws, iov, n);
+	if (!c->c_throttled && sockio_pending(&c->c_sock) > CONN_OUT_HIGH)
+		conn_throttle(c, true);
 }
 
 void
 conn_send_text(struct conn *c, const char *data, size_t len)
 {
-	if (c->c_state != CONN_WS)
-		return;
-	ws_send_text(c->c_ws, data, len);
-	if (!c->c_throttled &&
-	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) > CONN_OUT_HIGH) {
-		c->c_throttled = true;
-		bufferevent_disable(c->c_bev, EV_READ);
-		bufferevent_setwatermark(c->c_bev, EV_WRITE, CONN_OUT_LOW, 0);
-		bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
-		    conn_event_cb, c);
-	}
-}
+	struct iovec iov = { (void *)data, len };
 
-static void
-conn_ws_read(struct conn *c, struct evbuffer *in)
-{
-	struct evbuffer_iovec v[8];
-	int n;
-
-	while (c->c_state == CONN_WS && evbuffer_get_length(in) > 0) {
-		n = evbuffer_peek(in, -1, NULL, v, 8);
-		if (n > 8)
-			n = 8;
-		for (int i = 0; i < n; i++) {
-			metrics_counters.bytes_received_total += v[i].iov_len;
-			if (ws_feed(c->c_ws, v[i].iov_base, v[i].iov_len) != 0 ||
-			    c->c_state != CONN_WS) {
-				evbuffer_drain(in, evbuffer_get_length(in));
-				return;
-			}
-		}
-		for (int i = 0; i < n; i++)
-			evbuffer_drain(in, v[i].iov_len);
-	}
+	conn_send_textv(c, &iov, 1);
 }
 
 /* ---- HTTP ------------------------------------------------------------------------ */
@@ -356,46 +386,42 @@ conn_keep_headers(struct conn *c, const struct handshake *hs)
 static void
 conn_http_fail(struct conn *c, int status)
 {
-	http_error(c->c_hs, status, bufferevent_get_output(c->c_bev));
+	http_error(c->c_hs, status, sockio_buf(&c->c_sock));
+	sockio_queue(&c->c_sock);
 	conn_close(c, 0, NULL);
 }
 
-static void
-conn_http_read(struct conn *c, struct evbuffer *in)
+/* Bytes of the upgrade request; returns how many it took. */
+static size_t
+conn_http_input(struct conn *c, const char *data, size_t len)
 {
 	struct handshake *hs = c->c_hs;
 	char buf[1024];
-	size_t len, used;
-	unsigned char *data;
+	size_t used;
 	int n;
 
-	len = evbuffer_get_length(in);
-	if (len > HANDSHAKE_MAX_BYTES)
-		len = HANDSHAKE_MAX_BYTES;
-	data = evbuffer_pullup(in, (ev_ssize_t)len);
-	used = handshake_feed(hs, (const char *)data, len);
-	evbuffer_drain(in, used);
-	metrics_counters.bytes_received_total += used;
+	used = handshake_feed(hs, data, len);
 	if (hs->hs_state == HANDSHAKE_MORE) {
 		if (hs->hs_bytes >= HANDSHAKE_MAX_BYTES)
 			conn_http_fail(c, 431);
-		return;
+		return used;
 	}
 	if (hs->hs_state == HANDSHAKE_ERROR) {
 		conn_http_fail(c, hs->hs_error_status ? hs->hs_error_status : 400);
-		return;
+		return used;
 	}
-	if (http_request(hs, bufferevent_get_output(c->c_bev)) != 101) {
+	if (http_request(hs, sockio_buf(&c->c_sock)) != 101) {
+		sockio_queue(&c->c_sock);
 		conn_close(c, 0, NULL);
-		return;
+		return used;
 	}
 	if ((n = handshake_response(hs, 101, buf, sizeof(buf))) < 0 ||
 	    conn_keep_headers(c, hs) != 0 ||
 	    (c->c_ws = ws_new(&conn_ws_callbacks, c, srv.cfg.max_message)) == NULL) {
 		conn_http_fail(c, 503);
-		return;
+		return used;
 	}
-	bufferevent_write(c->c_bev, buf, (size_t)n);
+	sockio_put(&c->c_sock, buf, (size_t)n);
 	handshake_free(hs);
 	free(hs);
 	c->c_hs = NULL;
@@ -404,34 +430,43 @@ conn_http_read(struct conn *c, struct evbuffer *in)
 	c->c_last_msg = c->c_last_rx;
 	conn_keepalive_arm(c);
 	log_debug("conn %llu: websocket open from %s", (unsigned long long)c->c_id, c->c_ip);
-	/* A client may send its first frame right behind the request. */
-	conn_ws_read(c, in);
+	return used;
 }
 
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t used;
+	ssize_t n;
 
-	/* Any bytes prove the peer alive: no ping needed, none outstanding. */
-	c->c_last_rx = clock_now_s();
-	c->c_ping_sent = 0;
-	if (c->c_state == CONN_HTTP)
-		conn_http_read(c, in);
-	else if (c->c_state == CONN_WS)
-		conn_ws_read(c, in);
-	else
-		evbuffer_drain(in, evbuffer_get_length(in));
-}
-
-static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		conn_kill(c, (what & BEV_EVENT_EOF) ? "peer closed" : "socket error");
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
+		n = sockio_read(&c->c_sock, conns.rbuf, sizeof(conns.rbuf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			conn_kill(c, n == 0 ? "peer closed" : "socket error");
+			return;
+		}
+		metrics_counters.bytes_received_total += (uint64_t)n;
+		/* Any bytes prove the peer alive: no ping needed, none outstanding. */
+		c->c_last_rx = clock_now_s();
+		c->c_ping_sent = 0;
+		used = 0;
+		if (c->c_state == CONN_HTTP)
+			used = conn_http_input(c, conns.rbuf, (size_t)n);
+		/* A client may send its first frame right behind the request. */
+		if (c->c_state == CONN_WS && used < (size_t)n)
+			ws_feed(c->c_ws, conns.rbuf + used, (size_t)n - used);
+		if (c->c_state != CONN_WS && c->c_state != CONN_HTTP)
+			return;
+		if (c->c_throttled || (size_t)n < sizeof(conns.rbuf))
+			return;
+	}
 }
 
 /* ---- accepting -------------------------------------------------------------------- */
@@ -444,6 +479,9 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct conn *c;
 	int one = 1;
 
+	(void)l;
+	(void)salen;
+	(void)arg;
 	if (srv.stopping) {
 		evutil_closesocket(fd);
 		return;
@@ -456,6 +494,8 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto fail;
+	sockio_open(&c->c_sock, fd);
+	fd = -1;
 	if ((c->c_hs = malloc(sizeof(*c->c_hs))) == NULL)
 		goto fail;
 	handshake_init(c->c_hs);
@@ -465,14 +505,12 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->c_ip, sizeof(c->c_ip));
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->c_ip, sizeof(c->c_ip));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((c->c_bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+	setsockopt(c->c_sock.sk_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c->c_rev = event_new(srv.base, c->c_sock.sk_fd, EV_READ | EV_PERSIST,
+	    conn_read_cb, c)) == NULL ||
+	    (c->c_timer = evtimer_new(srv.base, conn_timer_cb, c)) == NULL)
 		goto fail;
-	fd = -1;
-	if ((c->c_timer = evtimer_new(srv.base, conn_timer_cb, c)) == NULL)
-		goto fail;
-	bufferevent_setcb(c->c_bev, conn_read_cb, NULL, conn_event_cb, c);
-	bufferevent_enable(c->c_bev, EV_READ);
+	event_add(c->c_rev, NULL);
 	event_add(c->c_timer, &tv);
 	TAILQ_INSERT_TAIL(&conns.live, c, c_link);
 	conns.count++;
@@ -489,6 +527,9 @@ fail:
 static void
 conn_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
+	(void)fd;
+	(void)what;
+	(void)arg;
 	if (!srv.stopping && conns.listener != NULL)
 		evconnlistener_enable(conns.listener);
 }
@@ -499,6 +540,7 @@ conn_accept_error_cb(struct evconnlistener *l, void *arg)
 	struct timeval tv = clock_tv(CONN_ACCEPT_RETRY_MS);
 	int err = EVUTIL_SOCKET_ERROR();
 
+	(void)arg;
 	/* Out of descriptors: pause accepting instead of spinning. */
 	log_warn("accept: %s; pausing %d ms", evutil_socket_error_to_string(err),
 	    CONN_ACCEPT_RETRY_MS);
@@ -517,11 +559,15 @@ conn_listen(void)
 	TAILQ_INIT(&conns.dead);
 	conns.reaper = event_new(srv.base, -1, 0, conn_reaper_cb, NULL);
 	conns.accept_retry = evtimer_new(srv.base, conn_accept_retry_cb, NULL);
-	if (conns.reaper == NULL || conns.accept_retry == NULL)
+	if (conns.reaper == NULL || conns.accept_retry == NULL ||
+	    sockio_init(conn_sock_cb, CONN_OUT_LOW) != 0)
 		return -1;
 	event_priority_set(conns.reaper, 2);
 	metrics_gauge("wspool_connections_open", "Open client connections.",
 	    conn_count_gauge_cb);
+	metrics_gauge("wspool_connections_throttled",
+	    "Client connections not read from until they read their answers.",
+	    conn_throttled_gauge_cb);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -561,10 +607,10 @@ conn_fini(void)
 	struct conn *c;
 
 	conn_stop_listening();
-	while ((c = TAILQ_FIRST(&conns.live)) != NULL) {
+	while ((c = TAILQ_FIRST(&conns.live)) != NULL)
 		conn_kill(c, "exit");
-	}
 	conn_reaper_cb(-1, 0, NULL);
+	sockio_fini();
 	if (conns.reaper)
 		event_free(conns.reaper);
 	if (conns.accept_retry)

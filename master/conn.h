@@ -1,7 +1,10 @@
 /*
  * conn.h: one client connection: the HTTP request that opens it, then the
- * WebSocket. Owns the bufferevent; frees itself only after the loop turn
- * in which it was closed (never inside its own callback).
+ * WebSocket. Plain events on the socket, no bufferevent: reads go to one
+ * buffer shared by the loop, answers to the socket's output buffer
+ * (sockio.h), written once at the end of the loop turn. Frees itself only
+ * after the loop turn in which it was closed (never inside its own
+ * callback).
  */
 #ifndef MASTER_CONN_H
 #define MASTER_CONN_H
@@ -10,11 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
-#include <event2/util.h>
+#include "master/sockio.h"
 
 struct call;
+struct event;
 
 enum conn_state {
 	CONN_HTTP = 0,   /* reading the upgrade request */
@@ -24,7 +29,7 @@ enum conn_state {
 
 struct conn {
 	uint64_t c_id;
-	struct bufferevent *c_bev;
+	struct sockio c_sock;          /* the socket, its output buffer */
 	enum conn_state c_state;
 	struct handshake *c_hs;        /* CONN_HTTP only */
 	struct ws *c_ws;               /* CONN_WS */
@@ -32,6 +37,7 @@ struct conn {
 	unsigned c_inflight;
 	bool c_dead;                   /* on the reaper's list */
 	bool c_throttled;              /* output backlog: not reading its calls */
+	struct event *c_rev;           /* readable (persistent) */
 	struct event *c_timer;         /* handshake, keep-alive or close deadline */
 	uint32_t c_last_rx;            /* monotonic seconds: last bytes from the peer */
 	uint32_t c_last_msg;           /* last message or call activity */
@@ -41,7 +47,7 @@ struct conn {
 	size_t c_nheaders;
 	char **c_hnames;               /* upgrade request headers, lower-case */
 	char **c_hvalues;
-	TAILQ_ENTRY(conn) c_link;
+	TAILQ_ENTRY(conn) c_link;      /* live or dead */
 };
 
 int conn_listen(void);
@@ -52,8 +58,11 @@ void conn_close_all(uint16_t code);
 void conn_fini(void);
 unsigned conn_count(void);
 
-/* Send one text message to the client, if the WebSocket is open. */
+/* Send one text message to the client, if the WebSocket is open: it is
+ * written at the end of the loop turn, with everything else for c. */
 void conn_send_text(struct conn *c, const char *data, size_t len);
+/* The same, the message given in n pieces. */
+void conn_send_textv(struct conn *c, const struct iovec *iov, int n);
 /* Close: send a close frame with code (0: none), flush, then free. */
 void conn_close(struct conn *c, uint16_t code, const char *why);
 

@@ -6,13 +6,14 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
 #include <msgpack.h>
 
 #include "common/log.h"
+#include "json/write.h"
 #include "master/handshake.h"
 #include "master/http.h"
 #include "master/master.h"
@@ -21,7 +22,7 @@
 #include "master/sched.h"
 
 void
-http_error(const struct handshake *hs, int status, struct evbuffer *out)
+http_error(const struct handshake *hs, int status, struct json_buf *out)
 {
 	char buf[1024];
 	int n = -1;
@@ -32,12 +33,12 @@ http_error(const struct handshake *hs, int status, struct evbuffer *out)
 		n = handshake_plain_response(status, "text/plain", "", 0, buf,
 		    sizeof(buf));
 	if (n > 0)
-		evbuffer_add(out, buf, (size_t)n);
+		(void)json_put_raw(out, buf, (size_t)n);
 }
 
 /* /healthz: ready when at least one worker is and no shutdown has begun. */
 static int
-http_healthz(struct evbuffer *out)
+http_healthz(struct json_buf *out)
 {
 	bool ok = sched_nready() > 0 && !srv.stopping;
 	char buf[256];
@@ -46,21 +47,25 @@ http_healthz(struct evbuffer *out)
 	n = handshake_plain_response(ok ? 200 : 503, "text/plain",
 	    ok ? "ok\n" : "no worker ready\n", ok ? 3 : 16, buf, sizeof(buf));
 	if (n > 0)
-		evbuffer_add(out, buf, (size_t)n);
+		(void)json_put_raw(out, buf, (size_t)n);
 	return ok ? 200 : 503;
 }
 
 static int
-http_metrics(struct evbuffer *out)
+http_metrics(struct json_buf *out)
 {
 	msgpack_sbuffer body;
+	char head[256];
+	int n;
 
 	msgpack_sbuffer_init(&body);
 	metrics_render(&body);
-	evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
+	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", body.size);
-	evbuffer_add(out, body.data, body.size);
+	if (n > 0 && (size_t)n < sizeof(head) &&
+	    json_put_raw(out, head, (size_t)n) == 0)
+		(void)json_put_raw(out, body.data, body.size);
 	msgpack_sbuffer_destroy(&body);
 	return 200;
 }
@@ -68,14 +73,13 @@ http_metrics(struct evbuffer *out)
 /* /routes: the route manifest (wspool-call reads it); 503 until a worker
  * has told the table. */
 static int
-http_routes(struct evbuffer *out)
+http_routes(struct json_buf *out)
 {
 	const char *why = NULL;
-	msgpack_sbuffer body;
+	struct json_buf body = JSON_BUF_INIT;
 	char buf[256];
 	int n, status = 200;
 
-	msgpack_sbuffer_init(&body);
 	if (!routes_known())
 		why = "no worker has told the routes yet\n";
 	else if (routes_manifest(&body, srv.cfg.call_timeout_ms) != 0)
@@ -85,15 +89,17 @@ http_routes(struct evbuffer *out)
 		n = handshake_plain_response(status, "text/plain", why,
 		    strlen(why), buf, sizeof(buf));
 		if (n > 0)
-			evbuffer_add(out, buf, (size_t)n);
+			(void)json_put_raw(out, buf, (size_t)n);
 		goto out;
 	}
-	evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
+	n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: application/json\r\nCache-Control: no-store\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", body.size);
-	evbuffer_add(out, body.data, body.size);
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", body.jb_len);
+	if (n > 0 && (size_t)n < sizeof(buf) &&
+	    json_put_raw(out, buf, (size_t)n) == 0)
+		(void)json_put_raw(out, body.jb_data, body.jb_len);
 out:
-	msgpack_sbuffer_destroy(&body);
+	json_buf_free(&body);
 	return status;
 }
 
@@ -111,7 +117,7 @@ http_origin_allowed(const char *origin)
 }
 
 int
-http_request(const struct handshake *hs, struct evbuffer *out)
+http_request(const struct handshake *hs, struct json_buf *out)
 {
 	char path[256];
 	bool plain = handshake_header(hs, "upgrade") == NULL;

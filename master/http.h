@@ -1,13 +1,14 @@
 /*
  * http.h: what the master answers in plain HTTP: /healthz, /metrics, and
  * the answers that end a connection before it is a WebSocket (400, 403,
- * 404, 405, 426, 431, 503). conn.c does the I/O; this decides and writes.
+ * 404, 405, 426, 431, 503). conn.c does the I/O; this decides and writes
+ * the bytes into the connection's output buffer.
  */
 #ifndef MASTER_HTTP_H
 #define MASTER_HTTP_H
 
-struct evbuffer;
 struct handshake;
+struct json_buf;
 
 /*
  * A complete request (hs in HANDSHAKE_DONE). Returns 101 when it is an
@@ -15,14 +16,14 @@ struct handshake;
  * to WebSocket. Otherwise writes the whole answer to out and returns its
  * status; the connection then closes.
  */
-int http_request(const struct handshake *hs, struct evbuffer *out);
+int http_request(const struct handshake *hs, struct json_buf *out);
 
 /*
  * Write the plain answer for status to out: a request that could not be
  * served (400 malformed, 431 too large, 503 no memory to upgrade). hs may
  * be NULL or incomplete.
  */
-void http_error(const struct handshake *hs, int status, struct evbuffer *out);
+void http_error(const struct handshake *hs, int status, struct json_buf *out);
 
 /*
  * Over --max-connections: a short 503 written straight into the socket's

@@ -26,8 +26,13 @@
 #include "master/nngstat.h"
 #include "proto/proto.h"
 
-#define LINK_OUT_PREALLOC (16 * 1024)
-#define LINK_OUT_MAX (32u * 1024 * 1024) /* backlog past which a worker is congested */
+/* Memory a link keeps for packing between batches. */
+#define LINK_OUT_KEEP (1024u * 1024)
+/* A batch is closed before an envelope would take it past this many bytes
+ * (an envelope alone may be larger: PROTO_MAX_BATCH bounds it). */
+#define LINK_BATCH_MAX (8u * 1024 * 1024)
+/* Room for an envelope's fields besides its values. */
+#define LINK_ENVELOPE_SLACK 256
 #define LINK_RECV_BURST 64              /* batches read per readable event */
 #define LINK_NTYPES 128                 /* message types have numbers below this */
 
@@ -134,36 +139,99 @@ link_next(struct worker *prev)
 
 /* ---- sending -------------------------------------------------------------------- */
 
+/* msgpack_packer_write: append to the batch being packed. */
 static int
-link_msg_write(void *data, const char *buf, size_t len)
+link_buf_write(void *data, const char *buf, size_t len)
 {
-	return nng_msg_append((nng_msg *)data, buf, len) == 0 ? 0 : -1;
+	return json_put_raw(data, buf, len);
+}
+
+/* proto_writer_direct: room at the end of the batch. */
+static void *
+link_buf_reserve(void *data, size_t n)
+{
+	struct json_buf *b = data;
+	void *p;
+
+	if (json_buf_room(b, n) != 0)
+		return NULL;
+	p = b->jb_data + b->jb_len;
+	b->jb_len += n;
+	return p;
+}
+
+/* The current batch, copied into a new nng message (NULL: no memory). */
+static nng_msg *
+link_batch_msg(struct worker *w)
+{
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, w->w_out.jb_len) != 0)
+		return NULL;
+	memcpy(nng_msg_body(m), w->w_out.jb_data, w->w_out.jb_len);
+	return m;
+}
+
+/* Offer the oldest batch to nng: 0 sent, 1 nng is busy (w_send_blocked,
+ * SENDFD watched), -1 failed. */
+static int
+link_send_one(struct worker *w)
+{
+	bool closed = w->w_nfull > 0;
+	nng_msg *m = closed ? w->w_full[0] : link_batch_msg(w);
+	unsigned count = closed ? w->w_full_count[0] : w->w_writer.count;
+	int rv;
+
+	if (m == NULL) {
+		log_error("worker %d: out of memory sending a batch",
+		    (int)w->w_pid);
+		return -1;
+	}
+	if ((rv = nng_sendmsg(w->w_sock, m, NNG_FLAG_NONBLOCK)) == 0) {
+		w->w_last_tx_ms = clock_now_ms();
+		metrics_counters.worker_batches_sent_total++;
+		metrics_counters.worker_envelopes_sent_total += count;
+		if (closed) {
+			memmove(w->w_full_count, w->w_full_count + 1,
+			    (w->w_nfull - 1) * sizeof(*w->w_full_count));
+			memmove(w->w_full, w->w_full + 1,
+			    --w->w_nfull * sizeof(*w->w_full));
+		} else {
+			json_buf_reset(&w->w_out, LINK_OUT_KEEP);
+		}
+		return 0;
+	}
+	if (!closed)
+		nng_msg_free(m);
+	if (rv == NNG_EAGAIN) {
+		/* The last batch is still being written: keep packing into
+		 * w_out; SENDFD says when nng can take the next. */
+		w->w_send_blocked = true;
+		event_add(w->w_send_ev, NULL);
+		return 1;
+	}
+	log_warn("worker %d: send failed: %s", (int)w->w_pid, nng_strerror(rv));
+	return -1;
 }
 
 static void
 link_flush(struct worker *w)
 {
-	int rv;
-
-	if (w->w_out == NULL || w->w_send_blocked || w->w_state == W_GONE)
+	if (w->w_send_blocked || w->w_state == W_GONE)
 		return;
-	if (w->w_writer.error != 0) {
+	if (w->w_out.jb_len > 0 && w->w_writer.error != 0) {
 		log_error("worker %d: out of memory packing a batch", (int)w->w_pid);
 		links.on_down(w, "out of memory", true);
 		return;
 	}
-	if ((rv = nng_sendmsg(w->w_sock, w->w_out, NNG_FLAG_NONBLOCK)) == 0) {
-		w->w_out = NULL;
-		w->w_last_tx_ms = clock_now_ms();
-		return;
-	}
-	if (rv == NNG_EAGAIN) {
-		/* Backpressure: keep packing into w_out, retry when writable. */
-		w->w_send_blocked = true;
-		event_add(w->w_send_ev, NULL);
-		return;
-	}
-	log_warn("worker %d: send failed: %s", (int)w->w_pid, nng_strerror(rv));
+	/* A put refused after the batch was started leaves only the version:
+	 * never send a batch with no envelope (the worker would take it for
+	 * garbage). */
+	if (w->w_writer.count == 0)
+		w->w_out.jb_len = 0;
+	while (w->w_nfull > 0 || w->w_out.jb_len > 0)
+		if (link_send_one(w) != 0)
+			return;
 }
 
 static void
@@ -188,20 +256,56 @@ link_send_cb(evutil_socket_t fd, short what, void *arg)
 	link_flush(w);
 }
 
-/* The writer for w's current batch, flushed at the end of this turn, or
- * NULL when w's link is closed or memory ran out. */
+/* Close the current batch: it waits, in order, for nng. */
+static int
+link_close_batch(struct worker *w)
+{
+	nng_msg *m;
+
+	if (w->w_nfull == w->w_full_cap) {
+		size_t cap = w->w_full_cap ? w->w_full_cap * 2 : 4;
+		nng_msg **f = realloc(w->w_full, cap * sizeof(*f));
+		unsigned *c;
+
+		if (f == NULL)
+			return -1;
+		w->w_full = f;
+		if ((c = realloc(w->w_full_count, cap * sizeof(*c))) == NULL)
+			return -1;
+		w->w_full_count = c;
+		w->w_full_cap = cap;
+	}
+	if ((m = link_batch_msg(w)) == NULL)
+		return -1;
+	w->w_full_count[w->w_nfull] = w->w_writer.count;
+	w->w_full[w->w_nfull++] = m;
+	json_buf_reset(&w->w_out, LINK_OUT_KEEP);
+	return 0;
+}
+
+/*
+ * The writer for w's current batch, flushed at the end of this turn, or
+ * NULL when w's link is closed or memory ran out. size: about how many
+ * bytes the envelope's values take (a batch that cannot hold them too is
+ * closed first).
+ */
 static struct proto_writer *
-link_writer(struct worker *w)
+link_writer(struct worker *w, size_t size)
 {
 	if (w->w_state == W_GONE)
 		return NULL;
-	if (w->w_out == NULL) {
-		if (nng_msg_alloc(&w->w_out, LINK_OUT_PREALLOC) != 0) {
-			w->w_out = NULL;
+	if (w->w_out.jb_len > 0 && w->w_writer.count > 0 &&
+	    w->w_writer.error == 0 &&
+	    w->w_out.jb_len + size + LINK_ENVELOPE_SLACK > LINK_BATCH_MAX &&
+	    link_close_batch(w) != 0)
+		return NULL;
+	if (w->w_out.jb_len == 0) {
+		if (proto_writer_init(&w->w_writer, &w->w_out,
+		    link_buf_write) != 0) {
+			w->w_out.jb_len = 0;
 			return NULL;
 		}
-		nng_msg_clear(w->w_out);
-		proto_writer_init(&w->w_writer, w->w_out, link_msg_write);
+		proto_writer_direct(&w->w_writer, link_buf_reserve);
 	}
 	if (!w->w_flush_queued) {
 		w->w_flush_queued = true;
@@ -213,28 +317,32 @@ link_writer(struct worker *w)
 
 int
 link_send_call(struct worker *w, const struct link_conn *conn,
-    uint64_t call_id, const char *route, const void *params,
-    size_t params_len, uint64_t flags)
+    uint64_t call_id, const char *route, size_t route_len, const void *params,
+    size_t params_len, const char *id, size_t id_len, uint64_t flags)
 {
 	struct proto_writer *pw;
-	struct link_seen *ls;
+	struct link_seen *ls = NULL;
+	size_t size = params_len + id_len + route_len;
 
-	if ((pw = link_writer(w)) == NULL)
-		return -1;
 	if (conn != NULL) {
 		HASH_FIND(hh, w->w_conns, &conn->lc_id, sizeof(conn->lc_id), ls);
-		if (ls == NULL) {
-			if ((ls = malloc(sizeof(*ls))) == NULL)
-				return -1;
-			ls->ls_id = conn->lc_id;
-			HASH_ADD(hh, w->w_conns, ls_id, sizeof(ls->ls_id), ls);
-			proto_put_conn_open(pw, conn->lc_id, conn->lc_uuid,
-			    conn->lc_ip, conn->lc_names, conn->lc_values,
-			    conn->lc_nheaders);
-		}
+		/* w has not seen it: CONN_OPEN first, with the headers. */
+		for (size_t i = 0; ls == NULL && i < conn->lc_nheaders; i++)
+			size += strlen(conn->lc_names[i]) +
+			    strlen(conn->lc_values[i]) + 16;
+	}
+	if ((pw = link_writer(w, size)) == NULL)
+		return -1;
+	if (conn != NULL && ls == NULL) {
+		if ((ls = malloc(sizeof(*ls))) == NULL)
+			return -1;
+		ls->ls_id = conn->lc_id;
+		HASH_ADD(hh, w->w_conns, ls_id, sizeof(ls->ls_id), ls);
+		proto_put_conn_open(pw, conn->lc_id, conn->lc_uuid, conn->lc_ip,
+		    conn->lc_names, conn->lc_values, conn->lc_nheaders);
 	}
 	return proto_put_call(pw, call_id, conn != NULL ? conn->lc_id : 0, route,
-	    strlen(route), params, params_len, flags);
+	    route_len, params, params_len, id, id_len, flags);
 }
 
 int
@@ -246,7 +354,7 @@ link_send_cancel(struct worker *w, uint64_t call_id,
 	msgpack_packer pk;
 	int rv;
 
-	if ((pw = link_writer(w)) == NULL)
+	if ((pw = link_writer(w, 0)) == NULL)
 		return -1;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -269,7 +377,7 @@ link_send_conn_close(uint64_t conn_id)
 			continue;
 		HASH_DEL(w->w_conns, ls);
 		free(ls);
-		if ((pw = link_writer(w)) != NULL)
+		if ((pw = link_writer(w, 0)) != NULL)
 			proto_put_conn_close(pw, conn_id);
 	}
 }
@@ -279,7 +387,7 @@ link_send_ack(struct worker *w, uint64_t call_id, uint64_t seq)
 {
 	struct proto_writer *pw;
 
-	if ((pw = link_writer(w)) == NULL)
+	if ((pw = link_writer(w, 0)) == NULL)
 		return -1;
 	return proto_put_defer_ack(pw, call_id, seq);
 }
@@ -291,7 +399,8 @@ link_send_cleanup(struct worker *w, uint64_t cleanup_id, uint64_t call_id,
 {
 	struct proto_writer *pw;
 
-	if ((pw = link_writer(w)) == NULL)
+	if ((pw = link_writer(w, arg_len + reason_len + strlen(route) +
+	    strlen(name))) == NULL)
 		return -1;
 	return proto_put_cleanup(pw, cleanup_id, call_id, seq, attempt, route,
 	    name, arg, arg_len, reason, reason_len);
@@ -302,7 +411,7 @@ link_send_drain(struct worker *w)
 {
 	struct proto_writer *pw;
 
-	if ((pw = link_writer(w)) == NULL)
+	if ((pw = link_writer(w, 0)) == NULL)
 		return -1;
 	return proto_put_drain(pw);
 }
@@ -310,8 +419,7 @@ link_send_drain(struct worker *w)
 bool
 link_congested(const struct worker *w)
 {
-	return w->w_send_blocked && w->w_out != NULL &&
-	    nng_msg_len(w->w_out) > LINK_OUT_MAX;
+	return w->w_nfull > 0;
 }
 
 /* ---- receiving ------------------------------------------------------------------ */
@@ -327,7 +435,9 @@ link_dispatch(struct worker *w, nng_msg *msg)
 
 	if ((rv = proto_reader_init(&rd, nng_msg_body(msg), nng_msg_len(msg))) != 0)
 		goto out;
+	metrics_counters.worker_batches_received_total++;
 	while ((more = proto_reader_next(&rd, &m)) == 1) {
+		metrics_counters.worker_envelopes_received_total++;
 		fn = (unsigned)m.type < LINK_NTYPES ? links.handlers[m.type] : NULL;
 		if (fn == NULL) {
 			rd.error = "message type not expected from a worker";
@@ -407,8 +517,9 @@ link_tick_cb(evutil_socket_t fd, short what, void *arg)
 			links.on_silent(w, now - w->w_last_rx_ms);
 			continue;
 		}
-		if (now - w->w_last_tx_ms >= timeout / 3 && w->w_out == NULL &&
-		    (pw = link_writer(w)) != NULL)
+		if (now - w->w_last_tx_ms >= timeout / 3 &&
+		    w->w_out.jb_len == 0 && w->w_nfull == 0 &&
+		    (pw = link_writer(w, 0)) != NULL)
 			proto_put_heartbeat(pw);
 	}
 }
@@ -493,8 +604,10 @@ link_open(pid_t pid, const char *host, size_t host_len,
 	snprintf(w->w_host, sizeof(w->w_host), "%.*s", (int)host_len, host);
 	if ((rv = nng_pair1_open(&w->w_sock)) != 0)
 		goto fail;
-	nng_socket_set_size(w->w_sock, NNG_OPT_RECVMAXSZ, PROTO_MAX_MSG);
-	nng_socket_set_int(w->w_sock, NNG_OPT_SENDBUF, 64);
+	nng_socket_set_size(w->w_sock, NNG_OPT_RECVMAXSZ, PROTO_MAX_BATCH);
+	/* No send buffer: EAGAIN means the last batch is still being written,
+	 * which is when the next one should grow (design notes). */
+	nng_socket_set_int(w->w_sock, NNG_OPT_SENDBUF, 0);
 	nng_socket_set_int(w->w_sock, NNG_OPT_RECVBUF, 64);
 	nng_pipe_notify(w->w_sock, NNG_PIPE_EV_REM_POST, link_pipe_event_cb,
 	    (void *)(uintptr_t)w->w_gen);
@@ -545,10 +658,14 @@ link_close(struct worker *w)
 	w->w_recv_ev = NULL;
 	event_free(w->w_send_ev);
 	w->w_send_ev = NULL;
-	if (w->w_out != NULL) {
-		nng_msg_free(w->w_out);
-		w->w_out = NULL;
-	}
+	json_buf_free(&w->w_out);
+	while (w->w_nfull > 0)
+		nng_msg_free(w->w_full[--w->w_nfull]);
+	free(w->w_full);
+	w->w_full = NULL;
+	free(w->w_full_count);
+	w->w_full_count = NULL;
+	w->w_full_cap = 0;
 	nngstat_keep(w->w_sock, w->w_listener);
 	nng_close(w->w_sock);
 	HASH_ITER(hh, w->w_conns, ls, tmp) {

@@ -17,11 +17,23 @@
  *   with no handler, an envelope that does not decode or a handler that
  *   refuses it means the peer speaks garbage: the link reads no more from
  *   it and reports it down, bad.
- * - Sending: everything the loop has for one worker during a turn is
- *   packed into one nng message and sent at the end of the turn (an event
- *   of the lowest priority): nng costs per message, not per byte. When a
- *   non-blocking send would block, the batch stays here and keeps growing
- *   (backpressure, no drops) and NNG_OPT_SENDFD says when to retry.
+ * - Sending, adaptive batching: everything the loop has for one worker is
+ *   packed into one nng message, offered at the end of the turn (an event
+ *   of the lowest priority): nng costs per message, not per byte. The
+ *   socket has no send buffer (NNG_OPT_SENDBUF 0), so a non-blocking send
+ *   says NNG_EAGAIN exactly while the previous batch is still being
+ *   written: the batch then stays here and keeps growing, and
+ *   NNG_OPT_SENDFD (watched only while blocked) says when to offer it
+ *   again. A lone call goes at once; under load batches grow exactly
+ *   when nng is the bottleneck (spikes.md section 3). A batch is packed
+ *   in a plain buffer of the link (growing by doubling, kept between
+ *   batches) and copied into an nng message once, when it is offered:
+ *   appending to an nng message field by field costs more than the copy,
+ *   and nng 1.5 grows a message to the exact size asked, which copies a
+ *   batch of n envelopes n times. It is closed at LINK_BATCH_MAX bytes, so that none exceeds
+ *   what the worker accepts (NNG_OPT_RECVMAXSZ: more drops the pipe);
+ *   closed batches wait in order, and a worker with one waiting is
+ *   congested: it gets no new calls.
  * - Lifetime: link_close stops the socket and the worker stays (its calls
  *   are still its own until its death is known for sure: for a local
  *   worker, waitpid). link_gone is the death: the gone handler runs at the
@@ -44,6 +56,7 @@
 #include <wspool.h>
 
 #include "common/log.h"
+#include "json/write.h"
 #include "proto/proto.h"
 
 struct child;
@@ -67,8 +80,12 @@ struct worker {
 	nng_socket w_sock;
 	struct event *w_recv_ev;
 	struct event *w_send_ev;
-	nng_msg *w_out;                /* the batch being packed */
-	struct proto_writer w_writer;
+	struct json_buf w_out;         /* the batch being packed (empty: none) */
+	struct proto_writer w_writer;  /* packs into w_out */
+	nng_msg **w_full;              /* closed batches waiting, oldest first */
+	unsigned *w_full_count;        /* their envelopes */
+	size_t w_nfull;
+	size_t w_full_cap;
 	struct link_seen *w_conns;     /* connections it has had CONN_OPEN for */
 	bool w_flush_queued;
 	bool w_send_blocked;
@@ -200,12 +217,14 @@ struct link_conn {
 
 /*
  * The send functions return 0, or -1 when w's link is closed or memory
- * ran out (then nothing was queued). Values are packed msgpack.
+ * ran out (then nothing was queued). Values are as proto.h has them.
  */
-/* CALL, preceded by CONN_OPEN if w has not seen conn yet (conn NULL: none). */
+/* CALL, preceded by CONN_OPEN if w has not seen conn yet (conn NULL: none):
+ * params the JSON text of the params array (empty: none), id the client's
+ * id text (NULL: a notification). */
 int link_send_call(struct worker *w, const struct link_conn *conn,
-    uint64_t call_id, const char *route, const void *params,
-    size_t params_len, uint64_t flags);
+    uint64_t call_id, const char *route, size_t route_len, const void *params,
+    size_t params_len, const char *id, size_t id_len, uint64_t flags);
 int link_send_cancel(struct worker *w, uint64_t call_id,
     const struct wspool_reason *reason);
 /* CONN_CLOSE to every worker that has seen the connection. */
@@ -217,8 +236,8 @@ int link_send_cleanup(struct worker *w, uint64_t cleanup_id, uint64_t call_id,
     const void *arg, size_t arg_len, const void *reason, size_t reason_len);
 int link_send_drain(struct worker *w);
 
-/* Whether nng has refused w's batches and a large backlog waits here: w
- * should get no new calls. */
+/* Whether a full batch waits here for nng (w's batches reached
+ * LINK_BATCH_MAX while it was busy): w should get no new calls. */
 bool link_congested(const struct worker *w);
 
 #endif /* MASTER_LINK_H */

@@ -58,6 +58,9 @@ static struct {
 	const char *const *outcomes;
 	unsigned noutcomes;
 	struct metrics_route *routes;
+	struct metrics_route *last;  /* the route counted last: most calls
+	                                count where the one before did */
+	const char *last_name;       /* the name it was looked up by */
 	struct metrics_label *deaths;
 	struct metrics_label *refused;
 	uint64_t buckets[METRICS_NBUCKETS + 1];
@@ -120,7 +123,13 @@ metrics_call_end(const char *route, unsigned outcome, uint64_t usec)
 	double secs = (double)usec / 1e6;
 	size_t i;
 
-	HASH_FIND_STR(metrics.routes, route, r);
+	/* The same name at the same address is the same route, as long as
+	 * the name still reads the same (a freed table's name may be reused). */
+	if (route == metrics.last_name && metrics.last != NULL &&
+	    strcmp(metrics.last->mr_name, route) == 0)
+		r = metrics.last;
+	else
+		HASH_FIND_STR(metrics.routes, route, r);
 	if (r == NULL) {
 		if ((r = calloc(1, sizeof(*r))) == NULL ||
 		    (r->mr_name = strdup(route)) == NULL) {
@@ -129,6 +138,8 @@ metrics_call_end(const char *route, unsigned outcome, uint64_t usec)
 		}
 		HASH_ADD_KEYPTR(hh, metrics.routes, r->mr_name, strlen(r->mr_name), r);
 	}
+	metrics.last = r;
+	metrics.last_name = route;
 	if (outcome < metrics.noutcomes)
 		r->mr_calls[outcome]++;
 	for (i = 0; i < METRICS_NBUCKETS && secs > metrics_buckets[i]; i++)

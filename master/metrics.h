@@ -59,7 +59,15 @@
 	X(worker_messages_refused_total, "counter", \
 	    "Messages from workers refused: for a call or cleanup not given to them.") \
 	X(worker_joins_refused_total, "counter", \
-	    "HELLOs refused: another module, too many joins at once, not a HELLO.")
+	    "HELLOs refused: another module, too many joins at once, not a HELLO.") \
+	X(worker_batches_sent_total, "counter", \
+	    "nng messages sent to workers (each a batch of envelopes).") \
+	X(worker_envelopes_sent_total, "counter", \
+	    "Envelopes sent to workers, in those batches.") \
+	X(worker_batches_received_total, "counter", \
+	    "nng messages received from workers.") \
+	X(worker_envelopes_received_total, "counter", \
+	    "Envelopes received from workers, in those batches.")
 
 struct metrics_counters {
 #define X(name, type, help) uint64_t name;

@@ -1,627 +1,531 @@
 /*
- * request.c: the request parser. A client message becomes msgpack params
- * in one streaming yajl pass (no tree), with method and id picked out and
- * every malformation resolved into one status by the protocol's precedence.
+ * request.c: a client message read as a call (see request.h): one pass of
+ * the validating scanner over the top-level object, method and id taken
+ * out, the span of params noted, every other value checked and skipped;
+ * then every malformation resolved into one status by the protocol's
+ * precedence.
  */
 #include "config.h"
 
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_parse.h>
-
-#include "master/jlex.h"
-#include "master/json.h"
+#include "json/scan.h"
 #include "master/request.h"
-#include "master/utf8.h"
 
-int
-jreq_id_from_msgpack(const msgpack_object *o, char *out)
-{
-	char *d;
+/* What a message carried, resolved into one status at the end. */
+#define RQ_SEEN_METHOD   0x001
+#define RQ_SEEN_ID       0x002
+#define RQ_SEEN_PARAMS   0x004
+#define RQ_BAD_METHOD    0x010  /* not a string */
+#define RQ_NUL_METHOD    0x020  /* a string with a NUL byte */
+#define RQ_BAD_ID        0x040
+#define RQ_BAD_PARAMS    0x080
+#define RQ_TOO_DEEP      0x100
 
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > (uint64_t)JSON_MAX_SAFE_INT)
-			return -1;
-		d = json_u64(out, o->via.u64);
-		*d = '\0';
-		return (int)(d - out);
-	case MSGPACK_OBJECT_STR:
-		if (o->via.str.size > JREQ_ID_STR_MAX)
-			return -1;
-		return (int)json_quote(out, o->via.str.ptr, o->via.str.size);
-	default:
-		return -1;
-	}
-}
+static const char rq_err_dup[] = "Parse error: duplicate key";
 
-/* ---- JSON -> msgpack ------------------------------------------------------ */
-
-enum jp_key {
-	JP_KEY_OTHER = 0,
-	JP_KEY_METHOD,
-	JP_KEY_ID,
-	JP_KEY_PARAMS,
+enum rq_key {
+	RQ_KEY_OTHER = 0,
+	RQ_KEY_METHOD,
+	RQ_KEY_ID,
+	RQ_KEY_PARAMS,
 };
 
-/* Flags of what a message carried, resolved into one status at the end. */
-#define JP_SEEN_METHOD   0x001
-#define JP_SEEN_ID       0x002
-#define JP_SEEN_PARAMS   0x004
-#define JP_NOT_OBJECT    0x008
-#define JP_BAD_METHOD    0x010  /* not a string */
-#define JP_NUL_METHOD    0x020  /* a string with a NUL byte */
-#define JP_BAD_ID        0x040
-#define JP_BAD_PARAMS    0x080
-#define JP_TOO_DEEP      0x100
-
-struct jp {
-	struct jreq *jp_req;
-	msgpack_sbuffer *jp_out;
-	msgpack_packer jp_pk;
-	unsigned jp_flags;
-	enum jp_key jp_key;         /* key whose value comes next (top level) */
-	int jp_depth;               /* 0 outside the top object, 1 inside */
-	size_t jp_skip;             /* containers open in a skipped value */
-	int jp_pdepth;              /* containers open in params, 0 = outside */
-	const char *jp_fatal;       /* set: a BAD_JSON reason, parse cancelled */
-	struct jlex *jp_lex;        /* long strings passed around yajl's lexer */
-	size_t jp_hdr[JSON_MAX_DEPTH];   /* offset of each open header */
-	uint32_t jp_count[JSON_MAX_DEPTH];
-	bool jp_ismap[JSON_MAX_DEPTH];
-};
-
-static const char jp_err_oom[] = "Internal error: out of memory";
-static const char jp_err_utf8[] = "Parse error: invalid UTF-8 in string";
+/* ---- escapes ---------------------------------------------------------------- */
 
 static int
-jp_fail(struct jp *p, const char *why)
+rq_hex4(const char *s)
 {
-	p->jp_fatal = why;
-	return 0;   /* cancels the yajl parse */
+	int v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		v = v << 4 | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return v;
 }
 
 /*
- * yajl decodes \udc00 (a lone low surrogate) to ED B0 80, which is not
- * UTF-8. Replace such encoded surrogates with U+FFFD (same length, so in
- * place); any other invalid sequence is refused. Called only when
- * utf8_valid failed, so the common path costs one validation.
+ * The escape at s (a backslash; checked by the scanner) as a code point
+ * (a lone surrogate stays a surrogate); *used gets its length in bytes.
  */
-static int
-jp_fix_utf8(unsigned char *s, size_t n)
+static uint32_t
+rq_escape(const char *s, const char *end, size_t *used)
 {
-	size_t i = 0, k;
+	uint32_t cp, lo;
 
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((k = utf8_seq_len(s + i, n - i)) != 0) {
-			i += k;
-			continue;
-		}
-		if (n - i >= 3 && s[i] == 0xed && (s[i + 1] & 0xe0) == 0xa0 &&
-		    (s[i + 2] & 0xc0) == 0x80) {
-			memcpy(s + i, "\xef\xbf\xbd", 3);
-			i += 3;
-			continue;
-		}
-		return -1;
+	*used = 2;
+	switch (s[1]) {
+	case 'b': return '\b';
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	case 'u': break;
+	default: return (unsigned char)s[1];   /* " \ / */
 	}
-	return 0;
-}
-
-/* Count one more element in the open params container (pairs for maps). */
-static int
-jp_count(struct jp *p, bool key)
-{
-	int top = p->jp_pdepth - 1;
-
-	if (p->jp_ismap[top] != key)
-		return 1;
-	if (p->jp_count[top] == UINT32_MAX)
-		return jp_fail(p, "Parse error: too many elements");
-	p->jp_count[top]++;
-	return 1;
-}
-
-/* Write a string (value or map key) of params, checking its UTF-8. */
-static int
-jp_put_str(struct jp *p, const unsigned char *s, size_t n, bool valid)
-{
-	size_t off;
-
-	if (n > UINT32_MAX)
-		return jp_fail(p, "Parse error: string too long");
-	if (msgpack_pack_str(&p->jp_pk, n) != 0)
-		return jp_fail(p, jp_err_oom);
-	off = p->jp_out->size;
-	if (msgpack_pack_str_body(&p->jp_pk, s, n) != 0)
-		return jp_fail(p, jp_err_oom);
-	if (!valid && !utf8_valid(s, n) &&
-	    jp_fix_utf8((unsigned char *)p->jp_out->data + off, n) != 0)
-		return jp_fail(p, jp_err_utf8);
-	return 1;
-}
-
-/* A number that is not an integer msgpack can hold exactly: a double. */
-static int
-jp_put_double(struct jp *p, const char *s, size_t n)
-{
-	char buf[64], *heap = NULL, *t = buf;
-	double x;
-
-	/* strtod needs a terminated copy; long numbers are rare. */
-	if (n >= sizeof(buf)) {
-		if ((heap = malloc(n + 1)) == NULL)
-			return jp_fail(p, jp_err_oom);
-		t = heap;
+	*used = 6;
+	cp = (uint32_t)rq_hex4(s + 2);
+	if (cp >= 0xd800 && cp <= 0xdbff && end - s >= 12 && s[6] == '\\' &&
+	    s[7] == 'u' && (lo = (uint32_t)rq_hex4(s + 8)) >= 0xdc00 &&
+	    lo <= 0xdfff) {
+		*used = 12;
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 	}
-	memcpy(t, s, n);
-	t[n] = '\0';
-	x = strtod(t, NULL);
-	free(heap);
-	return msgpack_pack_double(&p->jp_pk, x) == 0 ? 1 :
-	    jp_fail(p, jp_err_oom);
+	return cp;
 }
 
-/*
- * A number of params: integers that fit int64 or uint64 stay integers,
- * anything else (fraction, exponent, huge, "-0") is a double.
- */
-static int
-jp_put_number(struct jp *p, const char *s, size_t n)
+/* cp as UTF-8 (a surrogate as its 3 bytes, WTF-8) at d; the length. */
+static size_t
+rq_utf8(char *d, uint32_t cp)
 {
-	uint64_t v = 0;
-	size_t i = 0;
-	bool neg = false;
-	unsigned d;
-	int rv;
-
-	if (n > 0 && s[0] == '-') {
-		neg = true;
-		i = 1;
-	}
-	for (; i < n; i++) {
-		d = (unsigned)(unsigned char)s[i] - '0';
-		if (d > 9 || v > (UINT64_MAX - d) / 10)
-			return jp_put_double(p, s, n);
-		v = v * 10 + d;
-	}
-	if (!neg)
-		rv = msgpack_pack_uint64(&p->jp_pk, v);
-	else if (v == 0)
-		return jp_put_double(p, s, n);   /* JSON -0 is the double -0 */
-	else if (v <= (uint64_t)INT64_MAX)
-		rv = msgpack_pack_int64(&p->jp_pk, -(int64_t)v);
-	else if (v == (uint64_t)INT64_MAX + 1)
-		rv = msgpack_pack_int64(&p->jp_pk, INT64_MIN);
-	else
-		return jp_put_double(p, s, n);
-	return rv == 0 ? 1 : jp_fail(p, jp_err_oom);
-}
-
-/*
- * Route a scalar: returns 1 when it belongs in params (and counts it), 0
- * when the caller should handle it as a top-level value (p->jp_key says
- * which), -1 when it is skipped.
- */
-static int
-jp_scalar_where(struct jp *p)
-{
-	if (p->jp_skip > 0)
-		return -1;
-	if (p->jp_pdepth > 0) {
-		(void)jp_count(p, false);   /* a failure sets jp_fatal */
+	if (cp < 0x80) {
+		d[0] = (char)cp;
 		return 1;
 	}
-	if (p->jp_depth == 0) {
-		p->jp_flags |= JP_NOT_OBJECT;
-		return -1;
+	if (cp < 0x800) {
+		d[0] = (char)(0xc0 | cp >> 6);
+		d[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
 	}
-	return 0;
-}
-
-/* A value of the wrong type for its top-level key (any type for others). */
-static void
-jp_top_other(struct jp *p)
-{
-	switch (p->jp_key) {
-	case JP_KEY_METHOD: p->jp_flags |= JP_BAD_METHOD; break;
-	case JP_KEY_ID: p->jp_flags |= JP_BAD_ID; break;
-	case JP_KEY_PARAMS: p->jp_flags |= JP_BAD_PARAMS; break;
-	case JP_KEY_OTHER: break;
+	if (cp < 0x10000) {
+		d[0] = (char)(0xe0 | cp >> 12);
+		d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		d[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
 	}
+	d[0] = (char)(0xf0 | cp >> 18);
+	d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	d[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
 }
 
+/*
+ * Decode an escaped string s[0..n) into out (cap bytes). Returns the
+ * decoded length, which may exceed cap: only cap bytes are written.
+ */
+static size_t
+rq_unescape(const char *s, size_t n, char *out, size_t cap)
+{
+	const char *p = s, *end = s + n;
+	char u[4];
+	size_t len = 0, used, k;
+
+	while (p < end) {
+		if (*p != '\\') {
+			if (len < cap)
+				out[len] = *p;
+			len++;
+			p++;
+			continue;
+		}
+		k = rq_utf8(u, rq_escape(p, end, &used));
+		for (size_t i = 0; i < k; i++, len++)
+			if (len < cap)
+				out[len] = u[i];
+		p += used;
+	}
+	return len;
+}
+
+/* ---- ids ---------------------------------------------------------------------- */
+
+static const char rq_hexdigits[] = "0123456789abcdef";
+
+/*
+ * The canonical text of an escaped string id s[0..n): what JSON.stringify
+ * writes for what JSON.parse reads. Returns the length written to out, or
+ * -1 when it decodes to more than REQUEST_ID_STR_MAX bytes.
+ */
 static int
-jp_null_cb(void *ctx)
+rq_id_escaped(const char *s, size_t n, char *out)
 {
-	struct jp *p = ctx;
-	int w = jp_scalar_where(p);
+	const char *p = s, *end = s + n;
+	size_t bytes = 0, used;
+	char *d = out;
+	uint32_t cp;
 
-	if (w == 1)
-		return msgpack_pack_nil(&p->jp_pk) == 0 ? 1 :
-		    jp_fail(p, jp_err_oom);
-	if (w == 0)
-		jp_top_other(p);
-	return 1;
+	*d++ = '"';
+	while (p < end) {
+		if (*p != '\\') {
+			/* Raw bytes need no escape (the scanner saw to it). */
+			if (++bytes > REQUEST_ID_STR_MAX)
+				return -1;
+			*d++ = *p++;
+			continue;
+		}
+		cp = rq_escape(p, end, &used);
+		p += used;
+		if (cp >= 0xd800 && cp <= 0xdfff) {
+			/* A lone surrogate: escaped, as JSON.stringify does. */
+			if ((bytes += 3) > REQUEST_ID_STR_MAX)
+				return -1;
+			memcpy(d, "\\ud", 3);
+			d[3] = rq_hexdigits[(cp >> 8) & 15];
+			d[4] = rq_hexdigits[(cp >> 4) & 15];
+			d[5] = rq_hexdigits[cp & 15];
+			d += 6;
+			continue;
+		}
+		if (cp >= 0x20 && cp != '"' && cp != '\\') {
+			size_t k = rq_utf8(d, cp);
+
+			if ((bytes += k) > REQUEST_ID_STR_MAX)
+				return -1;
+			d += k;
+			continue;
+		}
+		if (++bytes > REQUEST_ID_STR_MAX)
+			return -1;
+		*d++ = '\\';
+		switch (cp) {
+		case '"': *d++ = '"'; break;
+		case '\\': *d++ = '\\'; break;
+		case '\b': *d++ = 'b'; break;
+		case '\f': *d++ = 'f'; break;
+		case '\n': *d++ = 'n'; break;
+		case '\r': *d++ = 'r'; break;
+		case '\t': *d++ = 't'; break;
+		default:
+			memcpy(d, "u00", 3);
+			d[3] = rq_hexdigits[cp >> 4];
+			d[4] = rq_hexdigits[cp & 15];
+			d += 5;
+			break;
+		}
+	}
+	*d++ = '"';
+	return (int)(d - out);
 }
 
-static int
-jp_boolean_cb(void *ctx, int b)
+/* An integer id: plain digits (what JSON.stringify writes for 0..2^53-1). */
+static bool
+rq_id_number_ok(const char *s, size_t n)
 {
-	struct jp *p = ctx;
-	int w = jp_scalar_where(p);
-
-	if (w == 1)
-		return (b ? msgpack_pack_true(&p->jp_pk) :
-		    msgpack_pack_false(&p->jp_pk)) == 0 ? 1 :
-		    jp_fail(p, jp_err_oom);
-	if (w == 0)
-		jp_top_other(p);
-	return 1;
-}
-
-/* id: plain digits only (what JSON.stringify writes for 0..2^53-1). */
-static void
-jp_set_id_number(struct jp *p, const char *s, size_t n)
-{
-	struct jreq *req = p->jp_req;
 	uint64_t v = 0;
-	size_t i;
 
 	if (n == 0 || n > 16)
-		goto fail;
-	for (i = 0; i < n; i++) {
+		return false;
+	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
-			goto fail;
+			return false;
 		v = v * 10 + (uint64_t)(s[i] - '0');
 	}
-	if (v > (uint64_t)JSON_MAX_SAFE_INT)
-		goto fail;
-	memcpy(req->id_json, s, n);   /* JSON has no leading zeros: canonical */
-	req->id_json[n] = '\0';
-	req->id_len = n;
-	req->has_id = true;
-	return;
-fail:
-	p->jp_flags |= JP_BAD_ID;
+	return v <= REQUEST_MAX_SAFE_INT;
 }
 
-static int
-jp_number_cb(void *ctx, const char *s, size_t n)
+int
+request_id_canon(const char *text, size_t len, char *out)
 {
-	struct jp *p = ctx;
-	int w = jp_scalar_where(p);
+	bool esc;
 
-	if (w == 1)
-		return jp_put_number(p, s, n);
-	if (w == 0) {
-		if (p->jp_key == JP_KEY_ID)
-			jp_set_id_number(p, s, n);
-		else
-			jp_top_other(p);
+	if (len >= 2 && text[0] == '"') {
+		esc = memchr(text + 1, '\\', len - 2) != NULL;
+		if (esc)
+			return rq_id_escaped(text + 1, len - 2, out);
+		if (len - 2 > REQUEST_ID_STR_MAX)
+			return -1;
+		memcpy(out, text, len);
+		return (int)len;
 	}
-	return 1;
+	if (!rq_id_number_ok(text, len))
+		return -1;
+	memcpy(out, text, len);
+	return (int)len;
 }
 
-static int
-jp_set_method(struct jp *p, const unsigned char *s, size_t n)
-{
-	struct jreq *req = p->jp_req;
-	size_t keep = n > JREQ_METHOD_MAX ? JREQ_METHOD_MAX : n;
+/* ---- the message ------------------------------------------------------------------ */
 
-	if (memchr(s, '\0', n) != NULL) {
-		p->jp_flags |= JP_NUL_METHOD;
-		return 1;
+static enum rq_key
+rq_key(const char *k, size_t n, bool esc)
+{
+	char buf[8];
+
+	if (esc) {
+		if ((n = rq_unescape(k, n, buf, sizeof(buf))) > sizeof(buf))
+			return RQ_KEY_OTHER;
+		k = buf;
 	}
-	memcpy(req->method, s, keep);
-	req->method[keep] = '\0';
-	req->method_len = keep;
-	req->method_too_long = n > JREQ_METHOD_MAX;
-	if (!utf8_valid(s, n) && jp_fix_utf8((unsigned char *)req->method,
-	    keep) != 0 && !req->method_too_long)
-		return jp_fail(p, jp_err_utf8);
-	return 1;
+	if (n == 6 && memcmp(k, "method", 6) == 0)
+		return RQ_KEY_METHOD;
+	if (n == 2 && memcmp(k, "id", 2) == 0)
+		return RQ_KEY_ID;
+	if (n == 6 && memcmp(k, "params", 6) == 0)
+		return RQ_KEY_PARAMS;
+	return RQ_KEY_OTHER;
 }
 
-static int
-jp_set_id_string(struct jp *p, const unsigned char *s, size_t n)
+static void
+rq_method(struct request *rq, const char *s, size_t n, bool esc,
+    unsigned *flags)
 {
-	struct jreq *req = p->jp_req;
-	char tmp[JREQ_ID_STR_MAX];
-
-	if (n > JREQ_ID_STR_MAX) {
-		p->jp_flags |= JP_BAD_ID;
-		return 1;
+	if (esc) {
+		n = rq_unescape(s, n, rq->rq_method_buf, REQUEST_METHOD_MAX);
+		s = rq->rq_method_buf;
+		if (memchr(s, '\0', n < REQUEST_METHOD_MAX ? n :
+		    REQUEST_METHOD_MAX) != NULL) {
+			*flags |= RQ_NUL_METHOD;
+			return;
+		}
 	}
-	memcpy(tmp, s, n);
-	if (!utf8_valid(s, n) && jp_fix_utf8((unsigned char *)tmp, n) != 0)
-		return jp_fail(p, jp_err_utf8);
-	req->id_len = json_quote(req->id_json, tmp, n);
-	req->has_id = true;
-	return 1;
+	rq->rq_has_method = true;
+	rq->rq_method = s;
+	rq->rq_method_too_long = n > REQUEST_METHOD_MAX;
+	rq->rq_method_len = n > REQUEST_METHOD_MAX ? REQUEST_METHOD_MAX : n;
+	rq->rq_ping = n == 5 && memcmp(s, ".ping", 5) == 0;
 }
 
-static int
-jp_string_cb(void *ctx, const unsigned char *s, size_t n)
+/* The id's value at sc_p: read (or marked bad) and skipped. */
+static enum json_scan_status
+rq_id(struct request *rq, struct json_scan *s, int c, unsigned *flags)
 {
-	struct jp *p = ctx;
-	bool valid = jlex_take_sub(p->jp_lex, &s, &n);
-	int w = jp_scalar_where(p);
+	const char *start = (const char *)s->sc_p, *str;
+	enum json_scan_status st;
+	unsigned depth;
+	size_t n;
+	bool esc;
+	int len;
 
-	if (w == 1)
-		return jp_put_str(p, s, n, valid);
-	if (w == 0) {
-		if (p->jp_key == JP_KEY_METHOD)
-			return jp_set_method(p, s, n);
-		if (p->jp_key == JP_KEY_ID)
-			return jp_set_id_string(p, s, n);
-		jp_top_other(p);
+	if (c == '"') {
+		if ((st = json_scan_string(s, &str, &n, &esc)) != JSON_SCAN_OK)
+			return st;
+		if (!esc) {
+			/* Already canonical: the quoted text as it came. */
+			if (n > REQUEST_ID_STR_MAX)
+				goto bad;
+			rq->rq_id = start;
+			rq->rq_id_len = n + 2;
+		} else {
+			if ((len = rq_id_escaped(str, n, rq->rq_id_buf)) < 0)
+				goto bad;
+			rq->rq_id = rq->rq_id_buf;
+			rq->rq_id_len = (size_t)len;
+		}
+		rq->rq_has_id = true;
+		return JSON_SCAN_OK;
 	}
-	return 1;
-}
-
-static int
-jp_map_key_cb(void *ctx, const unsigned char *s, size_t n)
-{
-	struct jp *p = ctx;
-	bool valid = jlex_take_sub(p->jp_lex, &s, &n);
-	unsigned seen;
-
-	if (p->jp_skip > 0)
-		return 1;
-	if (p->jp_pdepth > 0) {
-		if (!jp_count(p, true))
-			return 0;
-		return jp_put_str(p, s, n, valid);
-	}
-	/* A key of the top-level object. */
-	if (n == 6 && memcmp(s, "method", 6) == 0) {
-		p->jp_key = JP_KEY_METHOD;
-		seen = JP_SEEN_METHOD;
-	} else if (n == 2 && memcmp(s, "id", 2) == 0) {
-		p->jp_key = JP_KEY_ID;
-		seen = JP_SEEN_ID;
-	} else if (n == 6 && memcmp(s, "params", 6) == 0) {
-		p->jp_key = JP_KEY_PARAMS;
-		seen = JP_SEEN_PARAMS;
+	/* Plain digits followed by what may follow a value: a number, read
+	 * here; anything else is the scanner's to judge. */
+	for (n = 0; start + n < (const char *)s->sc_end &&
+	    start[n] >= '0' && start[n] <= '9' && n < 20; n++)
+		;
+	if (n > 0 && (n == 1 || start[0] != '0') &&
+	    start + n < (const char *)s->sc_end && (start[n] == ',' ||
+	    start[n] == '}' || start[n] == ' ')) {
+		s->sc_p = (const unsigned char *)start + n;
 	} else {
-		p->jp_key = JP_KEY_OTHER;
-		return 1;
+		if ((st = json_scan_value(s, &depth)) != JSON_SCAN_OK)
+			return st;
+		n = (size_t)((const char *)s->sc_p - start);
 	}
-	if (p->jp_flags & seen)
-		return jp_fail(p, "Parse error: duplicate key");
-	p->jp_flags |= seen;
-	return 1;
+	if (!rq_id_number_ok(start, n))
+		goto bad;
+	rq->rq_id = start;
+	rq->rq_id_len = n;
+	rq->rq_has_id = true;
+	return JSON_SCAN_OK;
+bad:
+	*flags |= RQ_BAD_ID;
+	return JSON_SCAN_OK;
 }
 
-/*
- * Open a container in params. msgpack needs the count up front: write a
- * 32-bit header now and patch the count when the container closes.
- */
-static int
-jp_open_params(struct jp *p, bool map)
+/* The value of a top-level key, at sc_p (c its first byte). */
+static enum json_scan_status
+rq_member(struct request *rq, struct json_scan *s, enum rq_key key, int c,
+    unsigned *flags)
 {
-	unsigned char hdr[5] = { map ? 0xdf : 0xdd, 0, 0, 0, 0 };
-	int top = p->jp_pdepth;
+	const char *start = (const char *)s->sc_p, *str;
+	enum json_scan_status st;
+	unsigned depth;
+	size_t n;
+	bool esc;
 
-	p->jp_hdr[top] = p->jp_out->size;
-	p->jp_count[top] = 0;
-	p->jp_ismap[top] = map;
-	p->jp_pdepth++;
-	if (msgpack_sbuffer_write(p->jp_out, (const char *)hdr, 5) != 0)
-		return jp_fail(p, jp_err_oom);
-	return 1;
-}
-
-static int
-jp_start(struct jp *p, bool map)
-{
-	if (p->jp_skip > 0) {
-		p->jp_skip++;
-		return 1;
+	switch (key) {
+	case RQ_KEY_METHOD:
+		if (c != '"')
+			break;
+		if ((st = json_scan_string(s, &str, &n, &esc)) == JSON_SCAN_OK)
+			rq_method(rq, str, n, esc, flags);
+		return st;
+	case RQ_KEY_ID:
+		if (c == '"' || c == '-' || (c >= '0' && c <= '9'))
+			return rq_id(rq, s, c, flags);
+		*flags |= RQ_BAD_ID;
+		break;
+	case RQ_KEY_PARAMS:
+		if (c != '[')
+			break;
+		if ((st = json_scan_value(s, &depth)) != JSON_SCAN_OK)
+			return st;
+		rq->rq_params = start;
+		rq->rq_params_len = (size_t)((const char *)s->sc_p - start);
+		if (depth > REQUEST_PARAMS_MAX_DEPTH)
+			*flags |= RQ_TOO_DEEP;
+		return JSON_SCAN_OK;
+	case RQ_KEY_OTHER:
+		break;
 	}
-	if (p->jp_pdepth > 0) {
-		if (p->jp_pdepth >= JSON_MAX_DEPTH) {
-			/* Keep scanning for the id; params are not used. */
-			p->jp_flags |= JP_TOO_DEEP;
-			p->jp_skip = 1;
-			return 1;
-		}
-		if (!jp_count(p, false))
-			return 0;
-		return jp_open_params(p, map);
-	}
-	if (p->jp_depth == 0) {
-		if (map) {
-			p->jp_depth = 1;
-			return 1;
-		}
-		p->jp_flags |= JP_NOT_OBJECT;
-		p->jp_skip = 1;
-		return 1;
-	}
-	if (p->jp_key == JP_KEY_PARAMS && !map)
-		return jp_open_params(p, false);
-	jp_top_other(p);
-	p->jp_skip = 1;
-	return 1;
+	if (key == RQ_KEY_METHOD)
+		*flags |= RQ_BAD_METHOD;
+	else if (key == RQ_KEY_PARAMS)
+		*flags |= RQ_BAD_PARAMS;
+	return json_scan_value(s, &depth);
 }
-
-static int
-jp_end(struct jp *p)
-{
-	unsigned char *h;
-	uint32_t c;
-
-	if (p->jp_skip > 0) {
-		p->jp_skip--;
-		return 1;
-	}
-	if (p->jp_pdepth > 0) {
-		p->jp_pdepth--;
-		c = p->jp_count[p->jp_pdepth];
-		h = (unsigned char *)p->jp_out->data + p->jp_hdr[p->jp_pdepth];
-		h[1] = (unsigned char)(c >> 24);
-		h[2] = (unsigned char)(c >> 16);
-		h[3] = (unsigned char)(c >> 8);
-		h[4] = (unsigned char)c;
-		if (p->jp_pdepth == 0) {
-			p->jp_req->has_params = true;
-			p->jp_req->nparams = c;
-		}
-		return 1;
-	}
-	p->jp_depth = 0;
-	return 1;
-}
-
-static int
-jp_start_map_cb(void *ctx)
-{
-	return jp_start(ctx, true);
-}
-
-static int
-jp_start_array_cb(void *ctx)
-{
-	return jp_start(ctx, false);
-}
-
-static int
-jp_end_cb(void *ctx)
-{
-	return jp_end(ctx);
-}
-
-static const yajl_callbacks jp_callbacks = {
-	.yajl_null = jp_null_cb,
-	.yajl_boolean = jp_boolean_cb,
-	.yajl_number = jp_number_cb,
-	.yajl_string = jp_string_cb,
-	.yajl_start_map = jp_start_map_cb,
-	.yajl_map_key = jp_map_key_cb,
-	.yajl_end_map = jp_end_cb,
-	.yajl_start_array = jp_start_array_cb,
-	.yajl_end_array = jp_end_cb,
-};
 
 /* Resolve what the scan saw into one status, by the protocol's precedence. */
-static enum jreq_status
-jp_status(struct jp *p)
+static enum request_status
+rq_status(struct request *rq, unsigned f)
 {
-	struct jreq *req = p->jp_req;
-	unsigned f = p->jp_flags;
-
-	if (f & JP_NOT_OBJECT) {
-		req->error = "Invalid request: not a JSON object";
-		return JREQ_NOT_OBJECT;
+	if (!(f & RQ_SEEN_METHOD)) {
+		rq->rq_error = "Invalid request: missing method";
+		return REQUEST_NO_METHOD;
 	}
-	if (!(f & JP_SEEN_METHOD)) {
-		req->error = "Invalid request: missing method";
-		return JREQ_NO_METHOD;
+	if (f & RQ_BAD_METHOD) {
+		rq->rq_error = "Invalid request: method must be a string";
+		return REQUEST_NO_METHOD;
 	}
-	if (f & JP_BAD_METHOD) {
-		req->error = "Invalid request: method must be a string";
-		return JREQ_NO_METHOD;
+	if (f & RQ_NUL_METHOD) {
+		rq->rq_error = "Invalid request: method contains a NUL character";
+		return REQUEST_NO_METHOD;
 	}
-	if (f & JP_NUL_METHOD) {
-		req->error = "Invalid request: method contains a NUL character";
-		return JREQ_NO_METHOD;
-	}
-	if (f & JP_BAD_ID) {
-		req->error = "Invalid request: id must be an integer from 0 to "
+	if (f & RQ_BAD_ID) {
+		rq->rq_error = "Invalid request: id must be an integer from 0 to "
 		    "2^53-1 or a string of at most 256 bytes";
-		return JREQ_BAD_ID;
+		return REQUEST_BAD_ID;
 	}
-	if (f & JP_BAD_PARAMS) {
-		req->error = "Invalid request: params must be an array";
-		return JREQ_BAD_PARAMS;
+	if (f & RQ_BAD_PARAMS) {
+		rq->rq_error = "Invalid request: params must be an array";
+		return REQUEST_BAD_PARAMS;
 	}
-	if (f & JP_TOO_DEEP) {
-		req->error = "Invalid request: params nested too deeply";
-		return JREQ_TOO_DEEP;
+	if (f & RQ_TOO_DEEP) {
+		rq->rq_error = "Invalid request: params nested too deeply";
+		return REQUEST_TOO_DEEP;
 	}
-	return JREQ_OK;
+	return REQUEST_OK;
 }
 
-enum jreq_status
-jreq_parse(struct jreq *req, const char *json, size_t len,
-    msgpack_sbuffer *params)
+static enum request_status
+rq_fail(struct request *rq, enum request_status st, const char *why)
 {
-	struct jlex lex;
-	yajl_handle h = NULL;
-	yajl_status ys;
-	enum jreq_status st = JREQ_BAD_JSON;
-	struct jp p;
-
-	req->method[0] = '\0';
-	req->method_len = 0;
-	req->method_too_long = false;
-	req->has_id = false;
-	req->id_json[0] = '\0';
-	req->id_len = 0;
-	req->has_params = false;
-	req->nparams = 0;
-	req->error = NULL;
-	msgpack_sbuffer_clear(params);
-
-	p.jp_req = req;
-	p.jp_out = params;
-	msgpack_packer_init(&p.jp_pk, params, msgpack_sbuffer_write);
-	p.jp_flags = 0;
-	p.jp_key = JP_KEY_OTHER;
-	p.jp_depth = 0;
-	p.jp_skip = 0;
-	p.jp_pdepth = 0;
-	p.jp_fatal = NULL;
-	p.jp_lex = &lex;
-
-	if ((h = jlex_alloc(&lex, &jp_callbacks, &p)) == NULL) {
-		p.jp_fatal = jp_err_oom;
-		goto fail;
-	}
-	/* Strict: no comments, one value, no garbage, UTF-8 checked. */
-	yajl_config(h, yajl_dont_validate_strings, 0);
-	ys = jlex_feed(&lex, h, (const unsigned char *)json, len);
-	if (ys == yajl_status_ok && (ys = yajl_complete_parse(h)) !=
-	    yajl_status_ok && p.jp_fatal == NULL)
-		p.jp_fatal = "Parse error: unexpected end of input";
-	if (ys != yajl_status_ok && p.jp_fatal == NULL)
-		p.jp_fatal = "Parse error: invalid JSON";
-	if (p.jp_fatal != NULL)
-		goto fail;
-	if ((st = jp_status(&p)) != JREQ_OK)
-		goto fail;
-	if (!req->has_params && msgpack_pack_array(&p.jp_pk, 0) != 0) {
-		p.jp_fatal = jp_err_oom;
-		goto fail;
-	}
-	yajl_free(h);
-	return JREQ_OK;
-
-fail:
-	if (h != NULL)
-		yajl_free(h);
-	if (p.jp_fatal != NULL) {
-		st = JREQ_BAD_JSON;
-		req->error = p.jp_fatal;
-	}
-	/* Never hand out half-written params; the id only where it is used. */
-	msgpack_sbuffer_clear(params);
-	(void)msgpack_pack_array(&p.jp_pk, 0);
-	req->has_params = false;
-	req->nparams = 0;
-	if (st != JREQ_BAD_PARAMS && st != JREQ_TOO_DEEP) {
-		req->has_id = false;
-		req->id_json[0] = '\0';
-		req->id_len = 0;
+	rq->rq_error = why;
+	if (st != REQUEST_BAD_PARAMS && st != REQUEST_TOO_DEEP &&
+	    st != REQUEST_DEEP)
+		rq->rq_has_id = false;
+	if (st != REQUEST_OK) {
+		rq->rq_params = NULL;
+		rq->rq_params_len = 0;
 	}
 	return st;
+}
+
+/* A scan that stopped: bad JSON, or nested past the scanner's bound. */
+static enum request_status
+rq_scan_fail(struct request *rq, const struct json_scan *s,
+    enum json_scan_status st)
+{
+	if (st == JSON_SCAN_TOO_DEEP)
+		return rq_fail(rq, REQUEST_DEEP, s->sc_error);
+	rq->rq_ping = false;
+	return rq_fail(rq, REQUEST_BAD_JSON, s->sc_error);
+}
+
+enum request_status
+request_parse(struct request *rq, const char *msg, size_t len)
+{
+	struct json_scan s;
+	enum json_scan_status st;
+	enum request_status rs;
+	unsigned flags = 0, seen, depth;
+	enum rq_key key;
+	const char *k;
+	size_t kn;
+	bool kesc;
+	int c;
+
+	rq->rq_error = NULL;
+	rq->rq_method = "";
+	rq->rq_method_len = 0;
+	rq->rq_has_method = false;
+	rq->rq_method_too_long = false;
+	rq->rq_ping = false;
+	rq->rq_has_id = false;
+	rq->rq_id = NULL;
+	rq->rq_id_len = 0;
+	rq->rq_params = NULL;
+	rq->rq_params_len = 0;
+	json_scan_init(&s, msg, len);
+	if ((c = json_scan_peek(&s)) != '{') {
+		if ((st = json_scan_value(&s, &depth)) != JSON_SCAN_OK)
+			return rq_scan_fail(rq, &s, st);
+		if (json_scan_peek(&s) != -1)
+			return rq_fail(rq, REQUEST_BAD_JSON, json_scan_err_trailing);
+		return rq_fail(rq, REQUEST_NOT_OBJECT,
+		    "Invalid request: not a JSON object");
+	}
+	s.sc_p++;
+	if ((c = json_scan_peek(&s)) == '}') {
+		s.sc_p++;
+		goto end;
+	}
+	for (;;) {
+		if (c != '"')
+			return rq_fail(rq, REQUEST_BAD_JSON, c < 0 ?
+			    json_scan_err_eof : json_scan_err_key);
+		if ((st = json_scan_string(&s, &k, &kn, &kesc)) != JSON_SCAN_OK)
+			return rq_scan_fail(rq, &s, st);
+		key = rq_key(k, kn, kesc);
+		if ((c = json_scan_peek(&s)) != ':')
+			return rq_fail(rq, REQUEST_BAD_JSON, c < 0 ?
+			    json_scan_err_eof : json_scan_err_colon);
+		s.sc_p++;
+		if ((c = json_scan_peek(&s)) < 0)
+			return rq_fail(rq, REQUEST_BAD_JSON, json_scan_err_eof);
+		seen = key == RQ_KEY_METHOD ? RQ_SEEN_METHOD :
+		    key == RQ_KEY_ID ? RQ_SEEN_ID :
+		    key == RQ_KEY_PARAMS ? RQ_SEEN_PARAMS : 0;
+		if (flags & seen)
+			return rq_fail(rq, REQUEST_BAD_JSON, rq_err_dup);
+		flags |= seen;
+		if ((st = rq_member(rq, &s, key, c, &flags)) != JSON_SCAN_OK)
+			return rq_scan_fail(rq, &s, st);
+		if ((c = json_scan_peek(&s)) == '}') {
+			s.sc_p++;
+			break;
+		}
+		if (c != ',')
+			return rq_fail(rq, REQUEST_BAD_JSON, c < 0 ?
+			    json_scan_err_eof : json_scan_err_object);
+		s.sc_p++;
+		c = json_scan_peek(&s);
+	}
+end:
+	if (json_scan_peek(&s) != -1)
+		return rq_fail(rq, REQUEST_BAD_JSON, json_scan_err_trailing);
+	if ((rs = rq_status(rq, flags)) != REQUEST_OK)
+		return rq_fail(rq, rs, rq->rq_error);
+	return REQUEST_OK;
+}
+
+int
+request_first_param(const struct request *rq, const char **text,
+    size_t *len)
+{
+	struct json_scan s;
+	unsigned depth;
+	const char *start;
+
+	if (rq->rq_params == NULL)
+		return -1;
+	json_scan_init(&s, rq->rq_params + 1, rq->rq_params_len - 1);
+	if (json_scan_peek(&s) == ']')
+		return -1;
+	start = (const char *)s.sc_p;
+	if (json_scan_value(&s, &depth) != JSON_SCAN_OK)
+		return -1;
+	*text = start;
+	*len = (size_t)((const char *)s.sc_p - start);
+	return 0;
 }

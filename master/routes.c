@@ -9,11 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Route names are short: FNV-1a rather than uthash's default (only this
+ * file adds to and looks in the table). */
+#define HASH_FUNCTION(keyptr, keylen, hashv) do {                      \
+	const unsigned char *routes_k_ = (const unsigned char *)(keyptr); \
+	unsigned routes_h_ = 2166136261u;                                 \
+	for (unsigned routes_i_ = 0; routes_i_ < (unsigned)(keylen);      \
+	    routes_i_++)                                                  \
+		routes_h_ = (routes_h_ ^ routes_k_[routes_i_]) * 16777619u;\
+	(hashv) = routes_h_;                                              \
+} while (0)
 #include <uthash.h>
 #include <wspool.h>
 
 #include "common/log.h"
-#include "master/json.h"
+#include "json/write.h"
 #include "master/routes.h"
 #include "proto/proto.h"
 
@@ -108,7 +118,7 @@ routes_known(void)
 }
 
 int
-routes_manifest(msgpack_sbuffer *out, uint64_t default_timeout_ms)
+routes_manifest(struct json_buf *out, uint64_t default_timeout_ms)
 {
 	const struct route *r;
 	char text[160];

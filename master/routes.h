@@ -48,7 +48,8 @@ bool routes_known(void);
  * in the module's order; "[]" before any table. Returns 0, or -1 when
  * out of memory.
  */
-int routes_manifest(msgpack_sbuffer *out, uint64_t default_timeout_ms);
+struct json_buf;
+int routes_manifest(struct json_buf *out, uint64_t default_timeout_ms);
 
 /* Free every table, current and retired. */
 void routes_fini(void);

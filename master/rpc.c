@@ -8,18 +8,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
-#include <event2/event.h>
-#include <msgpack.h>
+/*
+ * The calls are looked up by their 8-byte id (rpc.calls) and by the
+ * client's id text (c_calls), both short keys that uthash's default hash
+ * takes long over: FNV-1a here, one multiply per byte. (Only rpc.c adds
+ * to and looks in these tables, so the hash is this file's business.)
+ */
+#define HASH_FUNCTION(keyptr, keylen, hashv) do {                      \
+	const unsigned char *rpc_k_ = (const unsigned char *)(keyptr);    \
+	unsigned rpc_h_ = 2166136261u;                                    \
+	for (unsigned rpc_i_ = 0; rpc_i_ < (unsigned)(keylen); rpc_i_++)  \
+		rpc_h_ = (rpc_h_ ^ rpc_k_[rpc_i_]) * 16777619u;            \
+	(hashv) = rpc_h_;                                                 \
+} while (0)
 #include <uthash.h>
 
 #include <wspool.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "json/utf8.h"
+#include "json/write.h"
+#include "master/answer.h"
 #include "master/conn.h"
 #include "master/journal.h"
-#include "master/json.h"
 #include "master/link.h"
 #include "master/master.h"
 #include "master/metrics.h"
@@ -28,13 +42,18 @@
 #include "master/rpc.h"
 #include "master/sched.h"
 #include "master/supervise.h"
+#include "master/timeouts.h"
 #include "proto/proto.h"
+
+/* Calls whose id fits here are recycled, not freed. */
+#define RPC_SMALL_ID 48
+#define RPC_POOL_MAX 4096
 
 static struct {
 	struct call *calls;          /* by k_id */
-	msgpack_sbuffer params;      /* scratch: the params of the message at hand */
-	msgpack_sbuffer out;         /* scratch: the JSON being written */
-	msgpack_zone zone;           /* scratch: unpacked worker values */
+	struct json_buf out;         /* scratch: an answer being written */
+	struct call *pool;           /* free small calls, linked by k_conn */
+	unsigned npool;
 	bool started;                /* rpc_init ran: rpc_fini has work */
 } rpc;
 
@@ -46,6 +65,7 @@ static const char *const rpc_outcome_names[] = {
 
 static void rpc_sched_start_cb(struct sched_entry *e, struct worker *w);
 static void rpc_sched_expire_cb(struct sched_entry *e);
+static void rpc_deadline_cb(struct timeouts_entry *e);
 
 static const struct sched_hooks rpc_sched_hooks = {
 	.sh_start = rpc_sched_start_cb,
@@ -62,24 +82,30 @@ int
 rpc_init(void)
 {
 	rpc.started = true;
-	msgpack_sbuffer_init(&rpc.params);
-	msgpack_sbuffer_init(&rpc.out);
-	msgpack_zone_init(&rpc.zone, 4096);
+	json_buf_init(&rpc.out);
 	metrics_outcomes(rpc_outcome_names, OUTCOME_COUNT);
 	metrics_gauge("wspool_calls_in_flight",
 	    "Calls sent to a worker and not yet ended.", rpc_in_flight_gauge_cb);
+	if (timeouts_init(rpc_deadline_cb) != 0)
+		return -1;
 	return sched_init(&rpc_sched_hooks);
 }
 
 void
 rpc_fini(void)
 {
+	struct call *call;
+
 	if (!rpc.started)
 		return;
 	rpc.started = false;
-	msgpack_sbuffer_destroy(&rpc.params);
-	msgpack_sbuffer_destroy(&rpc.out);
-	msgpack_zone_destroy(&rpc.zone);
+	while ((call = rpc.pool) != NULL) {
+		rpc.pool = (struct call *)(void *)call->k_conn;
+		free(call);
+	}
+	rpc.npool = 0;
+	json_buf_free(&rpc.out);
+	timeouts_fini();
 	sched_fini();
 }
 
@@ -111,59 +137,26 @@ rpc_reason(struct wspool_reason *r, enum wspool_reason_kind kind)
 
 /* ---- writing answers ------------------------------------------------------ */
 
-static void
-rpc_out_reset(void)
-{
-	rpc.out.size = 0;
-}
-
-#define RPC_PUT(s) json_put_raw(&rpc.out, s, sizeof(s) - 1)
+/* Our scratch never keeps more than this between answers. */
+#define RPC_OUT_KEEP (64u * 1024)
 
 static void
-rpc_put_id(const char *id, size_t id_len)
+rpc_send_out(struct conn *c, int rv)
 {
-	RPC_PUT("{\"id\":");
-	if (id != NULL)
-		json_put_raw(&rpc.out, id, id_len);
-	else
-		RPC_PUT("null");
-}
-
-/* Append a packed msgpack value as JSON; -1 if it is not one valid value. */
-static int
-rpc_put_value(const struct proto_bytes *b)
-{
-	msgpack_object obj;
-	int rv;
-
-	rv = proto_unpack_value(b, &rpc.zone, &obj);
 	if (rv == 0)
-		rv = json_from_msgpack(&rpc.out, &obj);
-	msgpack_zone_clear(&rpc.zone);
-	return rv;
-}
-
-static void
-rpc_put_error_head(const char *id, size_t id_len, int code, const char *msg,
-    size_t msg_len)
-{
-	char num[16];
-
-	rpc_put_id(id, id_len);
-	RPC_PUT(",\"error\":{\"code\":");
-	json_put_raw(&rpc.out, num, (size_t)snprintf(num, sizeof(num), "%d", code));
-	RPC_PUT(",\"message\":");
-	json_put_string(&rpc.out, msg, msg_len);
+		conn_send_text(c, rpc.out.jb_data, rpc.out.jb_len);
+	else
+		log_error("conn %llu: out of memory writing an answer",
+		    (unsigned long long)c->c_id);
+	json_buf_reset(&rpc.out, RPC_OUT_KEEP);
 }
 
 static void
 rpc_send_error(struct conn *c, const char *id, size_t id_len, int code,
     const char *msg)
 {
-	rpc_out_reset();
-	rpc_put_error_head(id, id_len, code, msg, strlen(msg));
-	RPC_PUT("}}");
-	conn_send_text(c, rpc.out.data, rpc.out.size);
+	rpc_send_out(c, answer_error(&rpc.out, id, id_len, code, msg,
+	    strlen(msg), NULL, 0, NULL));
 }
 
 /* A call refused before it reached a worker; notifications get nothing. */
@@ -176,29 +169,13 @@ rpc_refuse(struct conn *c, const char *id, size_t id_len, int code,
 		rpc_send_error(c, id, id_len, code, msg);
 }
 
-/* An error whose data is a reason (502, 504). */
+/* An error whose data is a reason (502, 503, 504). */
 static void
 rpc_send_reason_error(struct conn *c, const struct call *call, int code,
     const char *msg, const struct wspool_reason *reason)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	struct proto_bytes b;
-
-	rpc_out_reset();
-	rpc_put_error_head(call->k_client_id, call->k_client_id_len, code, msg,
-	    strlen(msg));
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if (proto_pack_reason(&pk, reason) == 0) {
-		b.ptr = sb.data;
-		b.len = sb.size;
-		RPC_PUT(",\"data\":");
-		rpc_put_value(&b);
-	}
-	msgpack_sbuffer_destroy(&sb);
-	RPC_PUT("}}");
-	conn_send_text(c, rpc.out.data, rpc.out.size);
+	rpc_send_out(c, answer_error(&rpc.out, call->k_client_id,
+	    call->k_client_id_len, code, msg, strlen(msg), NULL, 0, reason));
 }
 
 /* ---- the call table ------------------------------------------------------- */
@@ -244,16 +221,40 @@ rpc_call_free(struct call *call)
 	metrics_call_end(call->k_route, (unsigned)o, us);
 	if (call->k_worker != NULL)
 		sched_release(call->k_worker);
-	if (call->k_deadline != NULL)
-		event_free(call->k_deadline);
+	timeouts_clear(&call->k_deadline);
 	HASH_DEL(rpc.calls, call);
+	if (call->k_client_id_len < RPC_SMALL_ID && rpc.npool < RPC_POOL_MAX) {
+		call->k_conn = (struct conn *)(void *)rpc.pool;
+		rpc.pool = call;
+		rpc.npool++;
+		return;
+	}
 	free(call);
 }
 
-static void
-rpc_deadline_cb(evutil_socket_t fd, short what, void *arg)
+/* A zeroed call with room for an id of key_len bytes (and a NUL). */
+static struct call *
+rpc_call_alloc(size_t key_len)
 {
-	struct call *call = arg;
+	struct call *call;
+
+	if (key_len >= RPC_SMALL_ID)
+		return calloc(1, sizeof(*call) + key_len + 1);
+	if ((call = rpc.pool) == NULL)
+		return calloc(1, sizeof(*call) + RPC_SMALL_ID);
+	rpc.pool = (struct call *)(void *)call->k_conn;
+	rpc.npool--;
+	memset(call, 0, sizeof(*call) + RPC_SMALL_ID);
+	return call;
+}
+
+#define RPC_CALL_OF_DEADLINE(e) \
+	((struct call *)(void *)((char *)(e) - offsetof(struct call, k_deadline)))
+
+static void
+rpc_deadline_cb(struct timeouts_entry *e)
+{
+	struct call *call = RPC_CALL_OF_DEADLINE(e);
 	struct worker *w = call->k_worker;
 	struct wspool_reason reason;
 	char why[64];
@@ -343,7 +344,9 @@ rpc_send_call(struct call *call, struct worker *w, const char *params,
 		call->k_params_len = len;
 	}
 	if (link_send_call(w, c != NULL ? &lc : NULL, call->k_id, call->k_route,
-	    params, len, (call->k_flags & CALL_NOTIFY) ? PROTO_CALL_NOTIFY : 0) != 0)
+	    call->k_route_len, params, len, (call->k_flags & CALL_NOTIFY) ? NULL : call->k_client_id,
+	    call->k_client_id_len,
+	    (call->k_flags & CALL_NOTIFY) ? PROTO_CALL_NOTIFY : 0) != 0)
 		return -1;
 	call->k_wseq = ++w->w_sent;
 	call->k_worker = w;
@@ -415,30 +418,24 @@ rpc_cancel_all(const struct wspool_reason *reason)
 /* ---- client messages ------------------------------------------------------ */
 
 static void
-rpc_cancel(struct conn *c, const struct jreq *req)
+rpc_cancel(struct conn *c, const struct request *rq)
 {
-	msgpack_unpacked u;
 	struct call *call;
 	struct wspool_reason reason;
-	char target[JREQ_ID_JSON_MAX + 1];
-	const char *key = NULL;
-	size_t key_len = 0;
+	char target[REQUEST_ID_JSON_MAX];
+	const char *key = NULL, *first;
+	size_t key_len = 0, first_len;
 	int n;
 
 	/* The target is params[0], else the message's own id. */
-	msgpack_unpacked_init(&u);
-	if (req->nparams > 0 &&
-	    msgpack_unpack_next(&u, rpc.params.data, rpc.params.size, NULL) ==
-	    MSGPACK_UNPACK_SUCCESS &&
-	    u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size > 0 &&
-	    (n = jreq_id_from_msgpack(&u.data.via.array.ptr[0], target)) > 0) {
+	if (request_first_param(rq, &first, &first_len) == 0 &&
+	    (n = request_id_canon(first, first_len, target)) > 0) {
 		key = target;
 		key_len = (size_t)n;
-	} else if (req->has_id) {
-		key = req->id_json;
-		key_len = req->id_len;
+	} else if (rq->rq_has_id) {
+		key = rq->rq_id;
+		key_len = rq->rq_id_len;
 	}
-	msgpack_unpacked_destroy(&u);
 	if (key == NULL)
 		return;
 	HASH_FIND(hh_conn, c->c_calls, key, key_len, call);
@@ -448,47 +445,39 @@ rpc_cancel(struct conn *c, const struct jreq *req)
 	rpc_abandon(call, OUTCOME_CANCELLED, &reason);
 }
 
+static const char rpc_pong[] = "{\"pong\":true}";
+
 void
 rpc_on_message(struct conn *c, const char *data, size_t len)
 {
-	struct jreq req;
-	enum jreq_status st;
+	struct request rq;
+	enum request_status st;
 	const struct route *r;
 	struct worker *w = NULL;
 	struct call *call;
-	const char *id;
-	size_t id_len, key_len;
+	const char *id, *params;
+	size_t id_len, key_len, params_len;
 	uint64_t timeout_ms;
 
-	st = jreq_parse(&req, data, len, &rpc.params);
-	id = req.has_id ? req.id_json : NULL;
-	id_len = req.has_id ? req.id_len : 0;
-	switch (st) {
-	case JREQ_OK:
-		break;
-	case JREQ_BAD_PARAMS:
-	case JREQ_TOO_DEEP:
-		/* .ping is answered whatever params it carries. */
-		if (strcmp(req.method, ".ping") == 0) {
-			conn_send_text(c, "{\"pong\":true}", 13);
-			return;
-		}
-		rpc_send_error(c, id, id_len, 400, req.error);
-		return;
-	default:
-		rpc_send_error(c, NULL, 0, 400, req.error);
+	st = request_parse(&rq, data, len);
+	id = rq.rq_has_id ? rq.rq_id : NULL;
+	id_len = rq.rq_has_id ? rq.rq_id_len : 0;
+	if (st == REQUEST_BAD_JSON) {
+		rpc_send_error(c, NULL, 0, 400, rq.rq_error);
 		return;
 	}
-
-	if (req.method[0] == '.') {
-		if (strcmp(req.method, ".ping") == 0) {
-			conn_send_text(c, "{\"pong\":true}", 13);
-			return;
-		}
-		if (strcmp(req.method, ".cancel") == 0) {
-			rpc_cancel(c, &req);
-			return;
-		}
+	/* .ping is answered whatever params or id it carries. */
+	if (rq.rq_ping) {
+		conn_send_text(c, rpc_pong, sizeof(rpc_pong) - 1);
+		return;
+	}
+	if (st != REQUEST_OK) {
+		rpc_send_error(c, id, id_len, 400, rq.rq_error);
+		return;
+	}
+	if (rq.rq_method_len == 7 && memcmp(rq.rq_method, ".cancel", 7) == 0) {
+		rpc_cancel(c, &rq);
+		return;
 	}
 	if (srv.stopping) {
 		rpc_refuse(c, id, id_len, 503, "Service Unavailable: shutting down");
@@ -499,7 +488,8 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		rpc_refuse(c, id, id_len, 503, "Service Unavailable: no worker ready");
 		return;
 	}
-	r = req.method_too_long ? NULL : routes_find(req.method, req.method_len);
+	r = rq.rq_method_too_long ? NULL :
+	    routes_find(rq.rq_method, rq.rq_method_len);
 	if (r == NULL) {
 		rpc_refuse(c, id, id_len, 404, "Not Found");
 		return;
@@ -518,12 +508,13 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	/* Notifications are keyed by "\0n" and their call id: no JSON id
 	 * starts with a NUL byte. */
 	key_len = id != NULL ? id_len : 2 + sizeof(uint64_t);
-	if ((call = calloc(1, sizeof(*call) + key_len + 1)) == NULL) {
+	if ((call = rpc_call_alloc(key_len)) == NULL) {
 		rpc_refuse(c, id, id_len, 503, "Service Unavailable: out of memory");
 		return;
 	}
 	call->k_id = journal_next_call_id();
 	call->k_route = r->r_name;
+	call->k_route_len = r->hh.keylen;
 	call->k_pattern = r->r_pattern;
 	call->k_outcome = -1;
 	call->k_start_us = clock_now_us();
@@ -544,15 +535,16 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 	timeout_ms = r->r_timeout_ms;
 	if (timeout_ms == 0 && r->r_pattern != WSPOOL_SUBSCRIPTION)
 		timeout_ms = srv.cfg.call_timeout_ms;
-	if (timeout_ms > 0) {
-		struct timeval tv = clock_tv(timeout_ms);
-		if ((call->k_deadline = evtimer_new(srv.base, rpc_deadline_cb, call)) != NULL)
-			evtimer_add(call->k_deadline, &tv);
-	}
+	if (timeout_ms > 0 && timeouts_set(&call->k_deadline, timeout_ms,
+	    call->k_start_us) != 0)
+		log_warn("call %llu: out of memory: no deadline",
+		    (unsigned long long)call->k_id);
+	params = rq.rq_params != NULL ? rq.rq_params : "";
+	params_len = rq.rq_params_len;
 	if (!sched_waiting() && (w = sched_pick()) != NULL) {
-		if (rpc_send_call(call, w, rpc.params.data, rpc.params.size) == 0)
+		if (rpc_send_call(call, w, params, params_len) == 0)
 			return;
-	} else if (rpc_enqueue(call, rpc.params.data, rpc.params.size) == 0) {
+	} else if (rpc_enqueue(call, params, params_len) == 0) {
 		return;
 	}
 	rpc_refuse(c, id, id_len, 503, "Service Unavailable: no worker can take the call");
@@ -574,6 +566,41 @@ rpc_conn_closed(struct conn *c)
 
 /* ---- worker replies --------------------------------------------------------- */
 
+/* Frame {"id":ID,"result":TEXT} (text NULL: {"id":ID}) for the client;
+ * key replaces "result" when not NULL. */
+static void
+rpc_send_result(struct conn *c, const struct call *call, const char *key,
+    const char *text, size_t len)
+{
+	struct iovec iov[5];
+
+	iov[0].iov_base = (void *)"{\"id\":";
+	iov[0].iov_len = 6;
+	iov[1].iov_base = (void *)call->k_client_id;
+	iov[1].iov_len = call->k_client_id_len;
+	if (text == NULL) {
+		iov[2].iov_base = (void *)"}";
+		iov[2].iov_len = 1;
+		conn_send_textv(c, iov, 3);
+		return;
+	}
+	iov[2].iov_base = (void *)(key != NULL ? key : ",\"result\":");
+	iov[2].iov_len = strlen(iov[2].iov_base);
+	iov[3].iov_base = (void *)text;
+	iov[3].iov_len = len;
+	iov[4].iov_base = (void *)"}";
+	iov[4].iov_len = 1;
+	conn_send_textv(c, iov, 5);
+}
+
+/* A worker's JSON text: never sent unless it is UTF-8 (a text frame must
+ * be); the worker wrote it, so it is not parsed. */
+static bool
+rpc_text_ok(const struct proto_bytes *b)
+{
+	return b->len > 0 && utf8_valid(b->ptr, b->len);
+}
+
 void
 rpc_on_reply(struct worker *w, const struct proto_msg *m)
 {
@@ -588,64 +615,48 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 		return;
 	}
 	c = (call->k_flags & CALL_NOTIFY) ? NULL : call->k_conn;
-	rpc_out_reset();
 	switch (m->type) {
 	case PROTO_RESULT:
 		if (c == NULL)
 			break;
-		rpc_put_id(call->k_client_id, call->k_client_id_len);
-		RPC_PUT(",\"result\":");
-		if (rpc_put_value(&m->value) != 0) {
+		if (!rpc_text_ok(&m->value)) {
 			rpc_send_error(c, call->k_client_id, call->k_client_id_len,
 			    500, "Internal Server Error: invalid result");
-			c = NULL;
 			break;
 		}
-		RPC_PUT("}");
+		rpc_send_result(c, call, NULL, m->value.ptr, m->value.len);
 		break;
 	case PROTO_CHUNK:
 		terminal = false;
 		if (c == NULL)
 			break;
-		rpc_put_id(call->k_client_id, call->k_client_id_len);
-		if (m->has_value) {
-			RPC_PUT(",\"result\":");
-			if (rpc_put_value(&m->value) != 0) {
-				rpc_out_reset();
-				rpc_put_id(call->k_client_id, call->k_client_id_len);
-			}
-		}
-		RPC_PUT("}");
+		if (m->has_value && rpc_text_ok(&m->value))
+			rpc_send_result(c, call, NULL, m->value.ptr, m->value.len);
+		else
+			rpc_send_result(c, call, NULL, NULL, 0);
 		break;
 	case PROTO_END:
 		if (c == NULL)
 			break;
-		rpc_put_id(call->k_client_id, call->k_client_id_len);
 		if (call->k_pattern == WSPOOL_SUBSCRIPTION)
-			RPC_PUT(",\"close\":true}");
+			rpc_send_result(c, call, ",\"close\":", "true", 4);
 		else
-			RPC_PUT(",\"result\":null}");
+			rpc_send_result(c, call, NULL, "null", 4);
 		break;
 	case PROTO_ERROR:
 		if (c == NULL)
 			break;
 		/* A worker is not trusted with the code either. */
-		rpc_put_error_head(call->k_client_id, call->k_client_id_len,
+		rpc_send_out(c, answer_error(&rpc.out, call->k_client_id,
+		    call->k_client_id_len,
 		    m->num >= 400 && m->num <= 599 ? (int)m->num : 500,
-		    m->str.ptr, m->str.len);
-		if (m->has_value) {
-			size_t mark = rpc.out.size;
-			RPC_PUT(",\"data\":");
-			if (rpc_put_value(&m->value) != 0)
-				rpc.out.size = mark;
-		}
-		RPC_PUT("}}");
+		    m->str.ptr, m->str.len,
+		    m->has_value && rpc_text_ok(&m->value) ? m->value.ptr : NULL,
+		    m->value.len, NULL));
 		break;
 	default:
 		return;
 	}
-	if (c != NULL)
-		conn_send_text(c, rpc.out.data, rpc.out.size);
 	if (terminal) {
 		struct wspool_reason reason;
 		char msg[256];

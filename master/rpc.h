@@ -32,10 +32,10 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include <event2/event.h>
 #include <uthash.h>
 
 #include "master/sched.h"
+#include "master/timeouts.h"
 
 struct conn;
 struct worker;
@@ -46,8 +46,9 @@ struct call {
 	uint64_t k_id;               /* the master's call id, sent to the worker */
 	struct conn *k_conn;         /* NULL once detached */
 	struct worker *k_worker;     /* NULL while queued */
-	struct event *k_deadline;    /* NULL: no deadline */
+	struct timeouts_entry k_deadline; /* pending: the call has a deadline */
 	const char *k_route;         /* the route's name (routes.c's table owns it) */
+	size_t k_route_len;
 	int k_pattern;
 	unsigned k_flags;
 #define CALL_NOTIFY 0x1              /* notification: never answered */
@@ -55,8 +56,8 @@ struct call {
 	uint64_t k_start_us;
 	uint64_t k_conn_id;          /* for logs, after the connection is gone */
 	int k_worker_pid;            /* for logs, after the worker is gone */
-	char *k_params;              /* until it ends: the packed params, to send
-	                                it again when its worker dies */
+	char *k_params;              /* until it ends: the params' JSON text, to
+	                                send it again when its worker dies */
 	size_t k_params_len;
 	uint64_t k_wseq;             /* its number among the CALLs sent to k_worker */
 	bool k_rerun;                /* run again once already (idempotent) */
@@ -64,7 +65,8 @@ struct call {
 	UT_hash_handle hh_conn;      /* conn's c_calls, by client id */
 	struct sched_entry k_sched;  /* while waiting for a worker */
 	size_t k_client_id_len;
-	char k_client_id[];          /* the id as canonical JSON text */
+	char k_client_id[];          /* the id as canonical JSON text (a
+	                                notification: a key no id can be) */
 };
 
 /* How a call ended, as the client saw it (the outcome label of

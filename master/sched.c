@@ -214,7 +214,7 @@ sched_feed(void)
 		sched_dequeue(e);
 		sched.hooks->sh_start(e, w);
 	}
-	if (TAILQ_EMPTY(&sched.queue))
+	if (TAILQ_EMPTY(&sched.queue) && evtimer_pending(sched.timer, NULL))
 		evtimer_del(sched.timer);
 }
 

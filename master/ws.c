@@ -10,8 +10,9 @@
 
 #include <wslay/wslay.h>
 
-#include "master/utf8.h"
+#include "json/utf8.h"
 #include "master/ws.h"
+#include "master/wsfast.h"
 
 /*
  * Design notes.
@@ -52,6 +53,13 @@
  *
  * Ending. on_closed runs exactly once, always at the end of ws_feed() and
  * never from inside wslay, after our close frame (if any) is written.
+ *
+ * The fast path. While nothing is pending in wslay, wsfast_frames()
+ * takes whole single-frame text messages straight from the caller's
+ * buffer (header checked, payload unmasked in place, UTF-8 checked). It
+ * stops at the first frame that is anything else (control, fragment,
+ * reserved bits, odd or oversized length, incomplete) and hands the rest
+ * to wslay: violations are judged as ever, wslay keeps partial frames.
  */
 
 /* Only a frame header's worth: 2 bytes, 8 of length, 4 of mask. */
@@ -89,41 +97,38 @@ ws_has(const struct ws *ws, uint8_t flag)
 	return (ws->ws_flags & flag) != 0;
 }
 
-/*
- * Write one unmasked frame (server frames are never masked). Control
- * frames go out in one piece; a data frame as header then payload.
- */
+/* A frame header for a payload of len bytes (never masked: server
+ * frames are not) at hdr; returns its length. */
+static size_t
+ws_frame_header(uint8_t hdr[WS_MAX_HEADER], uint8_t first, size_t len)
+{
+	hdr[0] = first;
+	if (len < 126) {
+		hdr[1] = (uint8_t)len;
+		return 2;
+	}
+	if (len <= 0xffff) {
+		hdr[1] = 126;
+		hdr[2] = (uint8_t)(len >> 8);
+		hdr[3] = (uint8_t)len;
+		return 4;
+	}
+	hdr[1] = 127;
+	for (int i = 0; i < 8; i++)
+		hdr[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+/* Write one control frame (at most WS_MAX_CONTROL bytes), in one piece. */
 static int
 ws_write_frame(struct ws *ws, uint8_t first, const void *data, size_t len)
 {
 	uint8_t hdr[WS_MAX_HEADER + WS_MAX_CONTROL];
-	size_t n;
-	uint64_t l = len;
-	int i;
+	size_t n = ws_frame_header(hdr, first, len);
 
-	hdr[0] = first;
-	if (len < 126) {
-		hdr[1] = (uint8_t)len;
-		n = 2;
-	} else if (len <= 0xffff) {
-		hdr[1] = 126;
-		hdr[2] = (uint8_t)(len >> 8);
-		hdr[3] = (uint8_t)len;
-		n = 4;
-	} else {
-		hdr[1] = 127;
-		for (i = 0; i < 8; i++)
-			hdr[2 + i] = (uint8_t)(l >> (56 - 8 * i));
-		n = 10;
-	}
-	if (len <= WS_MAX_CONTROL) {
-		if (len > 0)
-			memcpy(hdr + n, data, len);
-		return ws->ws_cb.send(ws->ws_arg, hdr, n + len);
-	}
-	if (ws->ws_cb.send(ws->ws_arg, hdr, n) != 0)
-		return -1;
-	return ws->ws_cb.send(ws->ws_arg, data, len);
+	if (len > 0)
+		memcpy(hdr + n, data, len);
+	return ws->ws_cb.send(ws->ws_arg, hdr, n + len);
 }
 
 /*
@@ -468,16 +473,39 @@ ws_reading(const struct ws *ws)
 	    wslay_event_get_read_enabled(ws->ws_ctx);
 }
 
-int
-ws_feed(struct ws *ws, const void *data, size_t len)
+/* wsfast: one whole text message, unmasked: 0 go on, -1 stop. */
+static int
+ws_fast_text_cb(void *arg, uint8_t *payload, size_t n)
 {
-	const uint8_t *p = data, *end = p + len;
+	struct ws *ws = arg;
+
+	/* After our close frame, no new work is taken. */
+	if (ws_has(ws, WS_CLOSE_SENT))
+		return 0;
+	if (!utf8_valid(payload, n)) {
+		ws_fail(ws, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA);
+		return -1;
+	}
+	ws->ws_cb.on_text(ws->ws_arg, (const char *)payload, n);
+	return ws_has(ws, WS_FAILED) ? -1 : 0;
+}
+
+int
+ws_feed(struct ws *ws, void *data, size_t len)
+{
+	uint8_t *p = data, *end;
 	size_t n;
 
 	if (ws_has(ws, WS_FINISHED))
 		return -1;
 	if (len == 0)
 		return 0;
+	end = p + len;
+	if (ws->ws_ctx == NULL) {
+		p += wsfast_frames(p, len, ws->ws_max_msg, ws_fast_text_cb, ws);
+		if (p == end || ws_has(ws, WS_FAILED))
+			goto out;
+	}
 	if (ws->ws_ctx == NULL) {
 		if (wslay_event_context_server_init(&ws->ws_ctx,
 		    &ws_wslay_callbacks, ws) != 0) {
@@ -548,18 +576,56 @@ out:
 	return 0;
 }
 
+/* A frame may be half written: the stream is unusable. Returns -1. */
+static int
+ws_broken(struct ws *ws)
+{
+	ws->ws_flags |= WS_CLOSE_SENT;
+	ws->ws_close_code = WSLAY_CODE_ABNORMAL_CLOSURE;
+	return -1;
+}
+
 int
 ws_send_text(struct ws *ws, const void *data, size_t len)
 {
+	struct iovec iov = { (void *)data, len };
+
+	return ws_send_textv(ws, &iov, 1);
+}
+
+int
+ws_send_textv(struct ws *ws, const struct iovec *iov, int n)
+{
+	uint8_t hdr[WS_MAX_HEADER], *d;
+	size_t len = 0, h;
+	int i;
+
 	if (ws_has(ws, WS_CLOSE_SENT) || ws_has(ws, WS_FINISHED))
 		return -1;
-	if (ws_write_frame(ws, 0x81, data, len) != 0) {
-		/* A frame may be half written: the stream is unusable. */
-		ws->ws_flags |= WS_CLOSE_SENT;
-		ws->ws_close_code = WSLAY_CODE_ABNORMAL_CLOSURE;
-		return -1;
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	h = ws_frame_header(hdr, 0x81, len);
+	if (ws->ws_cb.reserve != NULL) {
+		if ((d = ws->ws_cb.reserve(ws->ws_arg, h + len)) == NULL)
+			goto broken;
+		memcpy(d, hdr, h);
+		d += h;
+		for (i = 0; i < n; i++) {
+			if (iov[i].iov_len > 0)
+				memcpy(d, iov[i].iov_base, iov[i].iov_len);
+			d += iov[i].iov_len;
+		}
+		return 0;
 	}
+	if (ws->ws_cb.send(ws->ws_arg, hdr, h) != 0)
+		goto broken;
+	for (i = 0; i < n; i++)
+		if (iov[i].iov_len > 0 && ws->ws_cb.send(ws->ws_arg,
+		    iov[i].iov_base, iov[i].iov_len) != 0)
+			goto broken;
 	return 0;
+broken:
+	return ws_broken(ws);
 }
 
 int
@@ -568,12 +634,7 @@ ws_send_ping(struct ws *ws, const void *data, size_t len)
 	if (ws_has(ws, WS_CLOSE_SENT) || ws_has(ws, WS_FINISHED) ||
 	    len > WS_MAX_CONTROL || (data == NULL && len > 0))
 		return -1;
-	if (ws_write_frame(ws, 0x89, data, len) != 0) {
-		ws->ws_flags |= WS_CLOSE_SENT;
-		ws->ws_close_code = WSLAY_CODE_ABNORMAL_CLOSURE;
-		return -1;
-	}
-	return 0;
+	return ws_write_frame(ws, 0x89, data, len) != 0 ? ws_broken(ws) : 0;
 }
 
 int

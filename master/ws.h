@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct ws;
 
@@ -25,6 +26,9 @@ struct ws_callbacks {
 	void (*on_text)(void *arg, const char *data, size_t len);
 	/* Write bytes to the peer; must take all of them. Returns 0 or -1. */
 	int (*send)(void *arg, const void *data, size_t len);
+	/* Optional: room for len bytes to the peer, written by the caller
+	 * right away (one copy for a whole text frame), or NULL. */
+	void *(*reserve)(void *arg, size_t len);
 	/*
 	 * The WebSocket is finished: the close handshake completed, or a
 	 * protocol error was answered with a close frame (code says which), or
@@ -41,13 +45,17 @@ void ws_free(struct ws *ws);
 
 /*
  * Process bytes from the peer. Calls on_text for each complete message and
- * on_closed at the end. Returns 0, or -1 when the connection is finished
- * (on_closed has been called; further bytes are ignored).
+ * on_closed at the end. The bytes may be changed (whole frames are unmasked
+ * in place): the caller gives a scratch copy, e.g. its read buffer. Returns
+ * 0, or -1 when the connection is finished (on_closed has been called;
+ * further bytes are ignored).
  */
-int ws_feed(struct ws *ws, const void *data, size_t len);
+int ws_feed(struct ws *ws, void *data, size_t len);
 
 /* Send one text message (one frame). Returns 0 or -1 (closing/closed). */
 int ws_send_text(struct ws *ws, const void *data, size_t len);
+/* The same, the message given in n pieces (written one after another). */
+int ws_send_textv(struct ws *ws, const struct iovec *iov, int n);
 
 /* Send a ping with an optional payload (at most 125 bytes). */
 int ws_send_ping(struct ws *ws, const void *data, size_t len);

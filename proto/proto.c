@@ -1,14 +1,17 @@
 /*
  * proto.c: the master<->worker codec, reading: a batch envelope by
- * envelope, each one checked against its type's field list. (Writing is
- * write.c; reasons are reason.c.)
+ * envelope, each one checked against its type's field list. (The direct
+ * path for the envelopes of calls is fast.c; writing is write.c; reasons
+ * are reason.c.)
  */
 #include "config.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "proto/internal.h"
 #include "proto/proto.h"
 
 /*
@@ -182,40 +185,10 @@ proto_unpack_one(const char *buf, size_t len, msgpack_zone *zone,
 
 /* ---- Message types -------------------------------------------------------------- */
 
-/* What an envelope element must be. */
-enum proto_kind {
-	K_UINT = 1, /* non-negative integer (ids, seq, flags) */
-	K_INT,      /* any int64 */
-	K_INT32,    /* an int */
-	K_PID,      /* non-negative int64 */
-	K_ATTEMPT,  /* an attempt count: 1 to INT_MAX */
-	K_STR,      /* str, at most PROTO_MAX_STR bytes */
-	K_BIN,      /* bin */
-	K_OPTBIN,   /* bin or nil */
-	K_BOOL,
-	K_HEADERS,  /* map str -> str */
-	K_ROUTES,   /* array of [str, pattern, timeout_ms, flags] */
-	K_NAMES,    /* array of str */
-};
-
-/* Where it goes in struct proto_msg. */
-enum proto_dest {
-	D_ID = 1, D_CONN, D_CALL, D_SEQ, D_NUM, D_FLAGS, D_STR, D_STR2, D_VALUE,
-	D_VALUE2, D_OBJ, D_OBJ2,
-};
-
-#define PROTO_MAX_FIELDS 8
-
-static const struct proto_spec {
-	const char *name;
-	unsigned char nfields; /* elements after the type */
-	struct {
-		unsigned char kind;
-		unsigned char dest;
-	} f[PROTO_MAX_FIELDS];
-} proto_specs[] = {
-	[PROTO_CALL] = { "call", 5, { { K_UINT, D_ID }, { K_UINT, D_CONN },
-	    { K_STR, D_STR }, { K_BIN, D_VALUE }, { K_UINT, D_FLAGS } } },
+const struct proto_spec proto_specs[] = {
+	[PROTO_CALL] = { "call", 6, { { K_UINT, D_ID }, { K_UINT, D_CONN },
+	    { K_STR, D_STR }, { K_BIN, D_VALUE }, { K_OPTSTR, D_STR2 },
+	    { K_UINT, D_FLAGS } } },
 	[PROTO_CANCEL] = { "cancel", 2, { { K_UINT, D_ID },
 	    { K_BIN, D_VALUE } } },
 	[PROTO_CONN_OPEN] = { "conn_open", 4, { { K_UINT, D_ID },
@@ -250,7 +223,8 @@ static const struct proto_spec {
 	[PROTO_HEARTBEAT] = { "heartbeat", 0, { { 0, 0 } } },
 };
 
-#define PROTO_NSPECS (sizeof(proto_specs) / sizeof(proto_specs[0]))
+const size_t proto_nspecs = sizeof(proto_specs) / sizeof(proto_specs[0]);
+#define PROTO_NSPECS proto_nspecs
 
 const char *
 proto_type_name(int type)
@@ -277,6 +251,11 @@ proto_reader_object(struct proto_reader *r)
 	const char *why;
 	size_t used;
 
+	/* The zone exists only once an envelope needs the slow path. */
+	if (r->unpacked.zone == NULL &&
+	    (r->unpacked.zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)) ==
+	    NULL)
+		return proto_reader_fail(r, "out of memory");
 	msgpack_zone_clear(r->unpacked.zone);
 	if (proto_unpack_one(r->buf + r->off, r->len - r->off, r->unpacked.zone,
 	    &r->unpacked.data, &used, &why) != 0)
@@ -285,10 +264,14 @@ proto_reader_object(struct proto_reader *r)
 	return 0;
 }
 
+/* ---- Reading ------------------------------------------------------------------ */
+
 int
 proto_reader_init(struct proto_reader *r, const void *buf, size_t len)
 {
+	const unsigned char *p = buf;
 	const msgpack_object *o = &r->unpacked.data;
+	msgpack_object v;
 
 	memset(r, 0, sizeof(*r));
 	msgpack_unpacked_init(&r->unpacked);
@@ -296,12 +279,16 @@ proto_reader_init(struct proto_reader *r, const void *buf, size_t len)
 	r->len = len;
 	if (len == 0)
 		return proto_reader_fail(r, "empty message");
-	if (len > PROTO_MAX_MSG)
+	if (len > PROTO_MAX_BATCH)
 		return proto_reader_fail(r, "message too large");
-	if ((r->unpacked.zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)) == NULL)
-		return proto_reader_fail(r, "out of memory");
-	if (proto_reader_object(r) != 0)
+	/* The version: a small integer, read directly when it is one. */
+	if (len >= 2 && proto_fast_item(&p, p + len, &v) &&
+	    v.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		r->off = (size_t)(p - (const unsigned char *)buf);
+		o = &v;
+	} else if (proto_reader_object(r) != 0) {
 		return -1;
+	}
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return proto_reader_fail(r, "version is not an integer");
 	if (o->via.u64 != PROTO_VERSION)
@@ -376,7 +363,7 @@ proto_check_names(const msgpack_object *o)
 }
 
 /* Check one element against its kind and store it. NULL, or why not. */
-static const char *
+const char *
 proto_read_field(struct proto_msg *m, int kind, int dest,
     const msgpack_object *o)
 {
@@ -417,9 +404,16 @@ proto_read_field(struct proto_msg *m, int kind, int dest,
 		} else
 			return "field is not an integer";
 		break;
+	case K_OPTSTR:
+		if (o->type == MSGPACK_OBJECT_NIL) {
+			bytes.ptr = "";
+			break;
+		}
+		/* FALLTHROUGH */
 	case K_STR:
 		if (o->type != MSGPACK_OBJECT_STR)
-			return "field is not a string";
+			return kind == K_STR ? "field is not a string" :
+			    "field is not a string or nil";
 		if (o->via.str.size > PROTO_MAX_STR)
 			return "string too long";
 		/* msgpack-c leaves ptr NULL for "": present fields get a
@@ -488,6 +482,9 @@ proto_reader_next(struct proto_reader *r, struct proto_msg *m)
 		return -1;
 	if (r->off == r->len)
 		return 0;
+	if (proto_reader_fast(r, m) == 1)
+		return 1;
+	memset(m, 0, sizeof(*m));
 	if (proto_reader_object(r) != 0)
 		return -1;
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0)

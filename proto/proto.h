@@ -6,10 +6,13 @@
  * msgpack objects: first the protocol version (positive integer), then one
  * or more envelopes. An envelope is a msgpack array whose first element is
  * the message type; the other elements are positional, as listed below.
- * Values produced by one side for the other (params, results, chunks,
- * error data, cleanup args, reasons) travel as msgpack *bin* holding one
- * packed msgpack value: the envelope stays parseable whatever a handler
- * packed, and a value is unpacked only by whoever consumes it.
+ * Values travel as msgpack *bin*, so the envelope stays parseable whatever
+ * they hold, and each is read only by whoever consumes it. What the client
+ * sees (params, results, chunks, error data) is JSON text: the master
+ * forwards the params as the client sent them and frames the worker's
+ * text without parsing it (the workers convert, the master routes). What
+ * only the two sides see (cleanup args, reasons) is one packed msgpack
+ * value.
  *
  * Bump PROTO_VERSION when any of these change.
  */
@@ -23,14 +26,23 @@
 
 #define PROTO_VERSION 3
 
-/* Largest nng message either side accepts (NNG_OPT_RECVMAXSZ). */
+/* Largest value one envelope carries (params, a result, an argument). */
 #define PROTO_MAX_MSG (64u * 1024 * 1024)
+/* Largest nng message either side accepts (NNG_OPT_RECVMAXSZ, and the
+ * reader's check): one envelope of the largest value fits, with room for
+ * its other fields and a CONN_OPEN before it. Senders close their batches
+ * well before this. */
+#define PROTO_MAX_BATCH (PROTO_MAX_MSG + 1024u * 1024)
 /* Largest string field (route, message, name, header...). */
 #define PROTO_MAX_STR (64u * 1024)
 
 enum proto_type {
 	/* 1-31: master -> worker */
-	PROTO_CALL = 1,       /* [1, call_id, conn_id, route, params:bin, flags] */
+	PROTO_CALL = 1,       /* [1, call_id, conn_id, route, params:bin, id:str|nil,
+	                         flags]: params the JSON text of the params array as
+	                         the client sent it (empty: none, i.e. []); id the
+	                         client's id as canonical JSON text, nil for a
+	                         notification */
 	PROTO_CANCEL = 2,     /* [2, call_id, reason:bin] */
 	PROTO_CONN_OPEN = 3,  /* [3, conn_id, uuid, ip, headers:map str->str] */
 	PROTO_CONN_CLOSE = 4, /* [4, conn_id] */
@@ -49,10 +61,12 @@ enum proto_type {
 	PROTO_READY = 32,     /* [32, pid, host, module, routes:[[name, pattern, timeout_ms,
 	                         flags]...], cleanups:[name...]]; route flags:
 	                         PROTO_ROUTE_IDEMPOTENT */
-	PROTO_RESULT = 33,    /* [33, call_id, value:bin] */
-	PROTO_CHUNK = 34,     /* [34, call_id, value:bin|nil]  nil: undefined chunk */
+	PROTO_RESULT = 33,    /* [33, call_id, value:bin]  value: JSON text */
+	PROTO_CHUNK = 34,     /* [34, call_id, value:bin|nil]  JSON text; nil:
+	                         undefined chunk */
 	PROTO_END = 35,       /* [35, call_id]  subscription close / notification done */
-	PROTO_ERROR = 36,     /* [36, call_id, code, message, data:bin|nil] */
+	PROTO_ERROR = 36,     /* [36, call_id, code, message, data:bin|nil]  data:
+	                         JSON text */
 	PROTO_DEFER = 37,     /* [37, call_id, seq, name, arg:bin] */
 	PROTO_CLEANUP_DONE = 38, /* [38, id, seq, ok:bool, message]: id is a call_id (seq = defer seq)
 	                         or, for PROTO_CLEANUP runs, the cleanup_id (seq 0) */
@@ -109,7 +123,8 @@ struct proto_msg {
 	uint64_t flags;         /* CALL: flags; CLEANUP_DONE: ok (1/0) */
 	struct proto_bytes str;  /* CALL, CLEANUP: route; ERROR, CLEANUP_DONE: message;
 	                            READY: host; CONN_OPEN: uuid; DEFER: name; LOG: text */
-	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module */
+	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module;
+	                            CALL: the client's id text ("" when nil) */
 	                         /* HELLO: pid in num, host in str, digest in str2;
 	                            WELCOME: address in str, node in str2, timeout_ms
 	                            in num; REFUSE: reason in str */
@@ -134,6 +149,7 @@ struct proto_reader {
 	msgpack_unpacked unpacked; /* zone: one for the whole message, cleared
 	                              between envelopes; data: the envelope */
 	const char *error;      /* why the last call failed, static string */
+	int slow;               /* tests: always take msgpack-c's path */
 };
 
 /*
@@ -184,15 +200,25 @@ struct proto_writer {
 	msgpack_packer pk;
 	unsigned count;
 	int error;             /* sticky: first non-zero callback result */
+	/* Optional (proto_writer_direct): room for n bytes at the end of
+	 * the batch, counted as written, or NULL. The envelopes of every
+	 * call (CALL, RESULT, CHUNK, ERROR) are then encoded straight into
+	 * it, not field by field through the packer. */
+	void *(*reserve)(void *data, size_t n);
 };
 
 int proto_writer_init(struct proto_writer *w, void *data,
     msgpack_packer_write write);
+/* After proto_writer_init: the sink can also hand out room (above). */
+void proto_writer_direct(struct proto_writer *w,
+    void *(*reserve)(void *data, size_t n));
 
-/* Values (bin) are given as already packed msgpack bytes: one value each. */
+/* Values (bin) are given as already encoded bytes: JSON text for params,
+ * results, chunks and error data, one packed msgpack value for the others.
+ * CALL: id NULL sends nil (a notification). */
 int proto_put_call(struct proto_writer *w, uint64_t call_id, uint64_t conn_id,
     const char *route, size_t route_len, const void *params, size_t params_len,
-    uint64_t flags);
+    const char *id, size_t id_len, uint64_t flags);
 int proto_put_cancel(struct proto_writer *w, uint64_t call_id,
     const void *reason, size_t reason_len);
 /* headers: n pairs of lower-case name and value, NUL-terminated strings. */

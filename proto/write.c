@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -115,24 +116,177 @@ proto_writer_init(struct proto_writer *w, void *data,
 	msgpack_packer_init(&w->pk, data, write);
 	w->count = 0;
 	w->error = 0;
+	w->reserve = NULL;
 	proto_w_uint(w, PROTO_VERSION);
 	return w->error;
+}
+
+void
+proto_writer_direct(struct proto_writer *w,
+    void *(*reserve)(void *data, size_t n))
+{
+	w->reserve = reserve;
+}
+
+/* ---- Direct encoding --------------------------------------------------------
+ * The envelopes of every call are encoded in one piece: their size first,
+ * then the bytes, the same ones msgpack-c's packer would write (the
+ * smallest encoding of each integer and length). */
+
+static size_t
+proto_d_uint_size(uint64_t v)
+{
+	return v < 128 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 :
+	    v <= 0xffffffffu ? 5 : 9;
+}
+
+static unsigned char *
+proto_d_be(unsigned char *d, uint64_t v, unsigned k)
+{
+	for (unsigned i = k; i-- > 0; v >>= 8)
+		d[i] = (unsigned char)v;
+	return d + k;
+}
+
+static unsigned char *
+proto_d_uint(unsigned char *d, uint64_t v)
+{
+	if (v < 128) {
+		*d++ = (unsigned char)v;
+		return d;
+	}
+	if (v <= 0xff) {
+		*d++ = 0xcc;
+		return proto_d_be(d, v, 1);
+	}
+	if (v <= 0xffff) {
+		*d++ = 0xcd;
+		return proto_d_be(d, v, 2);
+	}
+	if (v <= 0xffffffffu) {
+		*d++ = 0xce;
+		return proto_d_be(d, v, 4);
+	}
+	*d++ = 0xcf;
+	return proto_d_be(d, v, 8);
+}
+
+static size_t
+proto_d_int_size(int64_t v)
+{
+	if (v >= 0)
+		return proto_d_uint_size((uint64_t)v);
+	return v >= -32 ? 1 : v >= INT8_MIN ? 2 : v >= INT16_MIN ? 3 :
+	    v >= INT32_MIN ? 5 : 9;
+}
+
+static unsigned char *
+proto_d_int(unsigned char *d, int64_t v)
+{
+	if (v >= 0)
+		return proto_d_uint(d, (uint64_t)v);
+	if (v >= -32) {
+		*d++ = (unsigned char)(v & 0xff);
+		return d;
+	}
+	if (v >= INT8_MIN) {
+		*d++ = 0xd0;
+		return proto_d_be(d, (uint64_t)v, 1);
+	}
+	if (v >= INT16_MIN) {
+		*d++ = 0xd1;
+		return proto_d_be(d, (uint64_t)v, 2);
+	}
+	if (v >= INT32_MIN) {
+		*d++ = 0xd2;
+		return proto_d_be(d, (uint64_t)v, 4);
+	}
+	*d++ = 0xd3;
+	return proto_d_be(d, (uint64_t)v, 8);
+}
+
+/* A str (bin false) or bin of n bytes: header then body. */
+static size_t
+proto_d_raw_size(size_t n, bool bin)
+{
+	if (!bin && n < 32)
+		return 1 + n;
+	return (n <= 0xff ? 2 : n <= 0xffff ? 3 : 5) + n;
+}
+
+static unsigned char *
+proto_d_raw(unsigned char *d, const void *p, size_t n, bool bin)
+{
+	if (!bin && n < 32) {
+		*d++ = (unsigned char)(0xa0 | n);
+	} else if (n <= 0xff) {
+		*d++ = bin ? 0xc4 : 0xd9;
+		d = proto_d_be(d, n, 1);
+	} else if (n <= 0xffff) {
+		*d++ = bin ? 0xc5 : 0xda;
+		d = proto_d_be(d, n, 2);
+	} else {
+		*d++ = bin ? 0xc6 : 0xdb;
+		d = proto_d_be(d, n, 4);
+	}
+	if (n > 0)
+		memcpy(d, p, n);
+	return d + n;
+}
+
+/* Room for size bytes through the sink, or NULL (error set). */
+static unsigned char *
+proto_d_reserve(struct proto_writer *w, size_t size)
+{
+	unsigned char *d = w->reserve(w->pk.data, size);
+
+	if (d == NULL)
+		w->error = -1;
+	return d;
 }
 
 int
 proto_put_call(struct proto_writer *w, uint64_t call_id, uint64_t conn_id,
     const char *route, size_t route_len, const void *params, size_t params_len,
-    uint64_t flags)
+    const char *id, size_t id_len, uint64_t flags)
 {
 	if (w->error != 0)
 		return w->error;
-	if (route_len > PROTO_MAX_STR || params_len > PROTO_MAX_MSG)
+	if (route_len > PROTO_MAX_STR || params_len > PROTO_MAX_MSG ||
+	    id_len > PROTO_MAX_STR)
 		return -1;
-	proto_put_open(w, PROTO_CALL, 5);
+	if (w->reserve != NULL) {
+		unsigned char *d;
+		size_t size = 2 + proto_d_uint_size(call_id) +
+		    proto_d_uint_size(conn_id) + proto_d_raw_size(route_len, false) +
+		    proto_d_raw_size(params_len, true) +
+		    (id == NULL ? 1 : proto_d_raw_size(id_len, false)) +
+		    proto_d_uint_size(flags);
+
+		if ((d = proto_d_reserve(w, size)) == NULL)
+			return w->error;
+		*d++ = 0x97;
+		*d++ = PROTO_CALL;
+		d = proto_d_uint(d, call_id);
+		d = proto_d_uint(d, conn_id);
+		d = proto_d_raw(d, route, route_len, false);
+		d = proto_d_raw(d, params, params_len, true);
+		if (id == NULL)
+			*d++ = 0xc0;
+		else
+			d = proto_d_raw(d, id, id_len, false);
+		proto_d_uint(d, flags);
+		return proto_put_close(w);
+	}
+	proto_put_open(w, PROTO_CALL, 6);
 	proto_w_uint(w, call_id);
 	proto_w_uint(w, conn_id);
 	proto_w_str(w, route, route_len);
 	proto_w_bin(w, params, params_len);
+	if (id == NULL)
+		proto_w_nil(w);
+	else
+		proto_w_str(w, id, id_len);
 	proto_w_uint(w, flags);
 	return proto_put_close(w);
 }
@@ -280,6 +434,18 @@ proto_put_result(struct proto_writer *w, uint64_t call_id,
 		return w->error;
 	if (value_len > PROTO_MAX_MSG)
 		return -1;
+	if (w->reserve != NULL) {
+		unsigned char *d = proto_d_reserve(w, 2 +
+		    proto_d_uint_size(call_id) + proto_d_raw_size(value_len, true));
+
+		if (d == NULL)
+			return w->error;
+		*d++ = 0x93;
+		*d++ = PROTO_RESULT;
+		d = proto_d_uint(d, call_id);
+		proto_d_raw(d, value, value_len, true);
+		return proto_put_close(w);
+	}
 	proto_put_open(w, PROTO_RESULT, 2);
 	proto_w_uint(w, call_id);
 	proto_w_bin(w, value, value_len);
@@ -294,6 +460,22 @@ proto_put_chunk(struct proto_writer *w, uint64_t call_id,
 		return w->error;
 	if (value != NULL && value_len > PROTO_MAX_MSG)
 		return -1;
+	if (w->reserve != NULL) {
+		unsigned char *d = proto_d_reserve(w, 2 +
+		    proto_d_uint_size(call_id) +
+		    (value == NULL ? 1 : proto_d_raw_size(value_len, true)));
+
+		if (d == NULL)
+			return w->error;
+		*d++ = 0x93;
+		*d++ = PROTO_CHUNK;
+		d = proto_d_uint(d, call_id);
+		if (value == NULL)
+			*d = 0xc0;
+		else
+			proto_d_raw(d, value, value_len, true);
+		return proto_put_close(w);
+	}
 	proto_put_open(w, PROTO_CHUNK, 2);
 	proto_w_uint(w, call_id);
 	if (value == NULL)
@@ -321,6 +503,25 @@ proto_put_error(struct proto_writer *w, uint64_t call_id, int code,
 		return w->error;
 	if (data != NULL && data_len > PROTO_MAX_MSG)
 		return -1;
+	if (w->reserve != NULL) {
+		unsigned char *d = proto_d_reserve(w, 2 +
+		    proto_d_uint_size(call_id) + proto_d_int_size(code) +
+		    proto_d_raw_size(message_len, false) +
+		    (data == NULL ? 1 : proto_d_raw_size(data_len, true)));
+
+		if (d == NULL)
+			return w->error;
+		*d++ = 0x95;
+		*d++ = PROTO_ERROR;
+		d = proto_d_uint(d, call_id);
+		d = proto_d_int(d, code);
+		d = proto_d_raw(d, message, message_len, false);
+		if (data == NULL)
+			*d = 0xc0;
+		else
+			proto_d_raw(d, data, data_len, true);
+		return proto_put_close(w);
+	}
 	proto_put_open(w, PROTO_ERROR, 4);
 	proto_w_uint(w, call_id);
 	proto_w_int(w, code);

@@ -52,10 +52,11 @@ wspool_yield_begin(wspool_call *call)
 	return &call->c_chunk_pk;
 }
 
-/* Send a chunk (value NULL: undefined). */
+/* Send a chunk: its packed value as JSON text (value NULL: undefined). */
 static int
 api_chunk(wspool_call *call, const void *value, size_t len)
 {
+	struct reply *r = &call->c_reply;
 	struct proto_writer *w;
 
 	if (call->c_route == NULL ||
@@ -66,16 +67,16 @@ api_chunk(wspool_call *call, const void *value, size_t len)
 	}
 	if (atomic_load(&call->c_cancelled))
 		return WSPOOL_CANCELLED;
-	if (len > OUTBOX_VALUE_MAX) {
-		log_error("route %s: chunk of %zu bytes is too large",
-		    call_route_name(call), len);
-		return reply_fail(&call->c_reply, 500, "Chunk too large");
-	}
-	if ((w = outbox_begin(len)) == NULL) {
+	if (value != NULL && reply_chunk_json(r, value, len,
+	    call_route_name(call)) != 0)
+		return WSPOOL_ERROR;
+	if ((w = outbox_begin(value != NULL ? r->r_json.jb_len : 0)) == NULL) {
 		call_master_gone(call);
 		return WSPOOL_CANCELLED;
 	}
-	outbox_end(proto_put_chunk(w, call_get_id(call), value, len));
+	outbox_end(proto_put_chunk(w, call_get_id(call),
+	    value != NULL ? r->r_json.jb_data : NULL,
+	    value != NULL ? r->r_json.jb_len : 0));
 	return WSPOOL_OK;
 }
 

@@ -45,8 +45,11 @@
 #include "worker/reply.h"
 #include "worker/schema.h"
 
-/* Keep this many finished calls for reuse. */
-#define CALL_FREE_MAX 256
+/* Keep this many finished calls for reuse: as many as the master sends
+ * a worker at once by default (--worker-max-inflight), so that a burst of
+ * calls finds them ready, buffers and all (a fresh call costs its
+ * allocations and their first growth). */
+#define CALL_FREE_MAX 1024
 /* Buffers grown past this are freed rather than kept for the next call. */
 #define CALL_KEEP_MAX (256u * 1024)
 /* How long the answer and each CLEANUP_DONE may wait for the master. */
@@ -96,6 +99,7 @@ call_new(void)
 		goto fail;
 	}
 	reply_init(&c->c_reply);
+	json_parse_init(&c->c_jparse);
 	call_buffer_init(&c->c_chunk, &c->c_chunk_pk);
 	call_buffer_init(&c->c_darg, &c->c_darg_pk);
 	return c;
@@ -109,6 +113,7 @@ call_destroy(struct wspool_call *c)
 {
 	msgpack_zone_destroy(&c->c_zone);
 	reply_destroy(&c->c_reply);
+	json_parse_free(&c->c_jparse);
 	msgpack_sbuffer_destroy(&c->c_chunk);
 	msgpack_sbuffer_destroy(&c->c_darg);
 	pthread_cond_destroy(&c->c_cond);
@@ -149,11 +154,13 @@ call_reset(struct wspool_call *c)
 	c->c_client = NULL;
 	c->c_has_params = false;
 	c->c_params_len = 0;
+	c->c_id_len = 0;
 	if (c->c_params_cap > CALL_KEEP_MAX) {
 		free(c->c_params);
 		c->c_params = NULL;
 		c->c_params_cap = 0;
 	}
+	json_parse_trim(&c->c_jparse, CALL_KEEP_MAX);
 	msgpack_zone_clear(&c->c_zone);
 	reply_reset(&c->c_reply, CALL_KEEP_MAX);
 	call_sbuffer_reset(&c->c_chunk);
@@ -192,21 +199,25 @@ call_receive(const struct proto_msg *m, int refuse, struct job_list *jl)
 	c->c_flags = m->flags;
 	c->c_refuse = refuse;
 	c->c_route = module_route(m->str.ptr, m->str.len);
-	if (m->has_value) {
-		if (m->value.len > c->c_params_cap) {
-			char *p = realloc(c->c_params, m->value.len);
+	/* The params' text and the id's, one after the other. */
+	if (m->value.len + m->str2.len > c->c_params_cap) {
+		size_t cap = m->value.len + m->str2.len;
+		char *p = realloc(c->c_params, cap);
 
-			if (p == NULL) {
-				c->c_refuse = 500;
-				goto queue;
-			}
-			c->c_params = p;
-			c->c_params_cap = m->value.len;
+		if (p == NULL) {
+			c->c_refuse = 500;
+			goto queue;
 		}
-		memcpy(c->c_params, m->value.ptr, m->value.len);
-		c->c_params_len = m->value.len;
-		c->c_has_params = true;
+		c->c_params = p;
+		c->c_params_cap = cap;
 	}
+	if (m->value.len > 0)
+		memcpy(c->c_params, m->value.ptr, m->value.len);
+	if (m->str2.len > 0)
+		memcpy(c->c_params + m->value.len, m->str2.ptr, m->str2.len);
+	c->c_params_len = m->value.len;
+	c->c_id_len = m->str2.len;
+	c->c_has_params = m->value.len > 0;
 queue:
 	c->c_client = client_get(m->conn_id);
 	pthread_mutex_lock(&call_mu);
@@ -369,6 +380,8 @@ call_execute(struct wspool_call *c)
 	static const msgpack_object_array call_no_params = { 0, NULL };
 	const msgpack_object_array *params = &call_no_params;
 	const msgpack_object *bad;
+	enum json_parse_status st;
+	const char *why;
 	msgpack_object obj;
 	uint32_t index;
 	int rv;
@@ -380,13 +393,18 @@ call_execute(struct wspool_call *c)
 	if (c->c_route == NULL)
 		return reply_fail(&c->c_reply, 404, "Not Found");
 	if (c->c_has_params) {
-		struct proto_bytes b = { c->c_params, c->c_params_len };
-
-		if (proto_unpack_value(&b, &c->c_zone, &obj) != 0 ||
-		    obj.type != MSGPACK_OBJECT_ARRAY) {
-			log_warn("call %" PRIu64 ": params are not an array",
-			    call_get_id(c));
-			return reply_fail(&c->c_reply, 400, "Invalid params");
+		st = json_parse(&c->c_jparse, c->c_params, c->c_params_len,
+		    &c->c_zone, &obj, &why);
+		if (st == JSON_PARSE_OK && obj.type != MSGPACK_OBJECT_ARRAY) {
+			st = JSON_PARSE_SYNTAX;
+			why = "Invalid params";
+		}
+		if (st != JSON_PARSE_OK) {
+			log_debug("call %" PRIu64 " (id %.*s): %s",
+			    call_get_id(c), (int)c->c_id_len,
+			    c->c_params + c->c_params_len, why);
+			return reply_fail(&c->c_reply,
+			    st == JSON_PARSE_NOMEM ? 500 : 400, why);
 		}
 		params = &obj.via.array;
 	}

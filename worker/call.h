@@ -21,6 +21,7 @@
 #include <msgpack.h>
 #include <wspool.h>
 
+#include "json/parse.h"
 #include "proto/proto.h"
 #include "worker/client.h"
 #include "worker/reply.h"
@@ -48,11 +49,15 @@ struct wspool_call {
 	struct client *c_client;        /* a reference */
 	uint64_t c_flags;
 	int c_refuse;                   /* answer this code at once */
-	char *c_params;                 /* packed params, copied */
+	char *c_params;                 /* the params' JSON text, copied, then
+	                                   the client's id text */
 	size_t c_params_len;
 	size_t c_params_cap;
+	size_t c_id_len;                /* the id text after the params (0: a
+	                                   notification) */
 	bool c_has_params;
-	msgpack_zone c_zone;            /* unpacked params, args, reasons */
+	msgpack_zone c_zone;            /* the params' tree, args, reasons */
+	struct json_parse c_jparse;     /* scratch for reading the params */
 	struct reply c_reply;           /* the result or the failure */
 	msgpack_sbuffer c_chunk;
 	msgpack_packer c_chunk_pk;

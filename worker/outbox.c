@@ -8,8 +8,10 @@
  * ob_sending token), which keeps each call's envelopes in order. While a
  * send is in progress, replies pile up in the next message, which the
  * sender thread sends whole as soon as the token is free; when nothing is
- * being sent, the thread that packed a reply wakes the sender, which by
- * the time it runs often finds more to pack with it. A message is closed
+ * being sent, the thread that packed a chunk wakes the sender, which by
+ * the time it runs often finds more to pack with it, and the thread that
+ * packed a call's terminal reply sends it itself (outbox_end_now): one
+ * hand-off less for a lone call. A message is closed
  * at OUTBOX_MSG_MAX bytes and queued; producers block while more than
  * OUTBOX_PENDING_MAX bytes wait (backpressure, never a silent drop).
  * Only handler and cleanup threads produce: the receiver thread never
@@ -76,6 +78,22 @@ outbox_msg_write_cb(void *data, const char *buf, size_t len)
 	return nng_msg_append(m, buf, len) == 0 ? 0 : -1;
 }
 
+/* proto_writer_direct: room for n bytes at the end of the message (the
+ * envelope of a call's answer is encoded there in one piece). */
+static void *
+outbox_msg_reserve_cb(void *data, size_t n)
+{
+	nng_msg *m = *(nng_msg **)data;
+	size_t len = nng_msg_len(m), cap = nng_msg_capacity(m);
+
+	if (len + n > cap &&
+	    nng_msg_reserve(m, cap * 2 > len + n ? cap * 2 : len + n) != 0)
+		return NULL;
+	if (nng_msg_realloc(m, len + n) != 0)
+		return NULL;
+	return (char *)nng_msg_body(m) + len;
+}
+
 /* With ob_mu held: move the current message to the ready queue. */
 static int
 outbox_close_cur(void)
@@ -115,6 +133,7 @@ outbox_open_cur(void)
 		outbox.ob_cur = NULL;
 		return -1;
 	}
+	proto_writer_direct(&outbox.ob_w, outbox_msg_reserve_cb);
 	outbox.ob_pending += nng_msg_len(m);
 	return 0;
 }
@@ -192,8 +211,10 @@ outbox_has_work(void)
 	return outbox.ob_nready > 0 || outbox.ob_count > 0;
 }
 
-int
-outbox_end(int rv)
+/* With ob_mu held: count the envelope just put, or drop it (and unlock:
+ * -1). */
+static int
+outbox_commit(int rv)
 {
 	size_t len = nng_msg_len(outbox.ob_cur);
 
@@ -208,6 +229,23 @@ outbox_end(int rv)
 	}
 	outbox.ob_count++;
 	outbox.ob_pending += len - outbox.ob_mark;
+	return 0;
+}
+
+/* With ob_mu held: the sender thread, if there is work and it waits. */
+static void
+outbox_wake(void)
+{
+	if (!outbox.ob_sending && outbox.ob_sender_waiting && !outbox.ob_dead &&
+	    outbox_has_work())
+		pthread_cond_signal(&outbox.ob_work);
+}
+
+int
+outbox_end(int rv)
+{
+	if (outbox_commit(rv) != 0)
+		return -1;
 	/*
 	 * Wake the sender rather than send from this thread: a handler that
 	 * yields in a loop (a subscription) would otherwise find the outbox
@@ -216,8 +254,26 @@ outbox_end(int rv)
 	 * one subscription went from 16k to 1.47M chunks/s, and a lone call's
 	 * latency did not change (docs/performance.md).
 	 */
-	if (!outbox.ob_sending && outbox.ob_sender_waiting && !outbox.ob_dead)
-		pthread_cond_signal(&outbox.ob_work);
+	outbox_wake();
+	pthread_mutex_unlock(&outbox.ob_mu);
+	return 0;
+}
+
+int
+outbox_end_now(int rv)
+{
+	if (outbox_commit(rv) != 0)
+		return -1;
+	/*
+	 * A call's last envelope comes once per call, never in a tight loop:
+	 * when nothing is being sent, send it (with whatever else is packed)
+	 * from here, and leave what piles up meanwhile to the sender thread.
+	 * Concurrent calls still share messages: they append while this
+	 * send is under way.
+	 */
+	if (!outbox.ob_sending && !outbox.ob_dead)
+		outbox_send_one();
+	outbox_wake();
 	pthread_mutex_unlock(&outbox.ob_mu);
 	return 0;
 }

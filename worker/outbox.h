@@ -32,6 +32,13 @@ struct proto_writer *outbox_begin(size_t size);
 /* Unlock. rv non-zero (or a failed write) drops the envelope cleanly.
  * Returns 0 when the envelope is queued, -1 when it was dropped. */
 int outbox_end(int rv);
+/*
+ * The same for a call's terminal reply: when no send is under way, this
+ * thread sends what is queued itself (blocking in nng_sendmsg), which
+ * saves a lone call the wake-up of the sender thread. Chunks must not use
+ * it (outbox.c says why).
+ */
+int outbox_end_now(int rv);
 /* Wait until everything queued has been handed to nng, at most ms
  * milliseconds (< 0: no limit). Returns true when it was. */
 bool outbox_flush(int64_t ms);

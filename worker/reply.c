@@ -11,10 +11,11 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "json/from_msgpack.h"
 #include "worker/outbox.h"
 #include "worker/reply.h"
+#include "worker/threads.h"
 
-static const char reply_nil[1] = { (char)0xc0 };
 static const char reply_ise[] = "Internal Server Error";
 
 void
@@ -26,6 +27,7 @@ reply_init(struct reply *r)
 	    msgpack_sbuffer_write);
 	msgpack_sbuffer_init(&r->r_data);
 	msgpack_packer_init(&r->r_data_pk, &r->r_data, msgpack_sbuffer_write);
+	json_buf_init(&r->r_json);
 }
 
 static void
@@ -43,6 +45,7 @@ reply_reset(struct reply *r, size_t keep)
 {
 	reply_sbuffer_reset(&r->r_result, keep);
 	reply_sbuffer_reset(&r->r_data, keep);
+	json_buf_reset(&r->r_json, keep);
 	r->r_failed = false;
 	r->r_code = 0;
 }
@@ -52,6 +55,7 @@ reply_destroy(struct reply *r)
 {
 	msgpack_sbuffer_destroy(&r->r_result);
 	msgpack_sbuffer_destroy(&r->r_data);
+	json_buf_free(&r->r_json);
 	free(r->r_message);
 }
 
@@ -114,39 +118,87 @@ reply_classify(struct reply *r, int rv, bool cancelled, const char *route)
 	return REPLY_FAILED;
 }
 
+/* The JSON text of a packed value into r_json (emptied first): NULL, or
+ * why it cannot be sent. */
+static const char *
+reply_json(struct reply *r, const char *mp, size_t len)
+{
+	static const char nil[1] = { (char)0xc0 };
+
+	r->r_json.jb_len = 0;
+	if (len == 0) {
+		/* Nothing packed: null. */
+		mp = nil;
+		len = 1;
+	}
+	switch (json_from_msgpack(&r->r_json, mp, len)) {
+	case JSON_MSGPACK_OK:
+		break;
+	case JSON_MSGPACK_INVALID:
+		return "is not one msgpack value";
+	case JSON_MSGPACK_TOO_DEEP:
+		return "is nested too deeply";
+	case JSON_MSGPACK_NOMEM:
+		return "cannot be written: out of memory";
+	}
+	if (r->r_json.jb_len > OUTBOX_VALUE_MAX)
+		return "is too large";
+	return NULL;
+}
+
+int
+reply_chunk_json(struct reply *r, const char *mp, size_t len,
+    const char *route)
+{
+	const char *why;
+
+	if ((why = reply_json(r, mp, len)) == NULL)
+		return 0;
+	log_error("route %s: a chunk %s", route, why);
+	reply_fail(r, 500, "Internal Server Error: invalid chunk");
+	return -1;
+}
+
 void
 reply_send(struct reply *r, uint64_t id, enum wspool_pattern pattern,
     enum reply_end end)
 {
-	const msgpack_sbuffer *v = &r->r_result, *data = &r->r_data;
+	const msgpack_sbuffer *data = &r->r_data;
 	struct proto_writer *w;
+	const char *why;
+	bool has_data = false;
 	int rv;
 
 	if (end == REPLY_OK && pattern == WSPOOL_REQUEST &&
-	    v->size > OUTBOX_VALUE_MAX) {
-		log_error("call %" PRIu64 ": result of %zu bytes is too large",
-		    id, v->size);
-		reply_fail(r, 500, "Result too large");
+	    (why = reply_json(r, r->r_result.data, r->r_result.size)) != NULL) {
+		log_error("call %" PRIu64 ": the result %s", id, why);
+		reply_fail(r, 500, "Internal Server Error: invalid result");
 		end = REPLY_FAILED;
 	}
-	if (end == REPLY_FAILED && data->size > OUTBOX_VALUE_MAX) {
-		log_error("call %" PRIu64 ": error data of %zu bytes is too "
-		    "large", id, data->size);
-		r->r_data.size = 0;
+	if (end == REPLY_FAILED && data->size > 0) {
+		if ((why = reply_json(r, data->data, data->size)) == NULL)
+			has_data = true;
+		else
+			log_error("call %" PRIu64 ": the error data %s: left "
+			    "out", id, why);
 	}
-	if ((w = outbox_begin(end == REPLY_OK ? v->size : data->size)) == NULL)
+	if ((w = outbox_begin(r->r_json.jb_len)) == NULL)
 		return;
 	if (end == REPLY_FAILED)
 		rv = proto_put_error(w, id, r->r_code, reply_message(r),
-		    data->size ? data->data : NULL, data->size);
+		    has_data ? r->r_json.jb_data : NULL, r->r_json.jb_len);
 	else if (pattern == WSPOOL_SUBSCRIPTION)
 		rv = proto_put_end(w, id);
 	else if (end == REPLY_CANCELLED)
 		rv = proto_put_error(w, id, 500, "Cancelled", NULL, 0);
 	else if (pattern == WSPOOL_REQUEST)
-		rv = proto_put_result(w, id, v->size ? v->data : reply_nil,
-		    v->size ? v->size : 1);
+		rv = proto_put_result(w, id, r->r_json.jb_data, r->r_json.jb_len);
 	else
 		rv = proto_put_end(w, id);
-	outbox_end(rv);
+	/* A lone call's answer goes from this thread; under load, the sender
+	 * thread packs the answers of many calls into one message. */
+	if (threads_alone())
+		outbox_end_now(rv);
+	else
+		outbox_end(rv);
 }

@@ -13,11 +13,14 @@
 #include <msgpack.h>
 #include <wspool.h>
 
+#include "json/write.h"
+
 struct reply {
 	msgpack_sbuffer r_result;
 	msgpack_packer r_result_pk;   /* wspool_result */
 	msgpack_sbuffer r_data;       /* error data */
 	msgpack_packer r_data_pk;     /* wspool_fail_data */
+	struct json_buf r_json;       /* a value as JSON text, being sent */
 	bool r_failed;
 	int r_code;
 	char *r_message;              /* NUL-terminated; NULL: never failed */
@@ -47,8 +50,18 @@ const char *reply_message(const struct reply *r);
 enum reply_end reply_classify(struct reply *r, int rv, bool cancelled,
     const char *route);
 /* Send the terminal envelope of call id for end, as its route's pattern
- * has it (a result too large fails the call with 500). */
+ * has it. The result and the error data go as JSON text (json/from_msgpack.h):
+ * a result that is not one msgpack value, is nested too deeply or is too
+ * large fails the call with 500; error data that cannot be written is left
+ * out. */
 void reply_send(struct reply *r, uint64_t id, enum wspool_pattern pattern,
     enum reply_end end);
+/*
+ * A chunk's JSON text from its packed value in r_json: 0, or -1 with the
+ * call failed (500) when it is not one msgpack value, is nested too
+ * deeply or is too large.
+ */
+int reply_chunk_json(struct reply *r, const char *mp, size_t len,
+    const char *route);
 
 #endif /* WORKER_REPLY_H */

@@ -229,6 +229,7 @@ static const struct uplink_ops service_runner_ops = {
 	    sizeof(service_runner_handlers[0]),
 	.uo_batch_cb = service_batch_cb,
 	.uo_end_cb = service_end_cb,
+	.uo_tick_cb = service_tick_cb,
 	.uo_arg = &service_jobs,
 };
 

@@ -238,6 +238,13 @@ threads_submit(struct job *first)
 }
 
 bool
+threads_alone(void)
+{
+	return __atomic_load_n(&threads.th_busy, __ATOMIC_RELAXED) == 1 &&
+	    __atomic_load_n(&threads.th_queued, __ATOMIC_RELAXED) == 0;
+}
+
+bool
 threads_idle(void)
 {
 	bool idle;

@@ -36,6 +36,9 @@ int threads_start(unsigned n, unsigned max, size_t stack_size,
 void threads_submit(struct job *first);
 /* True when nothing is queued or running. */
 bool threads_idle(void);
+/* From a job: true when it is the only one queued or running (a reply it
+ * sends now would travel alone anyway). A hint: no lock is taken. */
+bool threads_alone(void);
 /* Join every thread: call only once idle (threads_idle). */
 void threads_stop(void);
 

@@ -210,7 +210,7 @@ uplink_connect(const char *address, uint64_t timeout_ms,
 	 * closed only after it returned.
 	 */
 	if ((rv = nng_socket_set_size(uplink.ul_sock, NNG_OPT_RECVMAXSZ,
-	    PROTO_MAX_MSG)) != 0 ||
+	    PROTO_MAX_BATCH)) != 0 ||
 	    (rv = nng_socket_set_ms(uplink.ul_sock, NNG_OPT_RECVTIMEO,
 	    (nng_duration)poll_ms)) != 0 ||
 	    (rv = nng_pipe_notify(uplink.ul_sock, NNG_PIPE_EV_REM_POST,

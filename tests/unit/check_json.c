@@ -1,7 +1,9 @@
 /*
- * check_json.c: unit tests for the request parser (master/request.c and
- * jlex.c: client JSON -> msgpack params, ids, error kinds), the JSON
- * writer (master/json.c: msgpack -> JSON output) and master/utf8.c.
+ * check_json.c: unit tests for json/, the JSON code both sides share: the
+ * workers' reader (json/parse.c: JSON text -> msgpack_object tree, with
+ * its nesting bound and the surrogate rule), their writer
+ * (json/from_msgpack.c: packed msgpack -> JSON text), the writing helpers
+ * (json/write.c) and json/utf8.c. The master's scanner is check_request's.
  */
 #include "config.h"
 
@@ -12,717 +14,365 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "master/json.h"
-#include "master/request.h"
-#include "master/utf8.h"
+#include <msgpack.h>
 
-/* One parsed message; params also rendered back as JSON text. */
-static struct jreq req;
-static msgpack_sbuffer params;
-static msgpack_sbuffer text;
+#include "json/from_msgpack.h"
+#include "json/parse.h"
+#include "json/utf8.h"
+#include "json/write.h"
+
+static struct json_buf text;
+static struct json_parse jp;
+static msgpack_zone zone;
+static msgpack_sbuffer packed;
 
 static void
 setup(void)
 {
-	msgpack_sbuffer_init(&params);
-	msgpack_sbuffer_init(&text);
+	json_buf_init(&text);
+	json_parse_init(&jp);
+	ck_assert(msgpack_zone_init(&zone, 1024));
+	msgpack_sbuffer_init(&packed);
 }
 
 static void
 teardown(void)
 {
-	msgpack_sbuffer_destroy(&params);
-	msgpack_sbuffer_destroy(&text);
+	json_buf_free(&text);
+	json_parse_free(&jp);
+	msgpack_zone_destroy(&zone);
+	msgpack_sbuffer_destroy(&packed);
 }
 
-static enum jreq_status
-parse_n(const char *json, size_t len)
-{
-	enum jreq_status st = jreq_parse(&req, json, len, &params);
-
-	if (st == JREQ_OK)
-		ck_assert_ptr_null(req.error);
-	else
-		ck_assert_ptr_nonnull(req.error);
-	if (st == JREQ_BAD_JSON)
-		ck_assert_msg(strncmp(req.error, "Parse error", 11) == 0 ||
-		    strncmp(req.error, "Internal error", 14) == 0,
-		    "error '%s'", req.error);
-	else if (st != JREQ_OK)
-		ck_assert_msg(strncmp(req.error, "Invalid request", 15) == 0,
-		    "error '%s'", req.error);
-	return st;
-}
-
-static enum jreq_status
-parse(const char *json)
-{
-	return parse_n(json, strlen(json));
-}
-
-/* Render a msgpack buffer holding exactly one value as JSON text. */
+/* The JSON text of packed msgpack bytes (which must convert). */
 static const char *
-render(const msgpack_sbuffer *buf)
+mp_json(const char *mp, size_t len)
 {
-	msgpack_unpacked u;
-	size_t off = 0;
-
-	msgpack_unpacked_init(&u);
-	ck_assert_int_eq(msgpack_unpack_next(&u, buf->data, buf->size, &off),
-	    MSGPACK_UNPACK_SUCCESS);
-	ck_assert_uint_eq(off, buf->size);
-	msgpack_sbuffer_clear(&text);
-	ck_assert_int_eq(json_from_msgpack(&text, &u.data), 0);
+	text.jb_len = 0;
+	ck_assert_int_eq(json_from_msgpack(&text, mp, len), JSON_MSGPACK_OK);
 	ck_assert_int_eq(json_put_raw(&text, "", 1), 0);
-	msgpack_unpacked_destroy(&u);
-	return text.data;
+	ck_assert(utf8_valid(text.jb_data, text.jb_len - 1));
+	return text.jb_data;
 }
 
-/* Parse a message that must be OK and check its params text. */
-#define ck_params(json, want) do { \
-	ck_assert_int_eq(parse(json), JREQ_OK); \
-	ck_assert_str_eq(render(&params), (want)); \
-} while (0)
-
-/* The JSON text of one msgpack object. */
+/* The JSON text of one msgpack object, packed first (as a handler does). */
 static const char *
 obj_json(const msgpack_object *o)
 {
-	msgpack_sbuffer_clear(&text);
-	ck_assert_int_eq(json_from_msgpack(&text, o), 0);
-	ck_assert_int_eq(json_put_raw(&text, "", 1), 0);
-	return text.data;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(&packed);
+	msgpack_packer_init(&pk, &packed, msgpack_sbuffer_write);
+	ck_assert_int_eq(msgpack_pack_object(&pk, *o), 0);
+	return mp_json(packed.data, packed.size);
 }
 
-/* ---- statuses ---------------------------------------------------------- */
-
-START_TEST(test_basic_call)
+/* Parse JSON text (an exact-size copy, so an overread shows) into a tree. */
+static enum json_parse_status
+parse_n(const char *s, size_t n, msgpack_object *o, const char **why)
 {
-	ck_assert_int_eq(parse("{\"id\":1,\"method\":\"echo\",\"params\":[\"hello\"]}"),
-	    JREQ_OK);
-	ck_assert_str_eq(req.method, "echo");
-	ck_assert_uint_eq(req.method_len, 4);
-	ck_assert(!req.method_too_long);
-	ck_assert(req.has_id);
-	ck_assert_str_eq(req.id_json, "1");
-	ck_assert_uint_eq(req.id_len, 1);
-	ck_assert(req.has_params);
-	ck_assert_uint_eq(req.nparams, 1);
-	ck_assert_str_eq(render(&params), "[\"hello\"]");
-}
-END_TEST
+	static char *copy;
+	enum json_parse_status st;
 
-START_TEST(test_notification_and_ping)
+	free(copy);
+	copy = malloc(n ? n : 1);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, s, n);
+	msgpack_zone_clear(&zone);
+	st = json_parse(&jp, copy, n, &zone, o, why);
+	ck_assert((st == JSON_PARSE_OK) == (*why == NULL));
+	if (st != JSON_PARSE_OK)
+		ck_assert_int_eq(o->type, MSGPACK_OBJECT_NIL);
+	return st;
+}
+
+static enum json_parse_status
+parse(const char *s, msgpack_object *o, const char **why)
 {
-	ck_assert_int_eq(parse("{\"method\":\"note\",\"params\":[\"t\",1]}"), JREQ_OK);
-	ck_assert(!req.has_id);
-	ck_assert_str_eq(req.id_json, "");
-	ck_assert_uint_eq(req.nparams, 2);
-	ck_assert_int_eq(parse(" \t\r\n{ \"method\" : \".ping\" } \n"), JREQ_OK);
-	ck_assert_str_eq(req.method, ".ping");
-	ck_assert(!req.has_params);
-	ck_assert_uint_eq(req.nparams, 0);
-	/* absent params: an empty array, exactly one byte */
-	ck_assert_uint_eq(params.size, 1);
-	ck_assert_uint_eq((unsigned char)params.data[0], 0x90);
-}
-END_TEST
-
-static const char *const bad_json[] = {
-	"", " ", "{", "}", "{\"method\":\"a\"", "{\"method\":\"a\",}",
-	"{\"method\":\"a\"}x", "{\"method\":\"a\"}{}", "{\"method\":\"a\"} 1",
-	"{'method':'a'}", "{method:\"a\"}", "/*c*/{\"method\":\"a\"}",
-	"{\"method\":\"a\",\"params\":[1,]}", "{\"method\":\"a\",\"params\":[01]}",
-	"{\"method\":\"a\",\"params\":[1.]}", "{\"method\":\"a\",\"params\":[.5]}",
-	"{\"method\":\"a\",\"params\":[+1]}", "{\"method\":\"a\",\"params\":[NaN]}",
-	"{\"method\":\"a\",\"params\":[tru]}", "{\"method\":\"a\",\"params\":[\"\\x\"]}",
-	"{\"method\":\"a\",\"params\":[\"\\u12\"]}", "{\"method\":\"a\",\"params\":[\"a\tb\"]}",
-	"{\"method\":\"a\",\"params\":[\"a\nb\"]}", "{\"method\":\"a\" \"id\":1}",
-	"{\"method\" \"a\"}", "{\"method\":\"a\",\"params\":[1 2]}",
-	"{\"method\":\"a\",\"params\":[\"unterminated]}",
-	"[1,2", "\"abc", "nul", "{\"method\":\"a\",\"params\":[1]]",
-	/* a bad params array does not hide a syntax error further on */
-	"{\"params\":{},\"method\":\"a\",}",
-};
-
-START_TEST(test_bad_json)
-{
-	for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
-		ck_assert_msg(parse(bad_json[i]) == JREQ_BAD_JSON, "'%s' -> %d",
-		    bad_json[i], (int)jreq_parse(&req, bad_json[i],
-		    strlen(bad_json[i]), &params));
-		ck_assert(!req.has_id);
-		ck_assert(!req.has_params);
-		/* never a half-written params buffer */
-		ck_assert_str_eq(render(&params), "[]");
-	}
-	ck_assert_int_eq(parse("{\"method\":\"a\""), JREQ_BAD_JSON);
-	ck_assert_str_eq(req.error, "Parse error: unexpected end of input");
-	/* NUL bytes in the text itself */
-	ck_assert_int_eq(parse_n("{\"method\":\"a\"}\0", 15), JREQ_BAD_JSON);
-	ck_assert_int_eq(parse_n("{\"method\":\"a\0\"}", 15), JREQ_BAD_JSON);
-}
-END_TEST
-
-START_TEST(test_truncated)
-{
-	const char *msg = "{\"id\":\"x\",\"method\":\"echo\",\"params\":[1,-2.5e3,"
-	    "{\"k\":[true,false,null]},\"\\u00e9\"]}";
-	size_t n = strlen(msg);
-
-	for (size_t len = 0; len < n; len++)
-		ck_assert_msg(parse_n(msg, len) == JREQ_BAD_JSON, "len %zu", len);
-	ck_assert_int_eq(parse_n(msg, n), JREQ_OK);
-	ck_assert_str_eq(render(&params), "[1,-2500,{\"k\":[true,false,null]},\"\xc3\xa9\"]");
-}
-END_TEST
-
-START_TEST(test_not_object)
-{
-	static const char *const cases[] = {
-		"[]", "1", "-1.5", "\"s\"", "null", "true", "false",
-		"[{\"method\":\"a\"}]", "[[[[]]]]",
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ck_assert_msg(parse(cases[i]) == JREQ_NOT_OBJECT, "%s", cases[i]);
-		ck_assert_str_eq(render(&params), "[]");
-	}
-	/* bad JSON wins over a non-object */
-	ck_assert_int_eq(parse("[1,2"), JREQ_BAD_JSON);
-}
-END_TEST
-
-START_TEST(test_no_method)
-{
-	static const char *const cases[] = {
-		"{}", "{\"id\":1}", "{\"params\":[]}", "{\"Method\":\"a\"}",
-		"{\"method\":1}", "{\"method\":null}", "{\"method\":true}",
-		"{\"method\":[\"a\"]}", "{\"method\":{\"a\":1}}",
-		"{\"method\":\"a\\u0000b\"}", "{\"method\":\"\\u0000\"}",
-		/* no method outranks a bad id or bad params */
-		"{\"id\":true}", "{\"id\":1,\"params\":{}}",
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ck_assert_msg(parse(cases[i]) == JREQ_NO_METHOD, "%s", cases[i]);
-		ck_assert(!req.has_id);
-	}
-	ck_assert_int_eq(parse("{}"), JREQ_NO_METHOD);
-	ck_assert_str_eq(req.error, "Invalid request: missing method");
-	ck_assert_int_eq(parse("{\"method\":\"a\\u0000\"}"), JREQ_NO_METHOD);
-	ck_assert_ptr_nonnull(strstr(req.error, "NUL"));
-}
-END_TEST
-
-START_TEST(test_method)
-{
-	char msg[1024], m[301];
-
-	ck_assert_int_eq(parse("{\"method\":\"\"}"), JREQ_OK);
-	ck_assert_str_eq(req.method, "");
-	ck_assert_uint_eq(req.method_len, 0);
-	ck_assert_int_eq(parse("{\"method\":\"a\\/b\\u00e9\\n\"}"), JREQ_OK);
-	ck_assert_str_eq(req.method, "a/b\xc3\xa9\n");
-	ck_assert_uint_eq(req.method_len, 6);
-
-	memset(m, 'm', 300);
-	m[256] = '\0';
-	snprintf(msg, sizeof(msg), "{\"method\":\"%s\"}", m);
-	ck_assert_int_eq(parse(msg), JREQ_OK);
-	ck_assert(!req.method_too_long);
-	ck_assert_uint_eq(req.method_len, 256);
-	ck_assert_str_eq(req.method, m);
-
-	m[256] = 'm';
-	m[300] = '\0';
-	snprintf(msg, sizeof(msg), "{\"id\":3,\"method\":\"%s\"}", m);
-	ck_assert_int_eq(parse(msg), JREQ_OK);
-	ck_assert(req.method_too_long);
-	ck_assert_uint_eq(req.method_len, 256);
-	ck_assert_uint_eq(strlen(req.method), 256);
-	ck_assert_str_eq(req.id_json, "3");
-}
-END_TEST
-
-START_TEST(test_bad_params)
-{
-	static const char *const cases[] = {
-		"{\"method\":\"a\",\"params\":{}}", "{\"method\":\"a\",\"params\":1}",
-		"{\"method\":\"a\",\"params\":\"x\"}", "{\"method\":\"a\",\"params\":null}",
-		"{\"method\":\"a\",\"params\":true}", "{\"method\":\"a\",\"params\":{\"x\":[1]}}",
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ck_assert_msg(parse(cases[i]) == JREQ_BAD_PARAMS, "%s", cases[i]);
-		ck_assert(!req.has_id);
-		ck_assert_str_eq(render(&params), "[]");
-	}
-	/* the id is known whether it comes before or after params */
-	ck_assert_int_eq(parse("{\"id\":7,\"method\":\"a\",\"params\":{}}"), JREQ_BAD_PARAMS);
-	ck_assert(req.has_id);
-	ck_assert_str_eq(req.id_json, "7");
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"params\":5,\"id\":\"q\"}"), JREQ_BAD_PARAMS);
-	ck_assert(req.has_id);
-	ck_assert_str_eq(req.id_json, "\"q\"");
-	ck_assert_str_eq(req.error, "Invalid request: params must be an array");
-	/* a bad id outranks bad params */
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"params\":5,\"id\":-1}"), JREQ_BAD_ID);
-	ck_assert(!req.has_id);
-}
-END_TEST
-
-START_TEST(test_duplicate_keys)
-{
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"method\":\"b\"}"), JREQ_BAD_JSON);
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"id\":1,\"id\":1}"), JREQ_BAD_JSON);
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"params\":[],\"params\":[]}"), JREQ_BAD_JSON);
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"\\u0069d\":1,\"id\":2}"), JREQ_BAD_JSON);
-	ck_assert_int_eq(parse("{\"method\":1,\"method\":\"b\"}"), JREQ_BAD_JSON);
-	/* duplicates win over everything but other syntax errors */
-	ck_assert_int_eq(parse("{\"params\":{},\"id\":1,\"id\":2}"), JREQ_BAD_JSON);
-	ck_assert_ptr_nonnull(strstr(req.error, "duplicate"));
-	/* other keys may repeat; inside params, keys are data */
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"x\":1,\"x\":2}"), JREQ_OK);
-	ck_params("{\"method\":\"a\",\"params\":[{\"method\":1,\"method\":2}]}",
-	    "[{\"method\":1,\"method\":2}]");
-}
-END_TEST
-
-START_TEST(test_extra_keys)
-{
-	ck_params("{\"jsonrpc\":\"2.0\",\"x\":{\"method\":\"no\",\"id\":[1],"
-	    "\"params\":{}},\"method\":\"yes\",\"y\":[[[\"method\"]]],\"id\":9,"
-	    "\"params\":[1],\"z\":null,\"w\":\"params\"}", "[1]");
-	ck_assert_str_eq(req.method, "yes");
-	ck_assert_str_eq(req.id_json, "9");
-	ck_assert_uint_eq(req.nparams, 1);
-}
-END_TEST
-
-/* ---- ids --------------------------------------------------------------- */
-
-static void
-ck_id(const char *id, const char *want)
-{
-	char msg[2048];
-
-	snprintf(msg, sizeof(msg), "{\"method\":\"m\",\"id\":%s}", id);
-	if (want == NULL) {
-		ck_assert_msg(parse(msg) == JREQ_BAD_ID, "id %s", id);
-		ck_assert(!req.has_id);
-		return;
-	}
-	ck_assert_msg(parse(msg) == JREQ_OK, "id %s", id);
-	ck_assert(req.has_id);
-	ck_assert_str_eq(req.id_json, want);
-	ck_assert_uint_eq(req.id_len, strlen(want));
+	return parse_n(s, strlen(s), o, why);
 }
 
-START_TEST(test_ids)
-{
-	char big[2048], want[2048];
-
-	ck_id("0", "0");
-	ck_id("7", "7");
-	ck_id("9007199254740991", "9007199254740991");
-	ck_id("9007199254740992", NULL);
-	ck_id("18446744073709551616", NULL);
-	ck_id("-1", NULL);
-	ck_id("-0", NULL);
-	ck_id("1.5", NULL);
-	ck_id("1.0", NULL);
-	ck_id("1e2", NULL);
-	ck_id("true", NULL);
-	ck_id("false", NULL);
-	ck_id("null", NULL);
-	ck_id("[1]", NULL);
-	ck_id("{\"a\":1}", NULL);
-	ck_id("\"\"", "\"\"");
-	ck_id("\"abc\"", "\"abc\"");
-	/* the same string always gives the same text */
-	ck_id("\"\\u0061\"", "\"a\"");
-	ck_id("\"\\/\"", "\"/\"");
-	ck_id("\"\\u00e9\"", "\"\xc3\xa9\"");
-	ck_id("\"\xc3\xa9\"", "\"\xc3\xa9\"");
-	ck_id("\"a\\\"b\\\\c\"", "\"a\\\"b\\\\c\"");
-	ck_id("\"\\n\\t\\r\\b\\f\\u0001\\u001f\\u007f\"", "\"\\n\\t\\r\\b\\f\\u0001\\u001f\x7f\"");
-	ck_id("\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\"");
-	ck_id("\"\\u0000\"", "\"\\u0000\"");
-
-	/* 256 bytes (after unescaping) is the limit */
-	memset(big, 'x', 256);
-	big[0] = '"';
-	big[257] = '"';
-	memset(big + 1, 'x', 256);
-	big[258] = '\0';
-	memcpy(want, big, 259);
-	ck_id(big, want);
-	big[257] = 'x';
-	big[258] = '"';
-	big[259] = '\0';
-	ck_id(big, NULL);
-	/* 256 bytes written as 6-byte escapes: still 256 bytes */
-	strcpy(big, "\"");
-	strcpy(want, "\"");
-	for (int i = 0; i < 85; i++) {
-		strcat(big, "\\u00e9");   /* 2 bytes each: 170 */
-		strcat(want, "\xc3\xa9");
-	}
-	for (int i = 0; i < 86; i++) {
-		strcat(big, "\\u0001");   /* 1 byte each: 256 */
-		strcat(want, "\\u0001");
-	}
-	strcat(big, "\"");
-	strcat(want, "\"");
-	ck_id(big, want);
-	ck_assert_uint_eq(req.id_len, 2 + 85 * 2 + 86 * 6);
-	/* one more escaped byte is too long */
-	strcpy(big + strlen(big) - 1, "x\"");
-	ck_id(big, NULL);
-	/* the longest possible canonical text fits */
-	strcpy(big, "{\"method\":\"m\",\"id\":\"");
-	for (int i = 0; i < 256; i++)
-		strcat(big, "\\u0002");
-	strcat(big, "\"}");
-	ck_assert_int_eq(parse(big), JREQ_OK);
-	ck_assert_uint_eq(req.id_len, 256 * 6 + 2);
-	ck_assert_uint_le(req.id_len, JREQ_ID_JSON_MAX);
-	ck_assert_uint_eq(strlen(req.id_json), req.id_len);
-}
-END_TEST
-
-START_TEST(test_id_from_msgpack)
+/* What a worker sends back for the params text in: parse, pack, write. */
+static const char *
+round_trip(const char *in)
 {
 	msgpack_object o;
-	char out[JREQ_ID_JSON_MAX + 1];
-	char s[300];
+	const char *why;
 
-	memset(&o, 0, sizeof(o));
-	o.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-	o.via.u64 = 0;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), 1);
-	ck_assert_str_eq(out, "0");
-	o.via.u64 = 9007199254740991ull;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), 16);
-	ck_assert_str_eq(out, "9007199254740991");
-	o.via.u64 = 9007199254740992ull;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), -1);
-	o.type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
-	o.via.i64 = -1;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), -1);
-	o.type = MSGPACK_OBJECT_FLOAT64;
-	o.via.f64 = 7.0;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), -1);
-	o.type = MSGPACK_OBJECT_NIL;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), -1);
-	o.type = MSGPACK_OBJECT_BOOLEAN;
-	o.via.boolean = true;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), -1);
-	o.type = MSGPACK_OBJECT_BIN;
-	o.via.bin.ptr = "a";
-	o.via.bin.size = 1;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), -1);
-
-	o.type = MSGPACK_OBJECT_STR;
-	o.via.str.ptr = "a\"\n\xc3\xa9";
-	o.via.str.size = 5;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), 9);
-	ck_assert_str_eq(out, "\"a\\\"\\n\xc3\xa9\"");
-	memset(s, 1, sizeof(s));
-	o.via.str.ptr = s;
-	o.via.str.size = 256;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), 256 * 6 + 2);
-	o.via.str.size = 257;
-	ck_assert_int_eq(jreq_id_from_msgpack(&o, out), -1);
-
-	/* .cancel's params[0] gives the text the call's id gave */
-	ck_assert_int_eq(parse("{\"method\":\"m\",\"id\":\"\\u0061\\\"\\u00e9\"}"), JREQ_OK);
-	strcpy(s, req.id_json);
-	ck_assert_int_eq(parse("{\"method\":\".cancel\",\"params\":[\"a\\\"\xc3\xa9\", 42]}"),
-	    JREQ_OK);
-	{
-		msgpack_unpacked u;
-		size_t off = 0;
-
-		msgpack_unpacked_init(&u);
-		ck_assert_int_eq(msgpack_unpack_next(&u, params.data, params.size, &off),
-		    MSGPACK_UNPACK_SUCCESS);
-		ck_assert_int_eq(u.data.type, MSGPACK_OBJECT_ARRAY);
-		ck_assert_int_gt(jreq_id_from_msgpack(&u.data.via.array.ptr[0], out), 0);
-		ck_assert_str_eq(out, s);
-		ck_assert_int_eq(jreq_id_from_msgpack(&u.data.via.array.ptr[1], out), 2);
-		ck_assert_str_eq(out, "42");
-		msgpack_unpacked_destroy(&u);
-	}
+	ck_assert_msg(parse(in, &o, &why) == JSON_PARSE_OK, "%s: %s", in, why);
+	return obj_json(&o);
 }
-END_TEST
 
-/* ---- params ------------------------------------------------------------ */
+#define ck_round(in, want) ck_assert_str_eq(round_trip(in), (want))
 
-START_TEST(test_params_values)
+/* ---- reading ------------------------------------------------------------ */
+
+START_TEST(test_parse_values)
 {
-	ck_params("{\"method\":\"a\",\"params\":[]}", "[]");
-	ck_assert(req.has_params);
-	ck_assert_uint_eq(req.nparams, 0);
-	ck_params("{\"method\":\"a\",\"params\":[[],{},[[]],{\"a\":{}}]}",
-	    "[[],{},[[]],{\"a\":{}}]");
-	ck_assert_uint_eq(req.nparams, 4);
-	ck_params("{\"method\":\"a\",\"params\":[null,true,false,0,1,-1,127,128,"
-	    "255,256,65535,65536,-32,-33,-128,-129,-32768,-32769,4294967295,"
-	    "4294967296,-2147483648,-2147483649]}",
+	msgpack_object o;
+	const char *why;
+
+	ck_assert_int_eq(parse("[]", &o, &why), JSON_PARSE_OK);
+	ck_assert_int_eq(o.type, MSGPACK_OBJECT_ARRAY);
+	ck_assert_uint_eq(o.via.array.size, 0);
+	ck_round("[[],{},[[]],{\"a\":{}}]", "[[],{},[[]],{\"a\":{}}]");
+	ck_round("[null,true,false,0,1,-1,127,128,255,256,65535,65536,-32,-33,"
+	    "-128,-129,-32768,-32769,4294967295,4294967296,-2147483648,"
+	    "-2147483649]",
 	    "[null,true,false,0,1,-1,127,128,255,256,65535,65536,-32,-33,-128,"
 	    "-129,-32768,-32769,4294967295,4294967296,-2147483648,-2147483649]");
 	/* int64 and uint64 stay exact; beyond them a double */
-	ck_params("{\"method\":\"a\",\"params\":[9223372036854775807,"
-	    "9223372036854775808,18446744073709551615,18446744073709551616,"
-	    "-9223372036854775808,-9223372036854775809]}",
+	ck_round("[9223372036854775807,9223372036854775808,18446744073709551615,"
+	    "18446744073709551616,-9223372036854775808,-9223372036854775809,"
+	    "9007199254740993]",
 	    "[9223372036854775807,9223372036854775808,18446744073709551615,"
-	    "1.8446744073709552e+19,-9223372036854775808,-9.223372036854776e+18]");
-	ck_params("{\"method\":\"a\",\"params\":[1.5,-0.25,0.1,1e3,1E3,2.5e-3,"
-	    "1.0,-0,-0.0,0.0,1e400,-1e400,1e-400,123456789.125,0.30000000000000004,"
-	    "1e21,5e-324,1.7976931348623157e308]}",
+	    "1.8446744073709552e+19,-9223372036854775808,-9.223372036854776e+18,"
+	    "9007199254740993]");
+	ck_round("[1.5,-0.25,0.1,1e3,1E3,2.5e-3,1.0,-0,-0.0,0.0,1e400,-1e400,"
+	    "1e-400,123456789.125,0.30000000000000004,1e21,5e-324,"
+	    "1.7976931348623157e308]",
 	    "[1.5,-0.25,0.1,1000,1000,0.0025,1,-0,-0,0,null,null,0,"
 	    "123456789.125,0.30000000000000004,1e+21,4.94065645841247e-324,"
 	    "1.7976931348623157e+308]");
+	/* the types a handler sees */
+	ck_assert_int_eq(parse("[1,-1,1.5,-0,\"s\",{\"k\":[]}]", &o, &why),
+	    JSON_PARSE_OK);
+	ck_assert_int_eq(o.via.array.ptr[0].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	ck_assert_int_eq(o.via.array.ptr[1].type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+	ck_assert_int_eq(o.via.array.ptr[1].via.i64, -1);
+	ck_assert_int_eq(o.via.array.ptr[2].type, MSGPACK_OBJECT_FLOAT64);
+	ck_assert_int_eq(o.via.array.ptr[3].type, MSGPACK_OBJECT_FLOAT64);
+	ck_assert(signbit(o.via.array.ptr[3].via.f64));
+	ck_assert_int_eq(o.via.array.ptr[4].type, MSGPACK_OBJECT_STR);
+	ck_assert_int_eq(o.via.array.ptr[5].type, MSGPACK_OBJECT_MAP);
+	ck_assert_uint_eq(o.via.array.ptr[5].via.map.size, 1);
 	/* a very long number text */
 	{
 		char msg[1200];
-		int k = snprintf(msg, sizeof(msg), "{\"method\":\"a\",\"params\":[0.5");
+		int k = snprintf(msg, sizeof(msg), "[0.5");
 
 		memset(msg + k, '0', 1000);
-		strcpy(msg + k + 1000, "]}");
-		ck_params(msg, "[0.5]");
+		strcpy(msg + k + 1000, "]");
+		ck_round(msg, "[0.5]");
 	}
-	ck_params("{\"method\":\"a\",\"params\":[\"\",\"a\\\"b\",\"\\u00e9\\u4e2d"
-	    "\\ud83d\\ude00\",\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\",\"\\u0000\"]}",
+	ck_round("[\"\",\"a\\\"b\",\"\\u00e9\\u4e2d\\ud83d\\ude00\","
+	    "\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\",\"\\u0000\",\"\\/\\b\\f\\n\\r\\t\"]",
 	    "[\"\",\"a\\\"b\",\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\","
-	    "\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\",\"\\u0000\"]");
-	ck_params("{\"method\":\"a\",\"params\":[{\"\":1,\"k\\u00e9\":[{\"x\":null}]}]}",
+	    "\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\",\"\\u0000\",\"/\\b\\f\\n\\r\\t\"]");
+	ck_round("[{\"\":1,\"k\\u00e9\":[{\"x\":null}]}]",
 	    "[{\"\":1,\"k\xc3\xa9\":[{\"x\":null}]}]");
-	ck_assert_uint_eq(req.nparams, 1);
+	/* keys repeat as they came */
+	ck_round("[{\"a\":1,\"a\":2}]", "[{\"a\":1,\"a\":2}]");
+	/* whitespace goes */
+	ck_round(" [ 1 ,\n{ \"a\" : [ ] } ]\t", "[1,{\"a\":[]}]");
 }
 END_TEST
 
-/* The exact msgpack bytes: 32-bit headers with patched counts. */
-START_TEST(test_params_bytes)
-{
-	static const unsigned char want[] = {
-		0xdd, 0, 0, 0, 3,
-		0x01,
-		0xdf, 0, 0, 0, 2, 0xa1, 'a', 0xc0, 0xa1, 'b', 0xdd, 0, 0, 0, 0,
-		0xa2, 'h', 'i',
-	};
-
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"params\":[1,{\"a\":null,\"b\":[]},\"hi\"]}"),
-	    JREQ_OK);
-	ck_assert_uint_eq(params.size, sizeof(want));
-	ck_assert_mem_eq(params.data, want, sizeof(want));
-}
-END_TEST
-
-START_TEST(test_round_trip)
+START_TEST(test_parse_round_trip)
 {
 	static const char *const values[] = {
 		"[]", "[1,2,3]", "[\"x\",[\"y\",[\"z\"]]]", "[{\"a\":1,\"b\":[true,false]}]",
-		"[-1,0,1,9007199254740993,-9007199254740993]", "[0.5,-1.25,3.14159,0.000001,1.5e+300]",
+		"[-1,0,1,9007199254740993,-9007199254740993]",
+		"[0.5,-1.25,3.14159,0.000001,1.5e+300]",
 		"[\"\\u0001\\u001f\\\"\\\\\\n\\r\\t\\b\\f/\x7f\"]",
 		"[\"\xe2\x82\xac\xf4\x8f\xbf\xbf\xef\xbf\xbd\"]",
 		"[{\"\":{\"\":{\"\":[]}}}]", "[null,{},[],\"\",0]",
 	};
-	char msg[512];
 
-	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
-		snprintf(msg, sizeof(msg), "{\"params\":%s,\"method\":\"m\"}", values[i]);
-		ck_params(msg, values[i]);
-	}
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		ck_round(values[i], values[i]);
 }
 END_TEST
 
-/* Nest n arrays as params (params itself is the first). */
-static char *
-nested(int n, const char *before, const char *after)
+START_TEST(test_parse_errors)
 {
-	size_t len = strlen(before) + strlen(after) + 2 * (size_t)n + 64;
-	char *s = malloc(len), *d;
+	static const char *const bad[] = {
+		"", " ", "[", "[1,]", "[01]", "[1 2]", "[\"a]", "[tru]", "[\"\\x\"]",
+		"[\"\\u12\"]", "[\"a\tb\"]", "[1]]", "[1] 2", "[] []", "{\"a\"}",
+		"[.5]", "[+1]", "[NaN]", "{1:2}",
+	};
+	msgpack_object o;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(parse(bad[i], &o, &why) == JSON_PARSE_SYNTAX, "%s",
+		    bad[i]);
+		ck_assert_str_eq(why, "Invalid params: not JSON");
+	}
+	/* Any single value parses; the caller wants an array. */
+	ck_assert_int_eq(parse("1", &o, &why), JSON_PARSE_OK);
+	ck_assert_int_eq(o.type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	ck_assert_int_eq(parse("{\"a\":[1]}", &o, &why), JSON_PARSE_OK);
+	ck_assert_int_eq(o.type, MSGPACK_OBJECT_MAP);
+}
+END_TEST
+
+/* A lone surrogate escape is refused, never changed; a pair is UTF-8. */
+START_TEST(test_parse_surrogates)
+{
+	static const char *const lone[] = {
+		"[\"\\ud800\"]", "[\"\\uDBFF\"]", "[\"\\udc00\"]", "[\"\\uDFFF\"]",
+		"[\"x\\ud800y\"]", "[\"\\ud800\\ud800\"]", "[\"\\ude00\\ud83d\"]",
+		"[\"\\ud83d\\u0041\"]", "[\"\\ud83d\\n\"]", "[\"\\ud83d\\\\ude00\"]",
+		"[{\"\\udc00\":1}]", "[\"ok\",\"\\ud800",
+	};
+	msgpack_object o;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(lone) / sizeof(lone[0]); i++) {
+		ck_assert_msg(parse(lone[i], &o, &why) == JSON_PARSE_SURROGATE,
+		    "%s", lone[i]);
+		ck_assert_str_eq(why,
+		    "Invalid request: a string holds a lone surrogate");
+	}
+	ck_round("[\"\\ud83d\\ude00\",\"\\uD800\\uDC00\",\"\\udbff\\udfff\"]",
+	    "[\"\xf0\x9f\x98\x80\",\"\xf0\x90\x80\x80\",\"\xf4\x8f\xbf\xbf\"]");
+	/* A backslash that is itself escaped starts no escape. */
+	ck_round("[\"\\\\ud800\",\"\\\\\\ud83d\\ude00\"]",
+	    "[\"\\\\ud800\",\"\\\\\xf0\x9f\x98\x80\"]");
+	/* Other escapes around surrogates are unaffected. */
+	ck_round("[\"\\u00e9\\ud83d\\ude00\\u0041\"]", "[\"\xc3\xa9\xf0\x9f\x98\x80" "A\"]");
+}
+END_TEST
+
+static char *
+nest(unsigned n)
+{
+	char *s = malloc(2 * (size_t)n + 1);
 
 	ck_assert_ptr_nonnull(s);
-	d = s + sprintf(s, "{%s\"method\":\"m\",\"params\":", before);
-	memset(d, '[', (size_t)n);
-	d += n;
-	memset(d, ']', (size_t)n);
-	d += n;
-	sprintf(d, "%s}", after);
+	memset(s, '[', n);
+	memset(s + n, ']', n);
+	s[2 * n] = '\0';
 	return s;
 }
 
-START_TEST(test_depth)
+START_TEST(test_parse_depth)
 {
+	msgpack_object o;
+	const char *why;
 	char *s;
 
-	s = nested(JSON_MAX_DEPTH, "", "");
-	ck_assert_int_eq(parse(s), JREQ_OK);
-	ck_assert_uint_eq(req.nparams, 1);
+	/* The params array and a value 256 levels deep: 257. */
+	s = nest(JSON_PARSE_MAX_DEPTH);
+	ck_assert_int_eq(parse(s, &o, &why), JSON_PARSE_OK);
+	ck_assert_str_eq(obj_json(&o), s);
 	free(s);
-	s = nested(JSON_MAX_DEPTH + 1, "", "");
-	ck_assert_int_eq(parse(s), JREQ_TOO_DEEP);
-	ck_assert(!req.has_id);
-	ck_assert_str_eq(render(&params), "[]");
+	s = nest(JSON_PARSE_MAX_DEPTH + 1);
+	ck_assert_int_eq(parse(s, &o, &why), JSON_PARSE_TOO_DEEP);
+	ck_assert_str_eq(why, "Invalid request: params nested too deeply");
 	free(s);
-	/* the id after the params is still found */
-	s = nested(JSON_MAX_DEPTH + 1, "", ",\"id\":\"late\"");
-	ck_assert_int_eq(parse(s), JREQ_TOO_DEEP);
-	ck_assert(req.has_id);
-	ck_assert_str_eq(req.id_json, "\"late\"");
-	ck_assert_str_eq(req.error, "Invalid request: params nested too deeply");
+	s = nest(100000);
+	ck_assert_int_eq(parse(s, &o, &why), JSON_PARSE_TOO_DEEP);
 	free(s);
-	s = nested(5000, "\"id\":5,", "");
-	ck_assert_int_eq(parse(s), JREQ_TOO_DEEP);
-	ck_assert_str_eq(req.id_json, "5");
-	free(s);
-	/* too deep but also broken: broken wins */
-	s = nested(JSON_MAX_DEPTH + 1, "", ",");
-	ck_assert_int_eq(parse(s), JREQ_BAD_JSON);
-	free(s);
-	/* objects count as levels too */
-	ck_assert_int_eq(parse("{\"method\":\"m\",\"params\":[{\"a\":[{\"b\":[]}]}]}"), JREQ_OK);
-	/* deep values outside params are only skipped */
-	{
-		char *x = malloc(20100), *d = x;
-
-		d += sprintf(d, "{\"method\":\"m\",\"x\":");
-		memset(d, '[', 10000);
-		d += 10000;
-		memset(d, ']', 10000);
-		d += 10000;
-		strcpy(d, ",\"params\":[1]}");
-		ck_params(x, "[1]");
-		free(x);
-	}
-	/* the deepest params render back as they came */
-	s = nested(JSON_MAX_DEPTH, "", "");
-	ck_assert_int_eq(parse(s), JREQ_OK);
-	{
-		char want[2 * JSON_MAX_DEPTH + 1];
-
-		memset(want, '[', JSON_MAX_DEPTH);
-		memset(want + JSON_MAX_DEPTH, ']', JSON_MAX_DEPTH);
-		want[2 * JSON_MAX_DEPTH] = '\0';
-		ck_assert_str_eq(render(&params), want);
-	}
+	/* objects count the same */
+	s = malloc(6 * 300 + 8);
+	ck_assert_ptr_nonnull(s);
+	strcpy(s, "[");
+	for (int i = 0; i < 300; i++)
+		strcat(s, "{\"a\":");
+	strcat(s, "1");
+	for (int i = 0; i < 300; i++)
+		strcat(s, "}");
+	strcat(s, "]");
+	ck_assert_int_eq(parse(s, &o, &why), JSON_PARSE_TOO_DEEP);
 	free(s);
 }
 END_TEST
 
-START_TEST(test_utf8_in_strings)
+/* Strings without escapes point into the text; others into the zone. */
+START_TEST(test_parse_zero_copy)
 {
-	/* raw invalid UTF-8 in a kept string is refused */
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"params\":[\"\xff\"]}"), JREQ_BAD_JSON);
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"params\":[\"\xc3\"]}"), JREQ_BAD_JSON);
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"params\":[\"\xc0\x80\"]}"), JREQ_BAD_JSON);
-	ck_assert_str_eq(req.error, "Parse error: invalid UTF-8 in string");
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"params\":[\"\xf4\x90\x80\x80\"]}"), JREQ_BAD_JSON);
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"params\":[{\"\xe0\x80\xaf\":1}]}"), JREQ_BAD_JSON);
-	ck_assert_int_eq(parse("{\"method\":\"\xc1\xbf\"}"), JREQ_BAD_JSON);
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"id\":\"\xf8\x88\x80\x80\x80\"}"), JREQ_BAD_JSON);
-	/* escaped lone surrogates become U+FFFD, pairs are joined */
-	ck_params("{\"method\":\"a\",\"params\":[\"x\\udc00y\",\"\\udbff\\udfff\"]}",
-	    "[\"x\xef\xbf\xbdy\",\"\xf4\x8f\xbf\xbf\"]");
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"id\":\"\\udfff\"}"), JREQ_OK);
-	ck_assert_str_eq(req.id_json, "\"\xef\xbf\xbd\"");
-	/* valid 1-4 byte sequences pass */
-	ck_params("{\"method\":\"a\",\"params\":[\"\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80"
-	    "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"]}",
-	    "[\"\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"]");
+	const char *in = "[\"plain\",\"esc\\n\",{\"key\":\"v\"}]";
+	msgpack_object o;
+	const char *why;
+
+	msgpack_zone_clear(&zone);
+	ck_assert_int_eq(json_parse(&jp, in, strlen(in), &zone, &o, &why),
+	    JSON_PARSE_OK);
+	ck_assert_ptr_eq(o.via.array.ptr[0].via.str.ptr, in + 2);
+	ck_assert(o.via.array.ptr[1].via.str.ptr < in ||
+	    o.via.array.ptr[1].via.str.ptr > in + strlen(in));
+	ck_assert_mem_eq(o.via.array.ptr[1].via.str.ptr, "esc\n", 4);
+	ck_assert_ptr_eq(o.via.array.ptr[2].via.map.ptr[0].key.via.str.ptr,
+	    in + 19);
 }
 END_TEST
 
-/* Strings long enough to bypass yajl's lexer must behave the same. */
-START_TEST(test_long_strings)
+/* Strings long enough to go around yajl's lexer behave the same. */
+START_TEST(test_parse_long_strings)
 {
 	size_t n = 100000;
 	char *msg = malloc(3 * n), *want = malloc(3 * n), *d;
 	char *body = malloc(n + 1);
+	msgpack_object o;
+	const char *why;
 
 	for (size_t i = 0; i < n; i++)
 		body[i] = (char)('a' + i % 26);
 	body[n] = '\0';
-	sprintf(msg, "{\"method\":\"m\",\"id\":1,\"params\":[\"%s\",{\"%s\":\"%s\"}]}",
-	    body, body + n - 70, body + n - 64);
-	sprintf(want, "[\"%s\",{\"%s\":\"%s\"}]", body, body + n - 70, body + n - 64);
-	ck_params(msg, want);
-	ck_assert_str_eq(req.id_json, "1");
+	sprintf(msg, "[\"%s\",{\"%s\":\"%s\"}]", body, body + n - 70, body + n - 64);
+	ck_round(msg, msg);
+	ck_assert_int_eq(parse(msg, &o, &why), JSON_PARSE_OK);
+	ck_assert_uint_eq(o.via.array.ptr[0].via.str.size, n);
 
-	/* with escapes, non-ASCII, in ignored keys and as a too-long method */
+	/* with escapes and non-ASCII */
 	memcpy(body + 10, "\\n\\\"\\\\\xc3\xa9\\u00e9", 14);
-	sprintf(msg, "{\"x\":\"%s\",\"method\":\"%s\",\"params\":[\"%s\"]}", body + 80000,
-	    body + 95000, body + 5);
-	ck_assert_int_eq(parse(msg), JREQ_OK);
-	ck_assert(req.method_too_long);
-	ck_assert_uint_eq(req.nparams, 1);
+	sprintf(msg, "[\"%s\"]", body + 5);
 	d = want + sprintf(want, "[\"%.5s\\n\\\"\\\\\xc3\xa9\xc3\xa9", body + 5);
 	sprintf(d, "%s\"]", body + 24);
-	ck_assert_str_eq(render(&params), want);
+	ck_round(msg, want);
 
-	/* invalid UTF-8 or a control byte inside a long string */
-	body[20000] = (char)0xc0;
-	sprintf(msg, "{\"method\":\"m\",\"params\":[\"%s\"]}", body + 15000);
-	ck_assert_int_eq(parse(msg), JREQ_BAD_JSON);
-	body[20000] = (char)0xed;
-	body[20001] = (char)0xa0;
-	body[20002] = (char)0x80;   /* a raw surrogate: repaired like an escaped one */
-	sprintf(msg, "{\"method\":\"m\",\"params\":[\"%s\"]}", body + 15000);
-	ck_assert_int_eq(parse(msg), JREQ_OK);
-	ck_assert_ptr_nonnull(strstr(render(&params), "\xef\xbf\xbd"));
-	body[20001] = 'r';
-	body[20002] = 's';
+	/* a control byte inside a long string; unterminated; a backslash at
+	 * the very end */
 	body[20000] = '\x01';
-	sprintf(msg, "{\"method\":\"m\",\"params\":[\"%s\"]}", body + 15000);
-	ck_assert_int_eq(parse(msg), JREQ_BAD_JSON);
-	/* unterminated, or ending in a backslash */
+	sprintf(msg, "[\"%s\"]", body + 15000);
+	ck_assert_int_eq(parse(msg, &o, &why), JSON_PARSE_SYNTAX);
 	body[20000] = 'q';
-	sprintf(msg, "{\"method\":\"m\",\"params\":[\"%s", body + 15000);
-	ck_assert_int_eq(parse(msg), JREQ_BAD_JSON);
+	sprintf(msg, "[\"%s", body + 15000);
+	ck_assert_int_eq(parse(msg, &o, &why), JSON_PARSE_SYNTAX);
 	strcat(msg, "\\");
-	ck_assert_int_eq(parse(msg), JREQ_BAD_JSON);
+	ck_assert_int_eq(parse(msg, &o, &why), JSON_PARSE_SYNTAX);
 	/* a long string where no value may be */
-	sprintf(msg, "{\"method\":\"m\" \"%s\":1}", body + 15000);
-	ck_assert_int_eq(parse(msg), JREQ_BAD_JSON);
-	sprintf(msg, "{\"method\":\"m\",\"params\":[1 \"%s\"]}", body + 15000);
-	ck_assert_int_eq(parse(msg), JREQ_BAD_JSON);
-	sprintf(msg, "\"%s\"", body + 15000);
-	ck_assert_int_eq(parse(msg), JREQ_NOT_OBJECT);
-	/* a long id string is a bad id */
-	sprintf(msg, "{\"method\":\"m\",\"id\":\"%s\"}", body + 99000);
-	ck_assert_int_eq(parse(msg), JREQ_BAD_ID);
+	sprintf(msg, "[1 \"%s\"]", body + 15000);
+	ck_assert_int_eq(parse(msg, &o, &why), JSON_PARSE_SYNTAX);
 	/* many long escaped strings: yajl's buffers outgrow the arena */
-	d = msg + sprintf(msg, "{\"method\":\"m\",\"params\":[");
+	d = msg + sprintf(msg, "[");
 	for (int i = 0; i < 4; i++)
 		d += sprintf(d, "%s\"\\t%.20000s\"", i ? "," : "", body + 30000);
-	strcpy(d, "]}");
-	ck_assert_int_eq(parse(msg), JREQ_OK);
-	ck_assert_uint_eq(req.nparams, 4);
+	strcpy(d, "]");
+	ck_assert_int_eq(parse(msg, &o, &why), JSON_PARSE_OK);
+	ck_assert_uint_eq(o.via.array.size, 4);
+	ck_assert_uint_eq(o.via.array.ptr[3].via.str.size, 20001);
 	free(msg);
 	free(want);
 	free(body);
 }
 END_TEST
 
-START_TEST(test_buffer_reuse)
+/* One json_parse serves many parses; a big one is trimmed. */
+START_TEST(test_parse_reuse)
 {
-	char *big = nested(20, "", "");
+	char *big = malloc(300000), *d = big;
+	msgpack_object o;
+	const char *why;
 
-	ck_assert_int_eq(parse(big), JREQ_OK);
-	ck_params("{\"method\":\"a\",\"params\":[2]}", "[2]");
-	ck_assert_int_eq(parse("{\"method\":\"a\"}"), JREQ_OK);
-	ck_assert_uint_eq(params.size, 1);
-	ck_assert_int_eq(parse("{\"method\":\"a\",\"params\":1}"), JREQ_BAD_PARAMS);
-	ck_assert_uint_eq(params.size, 1);
+	*d++ = '[';
+	for (int i = 0; i < 50000; i++)
+		d += sprintf(d, "%s%d", i ? "," : "", i);
+	strcpy(d, "]");
+	ck_assert_int_eq(parse(big, &o, &why), JSON_PARSE_OK);
+	ck_assert_uint_eq(o.via.array.size, 50000);
+	ck_assert_uint_eq(o.via.array.ptr[49999].via.u64, 49999);
+	ck_round("[2]", "[2]");
+	json_parse_trim(&jp, 1024);
+	ck_assert_ptr_null(jp.jp_vals);
+	ck_round("[[3],{\"a\":4}]", "[[3],{\"a\":4}]");
 	free(big);
 }
 END_TEST
 
-/* ---- msgpack -> JSON --------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------ */
 
 START_TEST(test_from_msgpack_scalars)
 {
@@ -835,7 +485,7 @@ START_TEST(test_double_round_trip)
 		o.via.f64 = v;
 		w = strtod(obj_json(&o), &end);
 		ck_assert_msg(*end == '\0' && w == v && !signbit(w) == !signbit(v),
-		    "%.17g written as %s", v, text.data);
+		    "%.17g written as %s", v, text.jb_data);
 	}
 }
 END_TEST
@@ -857,7 +507,7 @@ START_TEST(test_from_msgpack_strings)
 	    "\"a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
 	    "d\xef\xbf\xbd\xef\xbf\xbd" "e\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
 	    "f\xef\xbf\xbd\xef\xbf\xbd\"");
-	ck_assert(utf8_valid(text.data, strlen(text.data)));
+	ck_assert(utf8_valid(text.jb_data, strlen(text.jb_data)));
 	o.via.str.ptr = "\xe2\x82\xac\xf0\x9f\x98\x80";
 	o.via.str.size = 7;
 	ck_assert_str_eq(obj_json(&o), "\"\xe2\x82\xac\xf0\x9f\x98\x80\"");
@@ -896,15 +546,15 @@ START_TEST(test_put_string_long)
 	}
 	*d++ = '"';
 	*d = '\0';
-	msgpack_sbuffer_clear(&text);
+	text.jb_len = 0;
 	ck_assert_int_eq(json_put_string(&text, s, n), 0);
 	ck_assert_int_eq(json_put_raw(&text, "", 1), 0);
-	ck_assert_str_eq(text.data, want);
+	ck_assert_str_eq(text.jb_data, want);
 	/* a sequence cut by the end of the string is invalid there */
-	msgpack_sbuffer_clear(&text);
+	text.jb_len = 0;
 	ck_assert_int_eq(json_put_string(&text, s, 4095), 0);
 	/* 4090 plain bytes, \\n, \\", U+FFFD for 0xff and for each cut byte */
-	ck_assert_uint_eq(text.size, 2 + 4090 + 2 + 2 + 3 + 2 * 3);
+	ck_assert_uint_eq(text.jb_len, 2 + 4090 + 2 + 2 + 3 + 2 * 3);
 	free(s);
 	free(want);
 }
@@ -950,20 +600,106 @@ START_TEST(test_from_msgpack_containers)
 	    "{\"s\":[1,\"\xef\xbf\xbd\"],\"-5\":true,\"null\":0,"
 	    "\"[\\\"a\\\\\\\"b\\\",0.5]\":false,\"[1,2]\":null,"
 	    "\"{\\\"k\\\":\\\"\\\\\\\\\\\"}\":{},\"1.5\":[],\"\\n\":[]}");
-	ck_assert(utf8_valid(text.data, strlen(text.data)));
+	ck_assert(utf8_valid(text.jb_data, strlen(text.jb_data)));
 	msgpack_unpacked_destroy(&u);
 	msgpack_sbuffer_destroy(&sb);
 }
 END_TEST
 
+/* Bytes that are not exactly one msgpack value, or nest too deeply. */
+START_TEST(test_from_msgpack_invalid)
+{
+	static const char ok[] = "\x93\x01\x81\xa1k\xc3\xda\x00\x02hi";
+	char *deep;
+
+	/* every cut of a valid value is invalid, and leaves out untouched */
+	ck_assert_int_eq(json_put_raw(&text, "abc", 3), 0);
+	for (size_t n = 0; n < sizeof(ok) - 1; n++) {
+		text.jb_len = 3;
+		ck_assert_int_eq(json_from_msgpack(&text, ok, n),
+		    JSON_MSGPACK_INVALID);
+		ck_assert_uint_eq(text.jb_len, 3);
+	}
+	ck_assert_str_eq(mp_json(ok, sizeof(ok) - 1), "[1,{\"k\":true},\"hi\"]");
+	/* two values, an unused tag, a count no bytes can hold */
+	ck_assert_int_eq(json_from_msgpack(&text, "\x01\x02", 2),
+	    JSON_MSGPACK_INVALID);
+	ck_assert_int_eq(json_from_msgpack(&text, "\xc1", 1),
+	    JSON_MSGPACK_INVALID);
+	ck_assert_int_eq(json_from_msgpack(&text, "\xdd\xff\xff\xff\xff\xc0", 6),
+	    JSON_MSGPACK_INVALID);
+	ck_assert_int_eq(json_from_msgpack(&text, "\xdf\xff\xff\xff\xff", 5),
+	    JSON_MSGPACK_INVALID);
+	ck_assert_int_eq(json_from_msgpack(&text, "\xdb\xff\xff\xff\xffx", 6),
+	    JSON_MSGPACK_INVALID);
+	ck_assert_int_eq(json_from_msgpack(&text, "\xc7\x05\x01xx", 5),
+	    JSON_MSGPACK_INVALID);
+	ck_assert_int_eq(json_from_msgpack(&text, "\xd8\x01xx", 4),
+	    JSON_MSGPACK_INVALID);
+	ck_assert_int_eq(json_from_msgpack(&text, "", 0), JSON_MSGPACK_INVALID);
+	/* a key that is not a string is quoted; one inside another is
+	 * refused (quoting twice would double the backslashes each time) */
+	ck_assert_str_eq(mp_json("\x81\x91\x01\x02", 4), "{\"[1]\":2}");
+	ck_assert_str_eq(mp_json("\x81\x81\xa1k\x01\x02", 6),
+	    "{\"{\\\"k\\\":1}\":2}");
+	ck_assert_int_eq(json_from_msgpack(&text, "\x81\x81\x01\x02\x03", 5),
+	    JSON_MSGPACK_INVALID);
+	ck_assert_int_eq(json_from_msgpack(&text, "\x81\x91\x81\xc0\x01\x02",
+	    6), JSON_MSGPACK_INVALID);
+	/* ints of every width and sign */
+	ck_assert_str_eq(mp_json("\xd0\x80", 2), "-128");
+	ck_assert_str_eq(mp_json("\xd0\x7f", 2), "127");
+	ck_assert_str_eq(mp_json("\xd1\xff\xfe", 3), "-2");
+	ck_assert_str_eq(mp_json("\xd2\x80\x00\x00\x00", 5), "-2147483648");
+	ck_assert_str_eq(mp_json("\xd3\xff\xff\xff\xff\xff\xff\xff\xff", 9), "-1");
+	ck_assert_str_eq(mp_json("\xcc\xff", 2), "255");
+	ck_assert_str_eq(mp_json("\xcd\xff\xff", 3), "65535");
+	ck_assert_str_eq(mp_json("\xce\xff\xff\xff\xff", 5), "4294967295");
+	ck_assert_str_eq(mp_json("\xe0", 1), "-32");
+	ck_assert_str_eq(mp_json("\xd4\x01x", 3), "null");
+	ck_assert_str_eq(mp_json("\xc7\x02\x01xy", 5), "null");
+	/* the nesting bound */
+	deep = malloc(JSON_MSGPACK_MAX_DEPTH + 2);
+	ck_assert_ptr_nonnull(deep);
+	memset(deep, 0x91, JSON_MSGPACK_MAX_DEPTH + 1);
+	deep[JSON_MSGPACK_MAX_DEPTH] = (char)0xc0;
+	ck_assert_int_eq(json_from_msgpack(&text, deep, JSON_MSGPACK_MAX_DEPTH + 1),
+	    JSON_MSGPACK_OK);
+	deep[JSON_MSGPACK_MAX_DEPTH] = (char)0x91;
+	deep[JSON_MSGPACK_MAX_DEPTH + 1] = (char)0xc0;
+	text.jb_len = 0;
+	ck_assert_int_eq(json_from_msgpack(&text, deep, JSON_MSGPACK_MAX_DEPTH + 2),
+	    JSON_MSGPACK_TOO_DEEP);
+	ck_assert_uint_eq(text.jb_len, 0);
+	free(deep);
+}
+END_TEST
+
 START_TEST(test_put_raw)
 {
-	msgpack_sbuffer_clear(&text);
+	text.jb_len = 0;
 	ck_assert_int_eq(json_put_raw(&text, "{\"id\":", 6), 0);
 	ck_assert_int_eq(json_put_string(&text, "a", 1), 0);
 	ck_assert_int_eq(json_put_raw(&text, "}", 2), 0);
-	ck_assert_str_eq(text.data, "{\"id\":\"a\"}");
+	ck_assert_str_eq(text.jb_data, "{\"id\":\"a\"}");
 	ck_assert_int_eq(json_put_raw(&text, NULL, 0), 0);
+	text.jb_len = 0;
+	ck_assert_int_eq(json_put_u64(&text, UINT64_MAX), 0);
+	ck_assert_int_eq(json_put_i64(&text, INT64_MIN), 0);
+	ck_assert_int_eq(json_put_raw(&text, "", 1), 0);
+	ck_assert_str_eq(text.jb_data, "18446744073709551615-9223372036854775808");
+	/* json_quote: the same bytes, the same text */
+	{
+		char out[6 * 4 + 3];
+
+		ck_assert_uint_eq(json_quote(out, "a\"\x01\xff", 4), 14);
+		ck_assert_str_eq(out, "\"a\\\"\\u0001\xef\xbf\xbd\"");
+	}
+	/* reset keeps small buffers, frees big ones */
+	json_buf_reset(&text, 1 << 20);
+	ck_assert_ptr_nonnull(text.jb_data);
+	json_buf_reset(&text, 0);
+	ck_assert_ptr_null(text.jb_data);
 }
 END_TEST
 
@@ -1032,25 +768,14 @@ json_suite(void)
 	tc = tcase_create("parse");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_basic_call);
-	tcase_add_test(tc, test_notification_and_ping);
-	tcase_add_test(tc, test_bad_json);
-	tcase_add_test(tc, test_truncated);
-	tcase_add_test(tc, test_not_object);
-	tcase_add_test(tc, test_no_method);
-	tcase_add_test(tc, test_method);
-	tcase_add_test(tc, test_bad_params);
-	tcase_add_test(tc, test_duplicate_keys);
-	tcase_add_test(tc, test_extra_keys);
-	tcase_add_test(tc, test_ids);
-	tcase_add_test(tc, test_id_from_msgpack);
-	tcase_add_test(tc, test_params_values);
-	tcase_add_test(tc, test_params_bytes);
-	tcase_add_test(tc, test_round_trip);
-	tcase_add_test(tc, test_depth);
-	tcase_add_test(tc, test_utf8_in_strings);
-	tcase_add_test(tc, test_long_strings);
-	tcase_add_test(tc, test_buffer_reuse);
+	tcase_add_test(tc, test_parse_values);
+	tcase_add_test(tc, test_parse_round_trip);
+	tcase_add_test(tc, test_parse_errors);
+	tcase_add_test(tc, test_parse_surrogates);
+	tcase_add_test(tc, test_parse_depth);
+	tcase_add_test(tc, test_parse_zero_copy);
+	tcase_add_test(tc, test_parse_long_strings);
+	tcase_add_test(tc, test_parse_reuse);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("write");
@@ -1061,6 +786,7 @@ json_suite(void)
 	tcase_add_test(tc, test_from_msgpack_strings);
 	tcase_add_test(tc, test_put_string_long);
 	tcase_add_test(tc, test_from_msgpack_containers);
+	tcase_add_test(tc, test_from_msgpack_invalid);
 	tcase_add_test(tc, test_put_raw);
 	suite_add_tcase(s, tc);
 

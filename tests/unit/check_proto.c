@@ -20,6 +20,7 @@
 
 /* Packed values used as params, results, args and reasons. */
 #define V_PARAMS "\x92\x01\xa1" "a"           /* [1, "a"] */
+#define V_JPARAMS "[1,\"a\"]"                  /* params as JSON text */
 #define V_RESULT "\x81\xa2" "ok" "\xc3"       /* {"ok": true} */
 #define V_ARG "\xa3" "arg"                    /* "arg" */
 #define V_DATA "\x90"                         /* [] */
@@ -261,7 +262,7 @@ msg_eq(const struct proto_msg *m, const struct expect *e)
 
 /* ---- One envelope of every type ----------------------------------------------- */
 
-#define NALL 20
+#define NALL 21
 
 static const char *const hdr_names[] = { "host", "user-agent" };
 static const char *const hdr_values[] = { "example.com", "" };
@@ -280,8 +281,10 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 
 	bounds[n++] = b->sb.size;
 #define PUT(call) do { ck_assert_int_eq((call), 0); bounds[n++] = b->sb.size; } while (0)
-	PUT(proto_put_call(w, 7, 9, "add", 3, V_PARAMS, LEN(V_PARAMS),
+	PUT(proto_put_call(w, 7, 9, "add", 3, V_PARAMS, LEN(V_PARAMS), NULL, 0,
 	    PROTO_CALL_NOTIFY));
+	PUT(proto_put_call(w, 8, 9, "echo", 4, V_JPARAMS, LEN(V_JPARAMS),
+	    "\"x\"", 3, 0));
 	PUT(proto_put_cancel(w, 7, V_TIMEOUT, LEN(V_TIMEOUT)));
 	PUT(proto_put_conn_open(w, 9, UUID, "10.0.0.1", hdr_names, hdr_values, 2));
 	PUT(proto_put_conn_close(w, 9));
@@ -309,9 +312,12 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 }
 
 static const struct expect all_expect[NALL] = {
-	{ .type = PROTO_CALL, .id = 7, .conn_id = 9, .str = "add",
+	{ .type = PROTO_CALL, .id = 7, .conn_id = 9, .str = "add", .str2 = "",
 	  .value = V_PARAMS, .value_len = LEN(V_PARAMS), .has_value = 1,
 	  .flags = PROTO_CALL_NOTIFY },
+	{ .type = PROTO_CALL, .id = 8, .conn_id = 9, .str = "echo",
+	  .str2 = "\"x\"", .value = V_JPARAMS, .value_len = LEN(V_JPARAMS),
+	  .has_value = 1 },
 	{ .type = PROTO_CANCEL, .id = 7, .value = V_TIMEOUT,
 	  .value_len = LEN(V_TIMEOUT), .has_value = 1 },
 	{ .type = PROTO_CONN_OPEN, .id = 9, .str = UUID, .str2 = "10.0.0.1",
@@ -378,6 +384,79 @@ check_ready(const struct proto_msg *m)
 	ck_assert(obj_str_is(&m->obj2->via.array.ptr[0], "unlock"));
 }
 
+/* proto_writer_direct for an sbuffer: room at its end. */
+static void *
+sbuffer_reserve(void *data, size_t n)
+{
+	msgpack_sbuffer *sb = data;
+	void *p;
+
+	if (sb->alloc - sb->size < n) {
+		size_t cap = sb->alloc ? sb->alloc : 64;
+
+		while (cap - sb->size < n)
+			cap *= 2;
+		if ((p = realloc(sb->data, cap)) == NULL)
+			return NULL;
+		sb->data = p;
+		sb->alloc = cap;
+	}
+	p = sb->data + sb->size;
+	sb->size += n;
+	return p;
+}
+
+/* Encoded directly or through the packer, every envelope has the same
+ * bytes, whatever its integers and lengths. */
+START_TEST(test_direct_encoding)
+{
+	static const uint64_t ids[] = { 0, 1, 127, 128, 255, 256, 65535, 65536,
+	    4294967295u, 4294967296u, UINT64_MAX };
+	static const int codes[] = { INT_MIN, -129, -128, -33, -32, -1, 0, 400,
+	    599, 70000, INT_MAX };
+	static const size_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536 };
+	char *blob = calloc(1, 70000);
+	msgpack_sbuffer a, b;
+	struct proto_writer wa, wb;
+
+	ck_assert_ptr_nonnull(blob);
+	memset(blob, 'x', 69999);
+	msgpack_sbuffer_init(&a);
+	msgpack_sbuffer_init(&b);
+	ck_assert_int_eq(proto_writer_init(&wa, &a, msgpack_sbuffer_write), 0);
+	ck_assert_int_eq(proto_writer_init(&wb, &b, msgpack_sbuffer_write), 0);
+	proto_writer_direct(&wb, sbuffer_reserve);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		for (size_t j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+			size_t l = lens[j], sl = l > 1000 ? 1000 : l;
+			struct proto_writer *w[2] = { &wa, &wb };
+
+			for (int k = 0; k < 2; k++) {
+				ck_assert_int_eq(proto_put_call(w[k], ids[i],
+				    ids[(i + 3) % 11], blob, sl, blob, l,
+				    j % 2 ? NULL : blob, sl, ids[(i + 5) % 11]),
+				    0);
+				ck_assert_int_eq(proto_put_result(w[k], ids[i],
+				    blob, l), 0);
+				ck_assert_int_eq(proto_put_chunk(w[k], ids[i],
+				    j % 2 ? NULL : blob, l), 0);
+				ck_assert_int_eq(proto_put_error(w[k], ids[i],
+				    codes[i], j % 2 ? NULL : blob, j % 3 ? NULL :
+				    blob, l), 0);
+			}
+			ck_assert_uint_eq(a.size, b.size);
+			ck_assert_int_eq(memcmp(a.data, b.data, a.size), 0);
+		}
+	}
+	ck_assert_uint_eq(wa.count, wb.count);
+	msgpack_sbuffer_destroy(&a);
+	msgpack_sbuffer_destroy(&b);
+	free(blob);
+}
+END_TEST
+
+/* Both ways of reading (the direct fast path, and msgpack-c's, forced by
+ * r.slow) give the same envelopes. */
 START_TEST(test_roundtrip_all)
 {
 	struct batch b;
@@ -389,6 +468,7 @@ START_TEST(test_roundtrip_all)
 	batch_init(&b);
 	build_all(&b, bounds);
 	ck_assert_int_eq(proto_reader_init(&r, b.sb.data, b.sb.size), 0);
+	r.slow = _i;
 	for (i = 0; i < NALL; i++) {
 		ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 		msg_eq(&m, &all_expect[i]);
@@ -416,9 +496,9 @@ START_TEST(test_roundtrip_limits)
 
 	batch_init(&b);
 	ck_assert_int_eq(proto_put_call(&b.w, UINT64_MAX, 0, "", 0, "\xc0", 1,
-	    UINT64_MAX), 0);
+	    "", 0, UINT64_MAX), 0);
 	ck_assert_int_eq(proto_put_call(&b.w, 0, UINT64_MAX, NULL, 0, "\xc0", 1,
-	    0), 0);
+	    NULL, 0, 0), 0);
 	ck_assert_int_eq(proto_put_error(&b.w, UINT64_MAX, INT_MIN, NULL, NULL, 0), 0);
 	ck_assert_int_eq(proto_put_log(&b.w, UINT64_MAX, INT_MAX, NULL), 0);
 	ck_assert_int_eq(proto_put_hello(&b.w, INT64_MAX, "", NULL), 0);
@@ -431,11 +511,12 @@ START_TEST(test_roundtrip_limits)
 	ck_assert_int_eq(proto_reader_init(&r, b.sb.data, b.sb.size), 0);
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_CALL, .id = UINT64_MAX,
-	    .str = "", .value = "\xc0", .value_len = 1, .has_value = 1,
-	    .flags = UINT64_MAX });
+	    .str = "", .str2 = "", .value = "\xc0", .value_len = 1,
+	    .has_value = 1, .flags = UINT64_MAX });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_CALL, .conn_id = UINT64_MAX,
-	    .str = "", .value = "\xc0", .value_len = 1, .has_value = 1 });
+	    .str = "", .str2 = "", .value = "\xc0", .value_len = 1,
+	    .has_value = 1 });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_ERROR, .id = UINT64_MAX,
 	    .num = INT_MIN, .str = "" });
@@ -478,7 +559,7 @@ START_TEST(test_batch_1000)
 	for (i = 0; i < 1000; i++) {
 		if (i % 2 == 0)
 			ck_assert_int_eq(proto_put_call(&b.w, i, i / 2, "add", 3,
-			    V_PARAMS, LEN(V_PARAMS), 0), 0);
+			    V_PARAMS, LEN(V_PARAMS), "7", 1, 0), 0);
 		else
 			ck_assert_int_eq(proto_put_result(&b.w, i, V_RESULT,
 			    LEN(V_RESULT)), 0);
@@ -490,7 +571,8 @@ START_TEST(test_batch_1000)
 		ck_assert_uint_eq(m.id, i);
 		if (i % 2 == 0) {
 			msg_eq(&m, &(struct expect){ .type = PROTO_CALL, .id = i,
-			    .conn_id = i / 2, .str = "add", .value = V_PARAMS,
+			    .conn_id = i / 2, .str = "add", .str2 = "7",
+			    .value = V_PARAMS,
 			    .value_len = LEN(V_PARAMS), .has_value = 1 });
 		} else {
 			msg_eq(&m, &(struct expect){ .type = PROTO_RESULT, .id = i,
@@ -513,7 +595,7 @@ START_TEST(test_version)
 
 	expect_error("", 0, 0, "empty message");
 	/* The size is checked before any byte is read. */
-	ck_assert_int_eq(proto_reader_init(&rd, "\x01", PROTO_MAX_MSG + 1), -1);
+	ck_assert_int_eq(proto_reader_init(&rd, "\x01", PROTO_MAX_BATCH + 1), -1);
 	ck_assert_str_eq(rd.error, "message too large");
 	proto_reader_fini(&rd);
 	expect_error("\x03", 1, 0, "message has no envelope");
@@ -666,7 +748,9 @@ START_TEST(test_oversized_string)
 	ck_assert_int_eq(proto_put_end(&b.w, 1), 0);
 	size = b.sb.size;
 	ck_assert_int_eq(proto_put_call(&b.w, 1, 1, big, PROTO_MAX_STR + 1,
-	    "\xc0", 1, 0), -1);
+	    "\xc0", 1, NULL, 0, 0), -1);
+	ck_assert_int_eq(proto_put_call(&b.w, 1, 1, "r", 1, "\xc0", 1, big,
+	    PROTO_MAX_STR + 1, 0), -1);
 	ck_assert_int_eq(proto_put_welcome(&b.w, big, "n", 0), -1);
 	ck_assert_int_eq(proto_put_welcome(&b.w, "a", big, 0), -1);
 	ck_assert_int_eq(proto_put_welcome(&b.w, "a", "n",
@@ -695,7 +779,7 @@ START_TEST(test_oversized_string)
 	/* Values over the message limit: the lengths are checked before
 	 * any byte is read. */
 	ck_assert_int_eq(proto_put_call(&b.w, 1, 1, "r", 1, "\xc0",
-	    PROTO_MAX_MSG + 1, 0), -1);
+	    PROTO_MAX_MSG + 1, NULL, 0, 0), -1);
 	ck_assert_int_eq(proto_put_result(&b.w, 1, "\xc0", PROTO_MAX_MSG + 1), -1);
 	ck_assert_int_eq(proto_put_chunk(&b.w, 1, "\xc0", PROTO_MAX_MSG + 1), -1);
 	ck_assert_int_eq(proto_put_cancel(&b.w, 1, "\xc0", PROTO_MAX_MSG + 1), -1);
@@ -757,22 +841,26 @@ START_TEST(test_wrong_types)
 	const uint64_t CALL = PROTO_CALL;
 	const char *V = "\xc0";
 
-	/* CALL: [1, call_id, conn_id, route, params, flags] */
-	envelope_error("field is not a non-negative integer", "[6u i u s b u",
+	/* CALL: [1, call_id, conn_id, route, params, id, flags] */
+	envelope_error("field is not a non-negative integer", "[7u i u s b n u",
 	    CALL, (int64_t)-5, (uint64_t)2, "r", V, (uint64_t)0);
-	envelope_error("field is not a non-negative integer", "[6u s u s b u",
+	envelope_error("field is not a non-negative integer", "[7u s u s b n u",
 	    CALL, "1", (uint64_t)2, "r", V, (uint64_t)0);
-	envelope_error("field is not a non-negative integer", "[6u u d s b u",
+	envelope_error("field is not a non-negative integer", "[7u u d s b n u",
 	    CALL, (uint64_t)1, 2.0, "r", V, (uint64_t)0);
-	envelope_error("field is not a string", "[6u u u b b u",
+	envelope_error("field is not a string", "[7u u u b b n u",
 	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0);
-	envelope_error("field is not a string", "[6u u u n b u",
+	envelope_error("field is not a string or nil", "[7u u u s b u u",
+	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)3, (uint64_t)0);
+	envelope_error("field is not a non-negative integer", "[7u u u s b s i",
+	    CALL, (uint64_t)1, (uint64_t)2, "r", V, "7", (int64_t)-1);
+	envelope_error("field is not a string", "[7u u u n b n u",
 	    CALL, (uint64_t)1, (uint64_t)2, V, (uint64_t)0);
-	envelope_error("field is not bin", "[6u u u s s u",
+	envelope_error("field is not bin", "[7u u u s s n u",
 	    CALL, (uint64_t)1, (uint64_t)2, "r", "\xc0", (uint64_t)0);
-	envelope_error("field is not bin", "[6u u u s n u",
+	envelope_error("field is not bin", "[7u u u s n n u",
 	    CALL, (uint64_t)1, (uint64_t)2, "r", (uint64_t)0);
-	envelope_error("field is not a non-negative integer", "[6u u u s b i",
+	envelope_error("field is not a non-negative integer", "[7u u u s b n i",
 	    CALL, (uint64_t)1, (uint64_t)2, "r", V, (int64_t)-1);
 	/* CLEANUP: attempt counts from 1 */
 	envelope_error("attempt is not a count from 1", "[9u u u u u s s b b",
@@ -859,9 +947,9 @@ START_TEST(test_wrong_counts)
 {
 	const char *V = "\xc0";
 
-	envelope_error("wrong number of fields", "[5u u u s b",
-	    (uint64_t)PROTO_CALL, (uint64_t)1, (uint64_t)2, "r", V);
-	envelope_error("wrong number of fields", "[7u u u s b u i",
+	envelope_error("wrong number of fields", "[6u u u s b u",
+	    (uint64_t)PROTO_CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0);
+	envelope_error("wrong number of fields", "[8u u u s b n u i",
 	    (uint64_t)PROTO_CALL, (uint64_t)1, (uint64_t)2, "r", V, (uint64_t)0,
 	    (int64_t)0);
 	envelope_error("wrong number of fields", "[2u u", (uint64_t)PROTO_DRAIN,
@@ -1115,7 +1203,7 @@ START_TEST(test_writer_sticky_error)
 	ck_assert_int_eq(proto_writer_init(&w, &s, sink_write_cb), 0);
 	ck_assert_int_eq(proto_put_end(&w, 1), 0);        /* 3 bytes */
 	ck_assert_int_eq(proto_put_call(&w, 1, 2, "route", 5, V_PARAMS,
-	    LEN(V_PARAMS), 0), -7);
+	    LEN(V_PARAMS), NULL, 0, 0), -7);
 	ck_assert_int_eq(w.error, -7);
 	ck_assert_uint_eq(w.count, 1);
 	calls = s.calls;
@@ -1124,7 +1212,8 @@ START_TEST(test_writer_sticky_error)
 	ck_assert_int_eq(proto_put_log(&w, 0, 1, "x"), -7);
 	ck_assert_int_eq(proto_put_cleanup_done(&w, 1, 1, 1, "x"), -7);
 	ck_assert_int_eq(proto_put_ready(&w, 1, "h", "m", routes, 2, cleanups, 1), -7);
-	ck_assert_int_eq(proto_put_call(&w, 1, 2, "r", 1, "\xc0", 1, 0), -7);
+	ck_assert_int_eq(proto_put_call(&w, 1, 2, "r", 1, "\xc0", 1, "1", 1, 0),
+	    -7);
 	ck_assert_int_eq(proto_put_cancel(&w, 1, "\xc0", 1), -7);
 	ck_assert_int_eq(proto_put_conn_open(&w, 1, UUID, "::1", NULL, NULL, 0), -7);
 	ck_assert_int_eq(proto_put_conn_close(&w, 1), -7);
@@ -1480,7 +1569,8 @@ proto_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("roundtrip");
-	tcase_add_test(tc, test_roundtrip_all);
+	tcase_add_loop_test(tc, test_roundtrip_all, 0, 2);
+	tcase_add_test(tc, test_direct_encoding);
 	tcase_add_test(tc, test_roundtrip_limits);
 	tcase_add_test(tc, test_batch_1000);
 	tcase_add_test(tc, test_type_names);

@@ -26,6 +26,7 @@
 
 #include <wspool.h>
 
+#include "json/parse.h"
 #include "proto/proto.h"
 
 #ifndef WORKER_BIN
@@ -253,12 +254,28 @@ fm_expect(struct fm *f, struct proto_msg *m, enum proto_type type,
 	ck_assert_uint_eq(m->id, id);
 }
 
+/* A packed msgpack value (cleanup args, reasons). */
 static msgpack_object
 fm_value(struct fm *f, const struct proto_bytes *b)
 {
 	msgpack_object o;
 
 	ck_assert_int_eq(proto_unpack_value(b, &f->fm_zone, &o), 0);
+	return o;
+}
+
+/* A JSON value (results, chunks, error data), read into a tree. */
+static msgpack_object
+fm_json(struct fm *f, const struct proto_bytes *b)
+{
+	struct json_parse jp;
+	msgpack_object o;
+	const char *why;
+
+	json_parse_init(&jp);
+	ck_assert_msg(json_parse(&jp, b->ptr, b->len, &f->fm_zone, &o, &why) ==
+	    JSON_PARSE_OK, "not JSON: %.*s", (int)b->len, b->ptr);
+	json_parse_free(&jp);
 	return o;
 }
 
@@ -393,12 +410,17 @@ fm_drain(struct fm *f)
 	ck_assert_int_eq(fm_wait(f), 0);
 }
 
+/* A call with params as JSON text, the id (the client's) "c<id>". */
 static void
 fm_call(struct fm *f, uint64_t id, uint64_t conn, const char *route,
     const char *params, size_t len, uint64_t flags)
 {
+	char cid[32];
+	int n = snprintf(cid, sizeof(cid), "\"c%llu\"", (unsigned long long)id);
+
 	ck_assert_int_eq(proto_put_call(fm_w(f), id, conn, route,
-	    strlen(route), params, len, flags), 0);
+	    strlen(route), params, len, (flags & PROTO_CALL_NOTIFY) ? NULL : cid,
+	    (size_t)n, flags), 0);
 	fm_flush(f);
 }
 
@@ -488,14 +510,11 @@ fm_records(struct fm *f, uint64_t id, const char *tag, size_t n,
 	char params[64];
 	struct proto_msg m;
 	msgpack_object res;
-	size_t len = strlen(tag);
+	int len = snprintf(params, sizeof(params), "[\"%s\"]", tag);
 
-	params[0] = (char)0x91;
-	params[1] = (char)(0xa0 | len);
-	memcpy(params + 2, tag, len);
-	fm_call(f, id, 1, "cleanups", params, len + 2, 0);
+	fm_call(f, id, 1, "cleanups", params, (size_t)len, 0);
 	fm_expect(f, &m, PROTO_RESULT, id);
-	res = fm_value(f, &m.value);
+	res = fm_json(f, &m.value);
 	ck_assert_int_eq(res.type, MSGPACK_OBJECT_ARRAY);
 	ck_assert_uint_eq(res.via.array.size, n);
 	for (size_t i = 0; i < n; i++) {
@@ -528,21 +547,32 @@ START_TEST(test_echo_add)
 
 	fm_start(&f);
 	fm_conn(&f, 1, false);
-	FM_CALL(&f, 1, "echo", "\x91\x81\xa1" "a\x92\x01\xa2hi");
+	FM_CALL(&f, 1, "echo", "[{\"a\":[1,\"hi\"]}]");
 	fm_expect(&f, &m, PROTO_RESULT, 1);
-	FM_BYTES(&m.value, "\x81\xa1" "a\x92\x01\xa2hi");
-	FM_CALL(&f, 2, "echo", "\x90");
+	FM_BYTES(&m.value, "{\"a\":[1,\"hi\"]}");
+	FM_CALL(&f, 2, "echo", "[]");
 	fm_expect(&f, &m, PROTO_RESULT, 2);
-	FM_BYTES(&m.value, "\xc0");
-	FM_CALL(&f, 3, "add", "\x92\x01\x02");
+	FM_BYTES(&m.value, "null");
+	FM_CALL(&f, 3, "add", "[1, 2]");
 	fm_expect(&f, &m, PROTO_RESULT, 3);
-	FM_BYTES(&m.value, "\x03");
-	FM_CALL(&f, 4, "add", "\x92\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00\x02");
+	FM_BYTES(&m.value, "3");
+	FM_CALL(&f, 4, "add", "[1.5,2]");
 	fm_expect(&f, &m, PROTO_RESULT, 4);
-	FM_BYTES(&m.value, "\xcb\x40\x0c\x00\x00\x00\x00\x00\x00"); /* 3.5 */
-	FM_CALL(&f, 5, "add", "\x92\xff\xfe");
+	FM_BYTES(&m.value, "3.5");
+	FM_CALL(&f, 5, "add", "[-1,-2]");
 	fm_expect(&f, &m, PROTO_RESULT, 5);
-	FM_BYTES(&m.value, "\xfd"); /* -3 */
+	FM_BYTES(&m.value, "-3");
+	/* Strings come back as JSON.stringify writes them; big numbers and
+	 * escapes survive. */
+	FM_CALL(&f, 6, "echo", "[[\"\\u00e9\\n\\ud83d\\ude00\\/\",18446744073709551615,"
+	    "-9223372036854775808,0.1,1e400,-0]]");
+	fm_expect(&f, &m, PROTO_RESULT, 6);
+	FM_BYTES(&m.value, "[\"\xc3\xa9\\n\xf0\x9f\x98\x80/\",18446744073709551615,"
+	    "-9223372036854775808,0.1,null,-0]");
+	/* No params at all: []. */
+	fm_call(&f, 7, 1, "echo", NULL, 0, 0);
+	fm_expect(&f, &m, PROTO_RESULT, 7);
+	FM_BYTES(&m.value, "null");
 	fm_drain(&f);
 	fm_stop(&f);
 }
@@ -554,27 +584,40 @@ START_TEST(test_refusals)
 	struct proto_msg m;
 
 	fm_start(&f);
-	FM_CALL(&f, 1, "nope", "\x90");
+	FM_CALL(&f, 1, "nope", "[]");
 	fm_expect(&f, &m, PROTO_ERROR, 1);
 	ck_assert_int_eq(m.num, 404);
 	ck_assert_uint_eq(m.str.len, 9);
 	ck_assert_mem_eq(m.str.ptr, "Not Found", 9);
 	ck_assert_int_eq(m.has_value, 0);
 	/* Wrong type, missing, extra: 400 with {"path", "value"}. */
-	FM_CALL(&f, 2, "add", "\x92\xa1x\x01");
+	FM_CALL(&f, 2, "add", "[\"x\",1]");
 	fm_expect(&f, &m, PROTO_ERROR, 2);
 	ck_assert_int_eq(m.num, 400);
 	ck_assert_mem_eq(m.str.ptr, "Invalid params", 14);
-	FM_BYTES(&m.value, "\x82\xa4path\xa2/0\xa5value\xa1x");
-	FM_CALL(&f, 3, "add", "\x91\x01");
+	FM_BYTES(&m.value, "{\"path\":\"/0\",\"value\":\"x\"}");
+	FM_CALL(&f, 3, "add", "[1]");
 	fm_expect(&f, &m, PROTO_ERROR, 3);
-	FM_BYTES(&m.value, "\x82\xa4path\xa2/1\xa5value\xc0");
-	FM_CALL(&f, 4, "add", "\x93\x01\x02\x03");
+	FM_BYTES(&m.value, "{\"path\":\"/1\",\"value\":null}");
+	FM_CALL(&f, 4, "add", "[1,2,3]");
 	fm_expect(&f, &m, PROTO_ERROR, 4);
-	FM_BYTES(&m.value, "\x82\xa4path\xa2/2\xa5value\x03");
-	/* Params that are not an array. */
-	FM_CALL(&f, 5, "echo", "\x01");
+	FM_BYTES(&m.value, "{\"path\":\"/2\",\"value\":3}");
+	/* Params that are not an array, or not JSON at all. */
+	FM_CALL(&f, 5, "echo", "1");
 	fm_expect(&f, &m, PROTO_ERROR, 5);
+	ck_assert_int_eq(m.num, 400);
+	FM_CALL(&f, 6, "echo", "[1,");
+	fm_expect(&f, &m, PROTO_ERROR, 6);
+	ck_assert_int_eq(m.num, 400);
+	/* A lone surrogate: 400, never a changed string; a pair is fine. */
+	FM_CALL(&f, 7, "echo", "[\"\\ud800\"]");
+	fm_expect(&f, &m, PROTO_ERROR, 7);
+	ck_assert_int_eq(m.num, 400);
+	FM_CALL(&f, 8, "echo", "[\"a\\udc00\"]");
+	fm_expect(&f, &m, PROTO_ERROR, 8);
+	ck_assert_int_eq(m.num, 400);
+	FM_CALL(&f, 9, "echo", "[\"\\ud800\\ud800\"]");
+	fm_expect(&f, &m, PROTO_ERROR, 9);
 	ck_assert_int_eq(m.num, 400);
 	fm_drain(&f);
 	fm_stop(&f);
@@ -593,21 +636,20 @@ START_TEST(test_fail)
 
 	fm_tag(tag, sizeof(tag), "fail");
 	fm_start(&f);
-	FM_CALL(&f, 1, "fail", "\x93\xcd\x01\xa2\xa6teapot\x81\xa1x\x01");
+	FM_CALL(&f, 1, "fail", "[418,\"teapot\",{\"x\":1}]");
 	fm_expect(&f, &m, PROTO_ERROR, 1);
 	ck_assert_int_eq(m.num, 418);
 	ck_assert_uint_eq(m.str.len, 6);
 	ck_assert_mem_eq(m.str.ptr, "teapot", 6);
-	FM_BYTES(&m.value, "\x81\xa1x\x01");
+	FM_BYTES(&m.value, "{\"x\":1}");
 	/* Out of range: 500, message kept, no data. */
-	FM_CALL(&f, 2, "fail", "\x92\x63\xa1m");
+	FM_CALL(&f, 2, "fail", "[99,\"m\"]");
 	fm_expect(&f, &m, PROTO_ERROR, 2);
 	ck_assert_int_eq(m.num, 500);
 	ck_assert_mem_eq(m.str.ptr, "m", 1);
 	ck_assert_int_eq(m.has_value, 0);
 	/* With a tag: DEFER, acked, ERROR, then the cleanup reports. */
-	n = snprintf(params, sizeof(params), "\x94\xcd\x01\xf7\xa4oops\xc0%c%s",
-	    (char)(0xa0 | strlen(tag)), tag);
+	n = snprintf(params, sizeof(params), "[503,\"oops\",null,\"%s\"]", tag);
 	fm_call(&f, 3, 1, "fail", params, (size_t)n, 0);
 	fm_defer(&f, 3, 1, tag, 0);
 	fm_expect(&f, &m, PROTO_ERROR, 3);
@@ -615,7 +657,7 @@ START_TEST(test_fail)
 	fm_cleanup_done(&f, 3, 1, 1);
 	fm_records(&f, 4, tag, 1, idx0, "error");
 	/* The error reason carries code and message. */
-	FM_CALL(&f, 5, "echo", "\x90");
+	FM_CALL(&f, 5, "echo", "[]");
 	fm_expect(&f, &m, PROTO_RESULT, 5);
 	(void)o;
 	fm_drain(&f);
@@ -638,18 +680,17 @@ START_TEST(test_subscriptions)
 	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	fm_tag(tag, sizeof(tag), "count");
 	fm_start(&f);
-	FM_CALL(&f, 1, "count", "\x92\x03\x00");
+	FM_CALL(&f, 1, "count", "[3,0]");
 	for (uint64_t i = 0; i < 3; i++) {
 		fm_expect(&f, &m, PROTO_CHUNK, 1);
 		ck_assert_int_eq(m.has_value, 1);
-		o = fm_value(&f, &m.value);
+		o = fm_json(&f, &m.value);
 		ck_assert_uint_eq(fm_get(&o, "count")->via.u64, i);
 		ck_assert_uint_ge(fm_get(&o, "timestamp")->via.u64, now);
 	}
 	fm_expect(&f, &m, PROTO_END, 1);
 
-	n = snprintf(params, sizeof(params), "\x93\x02\x05%c%s",
-	    (char)(0xa0 | strlen(tag)), tag);
+	n = snprintf(params, sizeof(params), "[2,5,\"%s\"]", tag);
 	fm_call(&f, 2, 1, "count", params, (size_t)n, 0);
 	fm_defer(&f, 2, 1, tag, 0);
 	fm_expect(&f, &m, PROTO_CHUNK, 2);
@@ -658,13 +699,13 @@ START_TEST(test_subscriptions)
 	fm_cleanup_done(&f, 2, 1, 1);
 	fm_records(&f, 3, tag, 1, idx0, NULL);
 
-	FM_CALL(&f, 4, "sparse", "\x91\x03");
+	FM_CALL(&f, 4, "sparse", "[3]");
 	fm_expect(&f, &m, PROTO_CHUNK, 4);
-	FM_BYTES(&m.value, "\x00");
+	FM_BYTES(&m.value, "0");
 	fm_expect(&f, &m, PROTO_CHUNK, 4);
 	ck_assert_int_eq(m.has_value, 0);
 	fm_expect(&f, &m, PROTO_CHUNK, 4);
-	FM_BYTES(&m.value, "\x02");
+	FM_BYTES(&m.value, "2");
 	fm_expect(&f, &m, PROTO_END, 4);
 	fm_drain(&f);
 	fm_stop(&f);
@@ -682,8 +723,7 @@ START_TEST(test_cancel)
 
 	fm_tag(tag, sizeof(tag), "cancel");
 	fm_start(&f);
-	n = snprintf(params, sizeof(params), "\x92\xcd\x75\x30%c%s",
-	    (char)(0xa0 | strlen(tag)), tag);
+	n = snprintf(params, sizeof(params), "[30000,\"%s\"]", tag);
 	fm_call(&f, 1, 1, "sleep", params, (size_t)n, 0);
 	fm_defer(&f, 1, 1, tag, 0);
 	ck_assert_int_eq(proto_put_cancel(fm_w(&f), 1, reason,
@@ -693,7 +733,7 @@ START_TEST(test_cancel)
 	fm_cleanup_done(&f, 1, 1, 1);
 	fm_records(&f, 2, tag, 1, idx0, "cancelled");
 	/* A cancelled subscription ends with END. */
-	FM_CALL(&f, 3, "count", "\x92\x0a\xcd\x75\x30");
+	FM_CALL(&f, 3, "count", "[10,30000]");
 	fm_expect(&f, &m, PROTO_CHUNK, 3);
 	ck_assert_int_eq(proto_put_cancel(fm_w(&f), 3, reason,
 	    sizeof(reason) - 1), 0);
@@ -718,31 +758,31 @@ START_TEST(test_context)
 	fm_start(&f);
 	fm_conn(&f, 1, false);
 	fm_conn(&f, 2, true);
-	FM_CALL(&f, 1, "whoami", "\x90");
+	FM_CALL(&f, 1, "whoami", "[]");
 	fm_expect(&f, &m, PROTO_RESULT, 1);
-	o = fm_value(&f, &m.value);
+	o = fm_json(&f, &m.value);
 	fm_str_eq(fm_get(&o, "id"), "0b3d6f9e-1c2a-4e5b-8f70-112233445566");
 	fm_str_eq(fm_get(&o, "ip"), "192.0.2.7");
 	ck_assert_int_gt(fm_get(&o, "pid")->via.i64, 0);
 	h = fm_get(&o, "headers");
 	fm_str_eq(fm_get(h, "x-test"), "yes");
 	fm_str_eq(fm_get(h, "authorization"), "Bearer no");
-	FM_CALL(&f, 2, "whoami", "\x91\x01");
+	FM_CALL(&f, 2, "whoami", "[1]");
 	fm_expect(&f, &m, PROTO_ERROR, 2);
 	ck_assert_int_eq(m.num, 400);
 
-	FM_CALL(&f, 3, "secret", "\x90");
+	FM_CALL(&f, 3, "secret", "[]");
 	fm_expect(&f, &m, PROTO_ERROR, 3);
 	ck_assert_int_eq(m.num, 401);
 	ck_assert_uint_eq(m.str.len, 12);
 	ck_assert_mem_eq(m.str.ptr, "Unauthorized", 12);
-	fm_call(&f, 4, 2, "secret", "\x90", 1, 0);
+	fm_call(&f, 4, 2, "secret", "[]", 2, 0);
 	fm_expect(&f, &m, PROTO_RESULT, 4);
-	FM_BYTES(&m.value, "\xa7granted");
+	FM_BYTES(&m.value, "\"granted\"");
 	/* Closed connection: the call still runs, without context. */
 	ck_assert_int_eq(proto_put_conn_close(fm_w(&f), 2), 0);
 	fm_flush(&f);
-	fm_call(&f, 5, 2, "secret", "\x90", 1, 0);
+	fm_call(&f, 5, 2, "secret", "[]", 2, 0);
 	fm_expect(&f, &m, PROTO_ERROR, 5);
 	ck_assert_int_eq(m.num, 401);
 	fm_drain(&f);
@@ -757,35 +797,29 @@ START_TEST(test_notes_and_settle)
 	struct proto_msg m;
 	static const uint64_t idx0[] = { 0 };
 	static const uint64_t idx02[] = { 0, 2 };
-	size_t len;
 	int n;
 
 	fm_tag(tag, sizeof(tag), "note");
-	len = strlen(tag);
 	fm_start(&f);
-	n = snprintf(params, sizeof(params), "\x92%c%s\x05", (char)(0xa0 | len),
-	    tag);
+	n = snprintf(params, sizeof(params), "[\"%s\",5]", tag);
 	fm_call(&f, 1, 1, "note", params, (size_t)n, PROTO_CALL_NOTIFY);
 	fm_defer(&f, 1, 1, tag, 0);
 	fm_expect(&f, &m, PROTO_END, 1);
 	fm_cleanup_done(&f, 1, 1, 1);
-	n = snprintf(params, sizeof(params), "\x91%c%s", (char)(0xa0 | len),
-	    tag);
+	n = snprintf(params, sizeof(params), "[\"%s\"]", tag);
 	fm_call(&f, 2, 1, "notes", params, (size_t)n, 0);
 	fm_expect(&f, &m, PROTO_RESULT, 2);
-	FM_BYTES(&m.value, "\x91\x05");
+	FM_BYTES(&m.value, "[5]");
 	fm_records(&f, 3, tag, 1, idx0, NULL);
 
 	/* settle: cleanup 1 of 3 fails, the others still write. */
 	fm_tag(tag, sizeof(tag), "settle");
-	len = strlen(tag);
-	n = snprintf(params, sizeof(params), "\x94%c%s\x03\x01\xa5" "error",
-	    (char)(0xa0 | len), tag);
+	n = snprintf(params, sizeof(params), "[\"%s\",3,1,\"error\"]", tag);
 	fm_call(&f, 4, 1, "settle", params, (size_t)n, 0);
 	for (uint64_t i = 0; i < 3; i++)
 		fm_defer(&f, 4, i + 1, tag, i);
 	fm_expect(&f, &m, PROTO_RESULT, 4);
-	FM_BYTES(&m.value, "\xa2ok");
+	FM_BYTES(&m.value, "\"ok\"");
 	fm_cleanup_done(&f, 4, 1, 1);
 	fm_cleanup_done(&f, 4, 2, 0);
 	fm_cleanup_done(&f, 4, 3, 1);
@@ -864,15 +898,15 @@ START_TEST(test_defer_journaled)
 	struct proto_msg m;
 
 	fm_start_test_module(&f, NULL);
-	FM_CALL(&f, 5, "defer_ctx", "\x91\x02");
+	FM_CALL(&f, 5, "defer_ctx", "[2]");
 	fm_expect_defer(&f, 5, 1, "ctx", "\x00", 1);
-	FM_CALL(&f, 6, "one", "\x90");
+	FM_CALL(&f, 6, "one", "[]");
 	fm_expect(&f, &m, PROTO_RESULT, 6);
 	fm_ack(&f, 5, 1);
 	fm_expect_defer(&f, 5, 2, "ctx", "\x01", 1);
 	fm_ack(&f, 5, 2);
 	fm_expect(&f, &m, PROTO_RESULT, 5);
-	FM_BYTES(&m.value, "\x02");
+	FM_BYTES(&m.value, "2");
 	fm_cleanup_done(&f, 5, 1, 1);
 	fm_cleanup_done(&f, 5, 2, 1);
 	fm_expect_log(&f, 5, WSPOOL_LOG_INFO, "ctx call=5 index=0 key=%s:5.0 "
@@ -894,12 +928,12 @@ START_TEST(test_defer_refused)
 	struct proto_msg m;
 
 	fm_start_test_module(&f, NULL);
-	FM_CALL(&f, 1, "defer_odd", "\x90");
+	FM_CALL(&f, 1, "defer_odd", "[]");
 	/* The first DEFER is the nil one, seq 1: the copy sent nothing. */
 	fm_expect_defer(&f, 1, 1, "ctx", "\xc0", 1);
 	fm_ack(&f, 1, 1);
 	fm_expect(&f, &m, PROTO_RESULT, 1);
-	FM_BYTES(&m.value, "\x94\xff\x00\xff\xff");
+	FM_BYTES(&m.value, "[-1,0,-1,-1]");
 	fm_cleanup_done(&f, 1, 1, 1);
 	fm_expect_log(&f, 1, WSPOOL_LOG_INFO, "ctx call=1 index=0 key=%s:1.0 "
 	    "attempt=1 route=defer_odd name=ctx reason=null arg=-1");
@@ -916,11 +950,11 @@ START_TEST(test_defer_legacy)
 	struct proto_msg m;
 
 	fm_start_test_module(&f, NULL);
-	FM_CALL(&f, 1, "defer_legacy", "\x90");
+	FM_CALL(&f, 1, "defer_legacy", "[]");
 	fm_expect_defer(&f, 1, 1, "legacy", "\xc3", 1);
 	fm_ack(&f, 1, 1);
 	fm_expect(&f, &m, PROTO_RESULT, 1);
-	FM_BYTES(&m.value, "\x92\x00\xff");
+	FM_BYTES(&m.value, "[0,-1]");
 	fm_cleanup_done(&f, 1, 1, 1);
 	fm_expect_log(&f, 1, WSPOOL_LOG_INFO, "legacy reason=null arg=1");
 	fm_drain(&f);
@@ -943,7 +977,7 @@ START_TEST(test_defer_timeout)
 	struct proto_msg m;
 
 	fm_start_test_module(&f, args);
-	FM_CALL(&f, 1, "defer_ctx", "\x91\x01");
+	FM_CALL(&f, 1, "defer_ctx", "[1]");
 	fm_expect_defer(&f, 1, 1, "ctx", "\x00", 1);
 	fm_expect(&f, &m, PROTO_CLEANUP_DONE, 1);
 	ck_assert_uint_eq(m.seq, 1);
@@ -952,7 +986,7 @@ START_TEST(test_defer_timeout)
 	ck_assert_int_eq(m.num, 503);
 	/* The acknowledgement comes late: ignored. */
 	fm_ack(&f, 1, 1);
-	FM_CALL(&f, 2, "one", "\x90");
+	FM_CALL(&f, 2, "one", "[]");
 	fm_expect(&f, &m, PROTO_RESULT, 2);
 	ck_assert_uint_eq(f.fm_nlogs, 0);
 	fm_drain(&f);
@@ -973,8 +1007,7 @@ START_TEST(test_defer_withdrawn)
 
 	fm_tag(tag, sizeof(tag), "withdrawn");
 	fm_start(&f);
-	n = snprintf(params, sizeof(params), "\x92\xcd\x75\x30%c%s",
-	    (char)(0xa0 | strlen(tag)), tag);
+	n = snprintf(params, sizeof(params), "[30000,\"%s\"]", tag);
 	fm_call(&f, 1, 1, "sleep", params, (size_t)n, 0);
 	fm_expect(&f, &m, PROTO_DEFER, 1);
 	ck_assert_int_eq(kill(f.fm_pid, SIGTERM), 0);
@@ -1036,7 +1069,7 @@ START_TEST(test_log)
 	struct proto_msg m;
 
 	fm_start_test_module(&f, NULL);
-	FM_CALL(&f, 3, "log", "\x90");
+	FM_CALL(&f, 3, "log", "[]");
 	fm_expect(&f, &m, PROTO_RESULT, 3);
 	ck_assert_uint_eq(f.fm_nlogs, 3);
 	fm_expect_log(&f, 3, WSPOOL_LOG_WARN, "hello 42");
@@ -1058,11 +1091,11 @@ START_TEST(test_pool_grows)
 	uint64_t ids;
 
 	fm_start_args(&f, args);
-	FM_CALL(&f, 1, "sleep", "\x91\xcd\x75\x30");
-	FM_CALL(&f, 2, "sleep", "\x91\xcd\x75\x30");
-	FM_CALL(&f, 3, "echo", "\x91\x2a");
+	FM_CALL(&f, 1, "sleep", "[30000]");
+	FM_CALL(&f, 2, "sleep", "[30000]");
+	FM_CALL(&f, 3, "echo", "[42]");
 	fm_expect(&f, &m, PROTO_RESULT, 3);
-	FM_BYTES(&m.value, "\x2a");
+	FM_BYTES(&m.value, "42");
 	ck_assert_int_eq(proto_put_cancel(fm_w(&f), 1, reason,
 	    sizeof(reason) - 1), 0);
 	ck_assert_int_eq(proto_put_cancel(fm_w(&f), 2, reason,
@@ -1091,12 +1124,12 @@ START_TEST(test_drain_finishes)
 	bool got1 = false, got2 = false;
 
 	fm_start(&f);
-	FM_CALL(&f, 1, "sleep", "\x91\x32");
-	ck_assert_int_eq(proto_put_call(fm_w(&f), 2, 1, "echo", 4, "\x91\x07",
-	    2, 0), 0);
+	FM_CALL(&f, 1, "sleep", "[50]");
+	ck_assert_int_eq(proto_put_call(fm_w(&f), 2, 1, "echo", 4, "[7]", 3,
+	    "2", 1, 0), 0);
 	ck_assert_int_eq(proto_put_drain(fm_w(&f)), 0);
-	ck_assert_int_eq(proto_put_call(fm_w(&f), 3, 1, "echo", 4, "\x91\x07",
-	    2, 0), 0);
+	ck_assert_int_eq(proto_put_call(fm_w(&f), 3, 1, "echo", 4, "[7]", 3,
+	    "3", 1, 0), 0);
 	fm_flush(&f);
 	for (int i = 0; i < 3; i++) {
 		fm_next(&f, &m);
@@ -1107,11 +1140,11 @@ START_TEST(test_drain_finishes)
 		}
 		ck_assert_int_eq(m.type, PROTO_RESULT);
 		if (m.id == 1) {
-			FM_BYTES(&m.value, "\x32");
+			FM_BYTES(&m.value, "50");
 			got1 = true;
 		} else {
 			ck_assert_uint_eq(m.id, 2);
-			FM_BYTES(&m.value, "\x07");
+			FM_BYTES(&m.value, "7");
 			got2 = true;
 		}
 	}
@@ -1127,7 +1160,7 @@ START_TEST(test_master_gone)
 	struct proto_msg m;
 
 	fm_start(&f);
-	FM_CALL(&f, 1, "count", "\x92\xcd\x03\xe8\x0a");
+	FM_CALL(&f, 1, "count", "[1000,10]");
 	fm_expect(&f, &m, PROTO_CHUNK, 1);
 	nng_close(f.fm_pair);
 	f.fm_pair_open = false;
@@ -1166,8 +1199,7 @@ START_TEST(test_sigterm)
 
 	fm_tag(tag, sizeof(tag), "term");
 	fm_start(&f);
-	n = snprintf(params, sizeof(params), "\x93\xcd\x03\xe8\x0a%c%s",
-	    (char)(0xa0 | strlen(tag)), tag);
+	n = snprintf(params, sizeof(params), "[1000,10,\"%s\"]", tag);
 	fm_call(&f, 1, 1, "count", params, (size_t)n, 0);
 	fm_defer(&f, 1, 1, tag, 0);
 	fm_expect(&f, &m, PROTO_CHUNK, 1);
@@ -1247,8 +1279,7 @@ START_TEST(test_crash)
 		return;
 	fm_tag(tag, sizeof(tag), how);
 	fm_start_args(&f, args);
-	n = snprintf(params, sizeof(params), "\x92%c%s%c%s",
-	    (char)(0xa0 | strlen(how)), how, (char)(0xa0 | strlen(tag)), tag);
+	n = snprintf(params, sizeof(params), "[\"%s\",\"%s\"]", how, tag);
 	fm_call(&f, 1, 1, "crash", params, (size_t)n, 0);
 	fm_defer(&f, 1, 1, tag, 0);
 	ck_assert_int_eq(fm_wait(&f), crash_cases[_i].status);

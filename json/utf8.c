@@ -7,7 +7,11 @@
 
 #include <stdint.h>
 
-#include "master/utf8.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "json/utf8.h"
 
 size_t
 utf8_seq_len(const unsigned char *s, size_t n)
@@ -52,8 +56,29 @@ utf8_valid(const void *p, size_t n)
 	const unsigned char *s = p;
 	size_t i = 0, k;
 
+#ifdef __SSE2__
+	/* ASCII, the usual case: sixteen bytes at a time, the last sixteen
+	 * overlapping what came before; the first block with a high bit
+	 * goes on below. */
+	if (n >= 16) {
+		for (; n - i > 16; i += 16)
+			if (_mm_movemask_epi8(_mm_loadu_si128(
+			    (const __m128i *)(const void *)(s + i))) != 0)
+				goto general;
+		if (_mm_movemask_epi8(_mm_loadu_si128(
+		    (const __m128i *)(const void *)(s + n - 16))) == 0)
+			return true;
+	}
+general:
+#endif
 	while (i < n) {
-		/* Fast path: eight ASCII bytes at a time. */
+#ifdef __SSE2__
+		/* Fast path: sixteen ASCII bytes at a time. */
+		while (n - i >= 16 && _mm_movemask_epi8(_mm_loadu_si128(
+		    (const __m128i *)(const void *)(s + i))) == 0)
+			i += 16;
+#endif
+		/* Eight ASCII bytes at a time. */
 		while (i + 8 <= n) {
 			uint64_t w;
 			__builtin_memcpy(&w, s + i, 8);

@@ -1,9 +1,10 @@
 /*
  * utf8.h: strict UTF-8 validation (RFC 3629: no overlongs, no surrogates,
- * nothing above U+10FFFF), for text messages (close 1007) and JSON output.
+ * nothing above U+10FFFF), for text messages (close 1007) and every JSON
+ * text either side writes. Used by the master and the workers alike.
  */
-#ifndef MASTER_UTF8_H
-#define MASTER_UTF8_H
+#ifndef JSON_UTF8_H
+#define JSON_UTF8_H
 
 #include <stdbool.h>
 #include <stddef.h>

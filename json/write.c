@@ -1,7 +1,7 @@
 /*
- * json.c: the JSON writer of the master: a worker's msgpack value becomes
- * JSON text for the client, written once, straight into an output buffer.
- * (The request parser, JSON -> msgpack, is request.c.)
+ * write.c: JSON text out: the growing buffer, string escaping (invalid
+ * UTF-8 becomes U+FFFD: a WebSocket text frame must be UTF-8), integers,
+ * and doubles as the shortest text that reads back the same.
  */
 #include "config.h"
 
@@ -16,49 +16,51 @@
 #include <emmintrin.h>
 #endif
 
-#include "master/json.h"
-#include "master/utf8.h"
+#include "json/utf8.h"
+#include "json/write.h"
 
-#include "master/utf8.h"
+/* ---- the buffer -------------------------------------------------------- */
 
-/* ---- output buffer helpers ------------------------------------------- */
+#define JSON_BUF_MIN 256
 
-/* Room for n more bytes in out (an sbuffer's data is realloc/free memory). */
-static int
-json_grow(msgpack_sbuffer *out, size_t n)
+void
+json_buf_init(struct json_buf *b)
+{
+	b->jb_data = NULL;
+	b->jb_len = 0;
+	b->jb_cap = 0;
+}
+
+void
+json_buf_free(struct json_buf *b)
+{
+	free(b->jb_data);
+	json_buf_init(b);
+}
+
+void
+json_buf_reset(struct json_buf *b, size_t keep)
+{
+	if (b->jb_cap > keep)
+		json_buf_free(b);
+	b->jb_len = 0;
+}
+
+int
+json_buf_grow(struct json_buf *b, size_t n)
 {
 	size_t want;
 	char *p;
 
-	if (n > SIZE_MAX / 4 - out->size)
+	if (n > SIZE_MAX / 4 - b->jb_len)
 		return -1;
-	want = out->alloc ? out->alloc : MSGPACK_SBUFFER_INIT_SIZE;
-	while (want - out->size < n)
+	want = b->jb_cap ? b->jb_cap : JSON_BUF_MIN;
+	while (want - b->jb_len < n)
 		want *= 2;
-	if ((p = realloc(out->data, want)) == NULL)
+	if ((p = realloc(b->jb_data, want)) == NULL)
 		return -1;
-	out->data = p;
-	out->alloc = want;
-	return 0;
-}
-
-static inline int
-json_room(msgpack_sbuffer *out, size_t n)
-{
-	if (out->alloc - out->size >= n)
-		return 0;
-	return json_grow(out, n);
-}
-
-int
-json_put_raw(msgpack_sbuffer *out, const char *s, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (json_room(out, n) != 0)
-		return -1;
-	memcpy(out->data + out->size, s, n);
-	out->size += n;
+	b->jb_data = p;
+	b->jb_cap = want;
 	return 0;
 }
 
@@ -98,14 +100,14 @@ json_escape_run(char *d, const unsigned char *s, size_t n, size_t *ip,
 #ifdef __SSE2__
 		/* Sixteen bytes at a time: signed < 0x20 is a control or non-ASCII. */
 		while (stop - i >= 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
 			__m128i m = _mm_or_si128(_mm_or_si128(
 			    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
 			    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
 			    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
 			unsigned mask = (unsigned)_mm_movemask_epi8(m);
 
-			_mm_storeu_si128((__m128i *)d, v);
+			_mm_storeu_si128((__m128i *)(void *)d, v);
 			if (mask != 0) {
 				d += __builtin_ctz(mask);
 				i += (size_t)__builtin_ctz(mask);
@@ -169,25 +171,23 @@ json_escape_run(char *d, const unsigned char *s, size_t n, size_t *ip,
 #define JSON_ESC_CHUNK 4096
 
 int
-json_put_string(msgpack_sbuffer *out, const char *str, size_t n)
+json_put_string(struct json_buf *b, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, stop;
 	char *d;
 
-	if (json_room(out, 1) != 0)
+	if (json_buf_room(b, n < JSON_ESC_CHUNK ? 6 * n + 14 : 2) != 0)
 		return -1;
-	out->data[out->size++] = '"';
+	b->jb_data[b->jb_len++] = '"';
 	while (i < n) {
 		stop = n - i > JSON_ESC_CHUNK ? i + JSON_ESC_CHUNK : n;
-		if (json_room(out, 6 * (stop - i) + 12) != 0)
+		if (json_buf_room(b, 6 * (stop - i) + 13) != 0)
 			return -1;
-		d = json_escape_run(out->data + out->size, s, n, &i, stop);
-		out->size = (size_t)(d - out->data);
+		d = json_escape_run(b->jb_data + b->jb_len, s, n, &i, stop);
+		b->jb_len = (size_t)(d - b->jb_data);
 	}
-	if (json_room(out, 1) != 0)
-		return -1;
-	out->data[out->size++] = '"';
+	b->jb_data[b->jb_len++] = '"';
 	return 0;
 }
 
@@ -204,7 +204,7 @@ json_quote(char *out, const char *str, size_t n)
 	return (size_t)(d - out);
 }
 
-/* ---- numbers out ------------------------------------------------------- */
+/* ---- numbers ----------------------------------------------------------- */
 
 char *
 json_u64(char *d, uint64_t v)
@@ -220,13 +220,31 @@ json_u64(char *d, uint64_t v)
 	return d + (20 - i);
 }
 
-static char *
+char *
 json_i64(char *d, int64_t v)
 {
 	if (v >= 0)
 		return json_u64(d, (uint64_t)v);
 	*d++ = '-';
 	return json_u64(d, (uint64_t)0 - (uint64_t)v);
+}
+
+int
+json_put_u64(struct json_buf *b, uint64_t v)
+{
+	if (json_buf_room(b, 20) != 0)
+		return -1;
+	b->jb_len = (size_t)(json_u64(b->jb_data + b->jb_len, v) - b->jb_data);
+	return 0;
+}
+
+int
+json_put_i64(struct json_buf *b, int64_t v)
+{
+	if (json_buf_room(b, 21) != 0)
+		return -1;
+	b->jb_len = (size_t)(json_i64(b->jb_data + b->jb_len, v) - b->jb_data);
+	return 0;
 }
 
 static const double json_p10[] = {
@@ -280,27 +298,23 @@ json_fixed_double(char *buf, double v)
 }
 
 /*
- * Shortest text that reads back as the same double: exact integers below
- * 2^53 in decimal, few decimals by json_fixed_double, otherwise the first
- * of %.15g/%.16g/%.17g that strtod returns unchanged. A float32 takes the
- * first of %.6g..%.9g that reads back as the same float, so 0.1f is "0.1".
- * NaN and infinities have no JSON form: null, as JSON.stringify.
+ * Exact integers below 2^53 in decimal, few decimals by json_fixed_double,
+ * otherwise the first of %.15g/%.16g/%.17g that strtod returns unchanged
+ * (%.6g..%.9g for a float32, so 0.1f is "0.1").
  */
-static int
-json_put_double(msgpack_sbuffer *out, double v, bool f32)
+int
+json_put_double(struct json_buf *b, double v, bool f32)
 {
 	char buf[40];
 	int len = 0, prec, lo, hi;
 
 	if (!isfinite(v))
-		return json_put_raw(out, "null", 4);
+		return JSON_PUT_LIT(b, "null");
 	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v &&
-	    !(v == 0 && signbit(v))) {
-		len = (int)(json_i64(buf, (int64_t)v) - buf);
-		return json_put_raw(out, buf, (size_t)len);
-	}
+	    !(v == 0 && signbit(v)))
+		return json_put_i64(b, (int64_t)v);
 	if (!f32 && (len = json_fixed_double(buf, v)) > 0)
-		return json_put_raw(out, buf, (size_t)len);
+		return json_put_raw(b, buf, (size_t)len);
 	lo = f32 ? FLT_DIG : 15;
 	hi = f32 ? 9 : 17;
 	for (prec = lo; prec <= hi; prec++) {
@@ -313,28 +327,23 @@ json_put_double(msgpack_sbuffer *out, double v, bool f32)
 	}
 	if (len <= 0 || (size_t)len >= sizeof(buf))
 		return -1;
-	return json_put_raw(out, buf, (size_t)len);
+	return json_put_raw(b, buf, (size_t)len);
 }
 
-/* ---- msgpack -> JSON --------------------------------------------------- */
+/* ---- quoting written text ---------------------------------------------- */
 
-/*
- * Turn the JSON text written since off into a JSON string holding that
- * text, in place: the writer's output has controls escaped and is valid
- * UTF-8, so only '"' and '\\' need a backslash.
- */
-static int
-json_quote_since(msgpack_sbuffer *out, size_t off)
+int
+json_quote_since(struct json_buf *b, size_t off)
 {
-	size_t n = out->size - off, extra = 0, i;
+	size_t n = b->jb_len - off, extra = 0, i;
 	char *s, *d;
 
 	for (i = 0; i < n; i++)
-		if (out->data[off + i] == '"' || out->data[off + i] == '\\')
+		if (b->jb_data[off + i] == '"' || b->jb_data[off + i] == '\\')
 			extra++;
-	if (json_room(out, extra + 2) != 0)
+	if (json_buf_room(b, extra + 2) != 0)
 		return -1;
-	s = out->data + off;
+	s = b->jb_data + off;
 	d = s + n + extra + 1;
 	*d-- = '"';
 	for (i = n; i-- > 0;) {
@@ -343,90 +352,6 @@ json_quote_since(msgpack_sbuffer *out, size_t off)
 			*d-- = '\\';
 	}
 	*d = '"';
-	out->size += extra + 2;
+	b->jb_len += extra + 2;
 	return 0;
-}
-
-int
-json_from_msgpack(msgpack_sbuffer *out, const msgpack_object *o)
-{
-	char *d;
-	uint32_t i;
-	size_t off;
-
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		return json_put_raw(out, "null", 4);
-	case MSGPACK_OBJECT_BOOLEAN:
-		return o->via.boolean ? json_put_raw(out, "true", 4) :
-		    json_put_raw(out, "false", 5);
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (json_room(out, 20) != 0)
-			return -1;
-		d = json_u64(out->data + out->size, o->via.u64);
-		out->size = (size_t)(d - out->data);
-		return 0;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		if (json_room(out, 21) != 0)
-			return -1;
-		d = json_i64(out->data + out->size, o->via.i64);
-		out->size = (size_t)(d - out->data);
-		return 0;
-	case MSGPACK_OBJECT_FLOAT32:
-		return json_put_double(out, o->via.f64, true);
-	case MSGPACK_OBJECT_FLOAT64:
-		return json_put_double(out, o->via.f64, false);
-	case MSGPACK_OBJECT_STR:
-		return json_put_string(out, o->via.str.ptr, o->via.str.size);
-	case MSGPACK_OBJECT_BIN:
-		if (json_room(out, 4 * (size_t)o->via.bin.size + 2) != 0)
-			return -1;
-		d = out->data + out->size;
-		*d++ = '[';
-		for (i = 0; i < o->via.bin.size; i++) {
-			if (i > 0)
-				*d++ = ',';
-			d = json_u64(d, (unsigned char)o->via.bin.ptr[i]);
-		}
-		*d++ = ']';
-		out->size = (size_t)(d - out->data);
-		return 0;
-	case MSGPACK_OBJECT_ARRAY:
-		if (json_put_raw(out, "[", 1) != 0)
-			return -1;
-		for (i = 0; i < o->via.array.size; i++) {
-			if (i > 0 && json_put_raw(out, ",", 1) != 0)
-				return -1;
-			if (json_from_msgpack(out, &o->via.array.ptr[i]) != 0)
-				return -1;
-		}
-		return json_put_raw(out, "]", 1);
-	case MSGPACK_OBJECT_MAP:
-		if (json_put_raw(out, "{", 1) != 0)
-			return -1;
-		for (i = 0; i < o->via.map.size; i++) {
-			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-
-			if (i > 0 && json_put_raw(out, ",", 1) != 0)
-				return -1;
-			if (kv->key.type == MSGPACK_OBJECT_STR) {
-				if (json_put_string(out, kv->key.via.str.ptr,
-				    kv->key.via.str.size) != 0)
-					return -1;
-			} else {
-				/* JSON keys are strings: use the key's own JSON text. */
-				off = out->size;
-				if (json_from_msgpack(out, &kv->key) != 0 ||
-				    json_quote_since(out, off) != 0)
-					return -1;
-			}
-			if (json_put_raw(out, ":", 1) != 0 ||
-			    json_from_msgpack(out, &kv->val) != 0)
-				return -1;
-		}
-		return json_put_raw(out, "}", 1);
-	case MSGPACK_OBJECT_EXT:
-	default:
-		return json_put_raw(out, "null", 4);
-	}
 }
