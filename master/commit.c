@@ -12,6 +12,7 @@
 #include "master/commit.h"
 #include "master/journal.h"
 #include "master/link.h"
+#include "master/link_send.h"
 #include "master/master.h"
 #include "proto/proto.h"
 

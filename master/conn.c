@@ -224,7 +224,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(c, 1001, "no pong");
 		return;
 	}
-	if (srv.cfg.idle_timeout_s != 0 && c->c_inflight == 0 &&
+	if (srv.cfg.idle_timeout_s != 0 && c->c_calls.cc_count == 0 &&
 	    now - c->c_last_msg >= srv.cfg.idle_timeout_s) {
 		conn_close(c, 1000, "idle timeout");
 		return;

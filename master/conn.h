@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "master/calls.h"
 #include "master/sockio.h"
 
 struct call;
@@ -33,8 +34,7 @@ struct conn {
 	enum conn_state c_state;
 	struct handshake *c_hs;        /* CONN_HTTP only */
 	struct ws *c_ws;               /* CONN_WS */
-	struct call *c_calls;          /* in flight, by client id (uthash hh_conn) */
-	unsigned c_inflight;
+	struct calls_conn c_calls;     /* in flight, by client id (calls.c) */
 	bool c_dead;                   /* on the reaper's list */
 	bool c_throttled;              /* output backlog: not reading its calls */
 	struct event *c_rev;           /* readable (persistent) */

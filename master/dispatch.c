@@ -28,6 +28,7 @@
 #include "master/join.h"
 #include "master/journal.h"
 #include "master/link.h"
+#include "master/link_send.h"
 #include "master/metrics.h"
 #include "master/neighbours.h"
 #include "master/routes.h"
@@ -68,7 +69,7 @@ dispatch_reply_cb(struct worker *w, const struct proto_msg *m)
 {
 	if (w->w_state != W_READY && w->w_state != W_DRAINING)
 		return -1;
-	if (!rpc_call_on(m->id, w)) {
+	if (!calls_on_worker(m->id, w)) {
 		link_refuse(w, proto_type_name((int)m->type), m->id);
 		return 0;
 	}
@@ -82,12 +83,12 @@ dispatch_reply_cb(struct worker *w, const struct proto_msg *m)
 static int
 dispatch_defer_cb(struct worker *w, const struct proto_msg *m)
 {
-	if (!rpc_call_on(m->id, w) || m->seq == 0 ||
+	if (!calls_on_worker(m->id, w) || m->seq == 0 ||
 	    m->seq >= PROTO_DEFER_NACK) {
 		link_refuse(w, "defer", m->id);
 		return 0;
 	}
-	if (journal_defer(w->w_gen, m->id, m->seq, rpc_route_of(m->id),
+	if (journal_defer(w->w_gen, m->id, m->seq, calls_route_of(m->id),
 	    m->str.ptr, m->str.len, m->value.ptr, m->value.len) != 0)
 		return link_send_ack(w, m->id, m->seq | PROTO_DEFER_NACK);
 	if (commit_hold_ack(w, m->id, m->seq) != 0) {
@@ -125,7 +126,7 @@ static int
 dispatch_log_cb(struct worker *w, const struct proto_msg *m)
 {
 	/* About a call it runs, or whose cleanups it runs. */
-	if (m->call_id != 0 && !rpc_call_on(m->call_id, w) &&
+	if (m->call_id != 0 && !calls_on_worker(m->call_id, w) &&
 	    !journal_runs_on(m->call_id, w->w_gen)) {
 		link_refuse(w, "log", m->call_id);
 		return 0;
@@ -133,7 +134,7 @@ dispatch_log_cb(struct worker *w, const struct proto_msg *m)
 	if (m->call_id != 0)
 		log_msg((int)m->num, "worker=%d call=%llu route=%s: %.*s",
 		    (int)w->w_pid, (unsigned long long)m->call_id,
-		    rpc_route_of(m->call_id), (int)m->str.len, m->str.ptr);
+		    calls_route_of(m->call_id), (int)m->str.len, m->str.ptr);
 	else
 		log_msg((int)m->num, "worker=%d: %.*s", (int)w->w_pid,
 		    (int)m->str.len, m->str.ptr);

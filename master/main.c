@@ -70,10 +70,10 @@ main_tick_cb(evutil_socket_t fd, short what, void *arg)
 	case MAIN_RUNNING:
 		return;
 	case MAIN_DRAIN:
-		if (rpc_count() > 0 && now < stop.phase_end_ms)
+		if (calls_count() > 0 && now < stop.phase_end_ms)
 			break;
-		if (rpc_count() > 0) {
-			log_info("grace period over: cancelling %u calls", rpc_count());
+		if (calls_count() > 0) {
+			log_info("grace period over: cancelling %u calls", calls_count());
 			memset(&why, 0, sizeof(why));
 			why.kind = WSPOOL_REASON_SHUTDOWN;
 			why.status = -1;
@@ -83,7 +83,7 @@ main_tick_cb(evutil_socket_t fd, short what, void *arg)
 		stop.phase_end_ms = now + MAIN_CLEANUP_MAX_MS;
 		/* fall through */
 	case MAIN_CLEANUP:
-		if ((rpc_count() > 0 || journal_pending() > 0) &&
+		if ((calls_count() > 0 || journal_pending() > 0) &&
 		    now < stop.phase_end_ms)
 			break;
 		if (journal_pending() > 0)
@@ -115,7 +115,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (stop.phase != MAIN_RUNNING)
 		return;
 	log_info("%s: shutting down (%u calls in flight, grace %llu ms)", name,
-	    rpc_count(), (unsigned long long)srv.cfg.grace_ms);
+	    calls_count(), (unsigned long long)srv.cfg.grace_ms);
 	srv.stopping = true;
 	conn_stop_listening();
 	stop.phase = MAIN_DRAIN;

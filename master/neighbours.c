@@ -42,8 +42,8 @@ neighbours_all_lost(struct worker *w, const struct wspool_reason *why)
 {
 	struct call *call, *next;
 
-	for (call = rpc_call_next(NULL); call != NULL; call = next) {
-		next = rpc_call_next(call);
+	for (call = calls_next(NULL); call != NULL; call = next) {
+		next = calls_next(call);
 		if (call->k_worker == w)
 			rpc_call_lost(call, why);
 	}
@@ -58,12 +58,12 @@ neighbours_calls_on(struct worker *w, struct call ***out)
 	size_t n = 0;
 
 	*out = NULL;
-	for (call = rpc_call_next(NULL); call != NULL; call = rpc_call_next(call))
+	for (call = calls_next(NULL); call != NULL; call = calls_next(call))
 		n += call->k_worker == w;
 	if (n == 0 || (v = malloc(n * sizeof(*v))) == NULL)
 		return 0;
 	n = 0;
-	for (call = rpc_call_next(NULL); call != NULL; call = rpc_call_next(call))
+	for (call = calls_next(NULL); call != NULL; call = calls_next(call))
 		if (call->k_worker == w)
 			v[n++] = call;
 	qsort(v, n, sizeof(*v), neighbours_cmp);
@@ -86,11 +86,11 @@ neighbours_again(struct call *call, bool rerun, struct sched_entry **after)
 	call->k_worker = NULL;
 	if (call->k_conn == NULL) {
 		/* Cancelled or disconnected: nobody waits for it. */
-		rpc_call_free(call);
+		calls_free(call);
 		return;
 	}
 	if (rerun) {
-		rpc_call_renumber(call);
+		calls_renumber(call);
 		call->k_rerun = true;
 		metrics_counters.calls_rerun_total++;
 	} else {

@@ -1,7 +1,8 @@
 /*
  * rpc.c: the wire protocol (../shared/spec/wire-protocol.md) on the master
  * side: client messages in, calls out to workers, worker replies back to
- * clients as JSON. See rpc.h for the life of a call.
+ * clients as JSON, deadlines and cancelling (the calls themselves:
+ * calls.c). See rpc.h for the life of a call.
  */
 #include "config.h"
 
@@ -10,21 +11,6 @@
 #include <string.h>
 #include <sys/uio.h>
 
-/*
- * The calls are looked up by their 8-byte id (rpc.calls) and by the
- * client's id text (c_calls), both short keys that uthash's default hash
- * takes long over: FNV-1a here, one multiply per byte. (Only rpc.c adds
- * to and looks in these tables, so the hash is this file's business.)
- */
-#define HASH_FUNCTION(keyptr, keylen, hashv) do {                      \
-	const unsigned char *rpc_k_ = (const unsigned char *)(keyptr);    \
-	unsigned rpc_h_ = 2166136261u;                                    \
-	for (unsigned rpc_i_ = 0; rpc_i_ < (unsigned)(keylen); rpc_i_++)  \
-		rpc_h_ = (rpc_h_ ^ rpc_k_[rpc_i_]) * 16777619u;            \
-	(hashv) = rpc_h_;                                                 \
-} while (0)
-#include <uthash.h>
-
 #include <wspool.h>
 
 #include "common/clock.h"
@@ -32,9 +18,11 @@
 #include "json/utf8.h"
 #include "json/write.h"
 #include "master/answer.h"
+#include "master/calls.h"
 #include "master/conn.h"
 #include "master/journal.h"
 #include "master/link.h"
+#include "master/link_send.h"
 #include "master/master.h"
 #include "master/metrics.h"
 #include "master/request.h"
@@ -45,23 +33,10 @@
 #include "master/timeouts.h"
 #include "proto/proto.h"
 
-/* Calls whose id fits here are recycled, not freed. */
-#define RPC_SMALL_ID 48
-#define RPC_POOL_MAX 4096
-
 static struct {
-	struct call *calls;          /* by k_id */
 	struct json_buf out;         /* scratch: an answer being written */
-	struct call *pool;           /* free small calls, linked by k_conn */
-	unsigned npool;
 	bool started;                /* rpc_init ran: rpc_fini has work */
 } rpc;
-
-static const char *const rpc_outcome_names[] = {
-#define X(e, s) s,
-	CALL_OUTCOMES(X)
-#undef X
-};
 
 static void rpc_sched_start_cb(struct sched_entry *e, struct worker *w);
 static void rpc_sched_expire_cb(struct sched_entry *e);
@@ -72,20 +47,12 @@ static const struct sched_hooks rpc_sched_hooks = {
 	.sh_expire = rpc_sched_expire_cb,
 };
 
-static uint64_t
-rpc_in_flight_gauge_cb(void)
-{
-	return (uint64_t)HASH_COUNT(rpc.calls) - sched_queued();
-}
-
 int
 rpc_init(void)
 {
 	rpc.started = true;
 	json_buf_init(&rpc.out);
-	metrics_outcomes(rpc_outcome_names, OUTCOME_COUNT);
-	metrics_gauge("wspool_calls_in_flight",
-	    "Calls sent to a worker and not yet ended.", rpc_in_flight_gauge_cb);
+	calls_init();
 	if (timeouts_init(rpc_deadline_cb) != 0)
 		return -1;
 	return sched_init(&rpc_sched_hooks);
@@ -94,37 +61,13 @@ rpc_init(void)
 void
 rpc_fini(void)
 {
-	struct call *call;
-
 	if (!rpc.started)
 		return;
 	rpc.started = false;
-	while ((call = rpc.pool) != NULL) {
-		rpc.pool = (struct call *)(void *)call->k_conn;
-		free(call);
-	}
-	rpc.npool = 0;
+	calls_fini();
 	json_buf_free(&rpc.out);
 	timeouts_fini();
 	sched_fini();
-}
-
-const char *
-rpc_route_of(uint64_t call_id)
-{
-	struct call *call;
-
-	HASH_FIND(hh, rpc.calls, &call_id, sizeof(call_id), call);
-	return call != NULL ? call->k_route : "?";
-}
-
-bool
-rpc_call_on(uint64_t call_id, const struct worker *w)
-{
-	struct call *call;
-
-	HASH_FIND(hh, rpc.calls, &call_id, sizeof(call_id), call);
-	return call != NULL && call->k_worker == w;
 }
 
 static void
@@ -178,75 +121,7 @@ rpc_send_reason_error(struct conn *c, const struct call *call, int code,
 	    call->k_client_id_len, code, msg, strlen(msg), NULL, 0, reason));
 }
 
-/* ---- the call table ------------------------------------------------------- */
-
-static void
-rpc_set_outcome(struct call *call, enum call_outcome o)
-{
-	if (call->k_outcome < 0)
-		call->k_outcome = (int)o;
-}
-
-static void
-rpc_detach(struct call *call)
-{
-	struct conn *c = call->k_conn;
-
-	if (c == NULL)
-		return;
-	HASH_DELETE(hh_conn, c->c_calls, call);
-	c->c_inflight--;
-	call->k_conn = NULL;
-}
-
-void
-rpc_call_free(struct call *call)
-{
-	enum call_outcome o = call->k_outcome < 0 ? OUTCOME_OK :
-	    (enum call_outcome)call->k_outcome;
-	uint64_t us = clock_now_us() - call->k_start_us;
-
-	/* One structured line per call: at info for those that did not end
-	 * well, at debug for the rest. */
-	int level = (o == OUTCOME_OK || o == OUTCOME_ERROR) ? LOG_DEBUG : LOG_INFO;
-
-	if (level <= log_level)
-		log_msg(level, "call=%llu route=%s conn=%llu worker=%d outcome=%s us=%llu",
-		    (unsigned long long)call->k_id, call->k_route,
-		    (unsigned long long)call->k_conn_id,
-		    call->k_worker_pid, rpc_outcome_names[o], (unsigned long long)us);
-	sched_dequeue(&call->k_sched);
-	free(call->k_params);
-	rpc_detach(call);
-	metrics_call_end(call->k_route, (unsigned)o, us);
-	if (call->k_worker != NULL)
-		sched_release(call->k_worker);
-	timeouts_clear(&call->k_deadline);
-	HASH_DEL(rpc.calls, call);
-	if (call->k_client_id_len < RPC_SMALL_ID && rpc.npool < RPC_POOL_MAX) {
-		call->k_conn = (struct conn *)(void *)rpc.pool;
-		rpc.pool = call;
-		rpc.npool++;
-		return;
-	}
-	free(call);
-}
-
-/* A zeroed call with room for an id of key_len bytes (and a NUL). */
-static struct call *
-rpc_call_alloc(size_t key_len)
-{
-	struct call *call;
-
-	if (key_len >= RPC_SMALL_ID)
-		return calloc(1, sizeof(*call) + key_len + 1);
-	if ((call = rpc.pool) == NULL)
-		return calloc(1, sizeof(*call) + RPC_SMALL_ID);
-	rpc.pool = (struct call *)(void *)call->k_conn;
-	rpc.npool--;
-	memset(call, 0, sizeof(*call) + RPC_SMALL_ID);
-	return call;
-}
+/* ---- calls: deadlines, abandoning, sending, waiting ------------------------- */
 
 #define RPC_CALL_OF_DEADLINE(e) \
 	((struct call *)(void *)((char *)(e) - offsetof(struct call, k_deadline)))
@@ -260,15 +135,15 @@ rpc_deadline_cb(struct timeouts_entry *e)
 	char why[64];
 
 	rpc_reason(&reason, WSPOOL_REASON_TIMEOUT);
-	rpc_set_outcome(call, OUTCOME_TIMEOUT);
+	calls_set_outcome(call, OUTCOME_TIMEOUT);
 	journal_call_ended(call->k_id, &reason, false);
 	if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 		rpc_send_reason_error(call->k_conn, call, 504, "Gateway Timeout", &reason);
 	if (w == NULL) { /* still queued: no worker to stop */
-		rpc_call_free(call);
+		calls_free(call);
 		return;
 	}
-	rpc_detach(call);
+	calls_detach(call);
 	/* A hung handler cannot be interrupted: stop its worker. The call
 	 * ends with the worker's death, never before this returns. */
 	snprintf(why, sizeof(why), "call %llu (%s) passed its deadline",
@@ -288,35 +163,30 @@ static void
 rpc_abandon(struct call *call, enum call_outcome outcome,
     const struct wspool_reason *reason)
 {
-	rpc_detach(call);
-	rpc_set_outcome(call, outcome);
+	calls_detach(call);
+	calls_set_outcome(call, outcome);
 	journal_call_ended(call->k_id, reason, false);
 	if (call->k_worker != NULL)
 		link_send_cancel(call->k_worker, call->k_id, reason);
 	else
-		rpc_call_free(call);
-}
-
-unsigned
-rpc_count(void)
-{
-	return HASH_COUNT(rpc.calls);
+		calls_free(call);
 }
 
 void
 rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason)
 {
-	struct call *call, *tmp;
+	struct call *call, *next;
 
-	HASH_ITER(hh, rpc.calls, call, tmp) {
+	for (call = calls_next(NULL); call != NULL; call = next) {
+		next = calls_next(call);
 		if (call->k_worker != w)
 			continue;
 		link_send_cancel(w, call->k_id, reason);
 		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 			rpc_send_reason_error(call->k_conn, call, 503,
 			    "Service Unavailable: worker draining", reason);
-		rpc_set_outcome(call, OUTCOME_SHUTDOWN);
-		rpc_detach(call);
+		calls_set_outcome(call, OUTCOME_SHUTDOWN);
+		calls_detach(call);
 		journal_call_ended(call->k_id, reason, false);
 	}
 }
@@ -368,7 +238,7 @@ rpc_sched_start_cb(struct sched_entry *e, struct worker *w)
 		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 			rpc_send_error(call->k_conn, call->k_client_id,
 			    call->k_client_id_len, 503, "Service Unavailable");
-		rpc_call_free(call);
+		calls_free(call);
 	}
 }
 
@@ -383,8 +253,8 @@ rpc_sched_expire_cb(struct sched_entry *e)
 		    call->k_client_id_len, 503,
 		    "Service Unavailable: no worker could take the call in time");
 	metrics_call_refused(503);
-	rpc_set_outcome(call, OUTCOME_SHUTDOWN);
-	rpc_call_free(call);
+	calls_set_outcome(call, OUTCOME_SHUTDOWN);
+	calls_free(call);
 }
 
 /* No worker can take the call now: wait for one, within bounds. */
@@ -405,9 +275,10 @@ rpc_enqueue(struct call *call, const char *params, size_t len)
 void
 rpc_cancel_all(const struct wspool_reason *reason)
 {
-	struct call *call, *tmp;
+	struct call *call, *next;
 
-	HASH_ITER(hh, rpc.calls, call, tmp) {
+	for (call = calls_next(NULL); call != NULL; call = next) {
+		next = calls_next(call);
 		if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 			rpc_send_reason_error(call->k_conn, call, 503,
 			    "Service Unavailable: shutting down", reason);
@@ -438,8 +309,7 @@ rpc_cancel(struct conn *c, const struct request *rq)
 	}
 	if (key == NULL)
 		return;
-	HASH_FIND(hh_conn, c->c_calls, key, key_len, call);
-	if (call == NULL)
+	if ((call = calls_find_client(&c->c_calls, key, key_len)) == NULL)
 		return; /* unknown or finished: ignored */
 	rpc_reason(&reason, WSPOOL_REASON_CANCELLED);
 	rpc_abandon(call, OUTCOME_CANCELLED, &reason);
@@ -495,20 +365,19 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		return;
 	}
 	if (id != NULL) {
-		HASH_FIND(hh_conn, c->c_calls, id, id_len, call);
-		if (call != NULL) {
+		if (calls_find_client(&c->c_calls, id, id_len) != NULL) {
 			rpc_refuse(c, id, id_len, 400, "Duplicate id: a call with this id is in flight");
 			return;
 		}
 	}
-	if (c->c_inflight >= srv.cfg.max_inflight) {
+	if (c->c_calls.cc_count >= srv.cfg.max_inflight) {
 		rpc_refuse(c, id, id_len, 429, "Too Many Requests");
 		return;
 	}
 	/* Notifications are keyed by "\0n" and their call id: no JSON id
 	 * starts with a NUL byte. */
 	key_len = id != NULL ? id_len : 2 + sizeof(uint64_t);
-	if ((call = rpc_call_alloc(key_len)) == NULL) {
+	if ((call = calls_alloc(key_len)) == NULL) {
 		rpc_refuse(c, id, id_len, 503, "Service Unavailable: out of memory");
 		return;
 	}
@@ -528,10 +397,7 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		memcpy(call->k_client_id + 2, &call->k_id, sizeof(call->k_id));
 	}
 	call->k_client_id_len = key_len;
-	call->k_conn = c;
-	HASH_ADD(hh, rpc.calls, k_id, sizeof(call->k_id), call);
-	HASH_ADD_KEYPTR(hh_conn, c->c_calls, call->k_client_id, key_len, call);
-	c->c_inflight++;
+	calls_add(call, c, &c->c_calls);
 	timeout_ms = r->r_timeout_ms;
 	if (timeout_ms == 0 && r->r_pattern != WSPOOL_SUBSCRIPTION)
 		timeout_ms = srv.cfg.call_timeout_ms;
@@ -548,19 +414,22 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		return;
 	}
 	rpc_refuse(c, id, id_len, 503, "Service Unavailable: no worker can take the call");
-	rpc_set_outcome(call, OUTCOME_SHUTDOWN);
-	rpc_call_free(call);
+	calls_set_outcome(call, OUTCOME_SHUTDOWN);
+	calls_free(call);
 }
 
 void
 rpc_conn_closed(struct conn *c)
 {
-	struct call *call, *tmp;
+	struct call *call, *next;
 	struct wspool_reason reason;
 
 	rpc_reason(&reason, WSPOOL_REASON_DISCONNECTED);
-	HASH_ITER(hh_conn, c->c_calls, call, tmp)
+	for (call = calls_conn_next(&c->c_calls, NULL); call != NULL;
+	    call = next) {
+		next = calls_conn_next(&c->c_calls, call);
 		rpc_abandon(call, OUTCOME_DISCONNECTED, &reason);
+	}
 	link_send_conn_close(c->c_id);
 }
 
@@ -608,7 +477,7 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 	struct conn *c;
 	bool terminal = true;
 
-	HASH_FIND(hh, rpc.calls, &m->id, sizeof(m->id), call);
+	call = calls_find(m->id);
 	if (call == NULL || call->k_worker != w) {
 		log_debug("worker %d: reply for unknown call %llu", (int)w->w_pid,
 		    (unsigned long long)m->id);
@@ -671,8 +540,8 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 		journal_call_ended(call->k_id, &reason, true);
 		if (journal_has_call(call->k_id))
 			link_send_ack(w, call->k_id, PROTO_ANSWER_ACK);
-		rpc_set_outcome(call, m->type == PROTO_ERROR ? OUTCOME_ERROR : OUTCOME_OK);
-		rpc_call_free(call);
+		calls_set_outcome(call, m->type == PROTO_ERROR ? OUTCOME_ERROR : OUTCOME_OK);
+		calls_free(call);
 		sched_feed();
 	}
 }
@@ -687,22 +556,8 @@ rpc_call_lost(struct call *call, const struct wspool_reason *reason)
 
 	if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 		rpc_send_reason_error(call->k_conn, call, code, msg, reason);
-	rpc_set_outcome(call, reason->kind == WSPOOL_REASON_LOST ? OUTCOME_LOST :
+	calls_set_outcome(call, reason->kind == WSPOOL_REASON_LOST ? OUTCOME_LOST :
 	    reason->kind == WSPOOL_REASON_SHUTDOWN ? OUTCOME_SHUTDOWN :
 	    OUTCOME_CRASHED);
-	rpc_call_free(call);
-}
-
-struct call *
-rpc_call_next(struct call *prev)
-{
-	return prev == NULL ? rpc.calls : prev->hh.next;
-}
-
-void
-rpc_call_renumber(struct call *call)
-{
-	HASH_DEL(rpc.calls, call);
-	call->k_id = journal_next_call_id();
-	HASH_ADD(hh, rpc.calls, k_id, sizeof(call->k_id), call);
+	calls_free(call);
 }

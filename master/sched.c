@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "master/journal.h"
 #include "master/link.h"
+#include "master/link_send.h"
 #include "master/master.h"
 #include "master/metrics.h"
 #include "master/sched.h"
@@ -83,7 +84,7 @@ sched_pick(void)
 	for (w = link_next(NULL); w != NULL; w = link_next(w)) {
 		if (w->w_state != W_READY || w->w_runner ||
 		    w->w_inflight >= srv.cfg.worker_max_inflight ||
-		    link_congested(w))
+		    link_send_congested(w))
 			continue;
 		/* During a reload, the old module serves until the new is up. */
 		if (w->w_generation != gen) {

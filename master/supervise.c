@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "master/join.h"
 #include "master/link.h"
+#include "master/link_send.h"
 #include "master/memlimit.h"
 #include "master/master.h"
 #include "master/metrics.h"

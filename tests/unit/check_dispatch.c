@@ -42,10 +42,10 @@ static struct {
 	int replies;                  /* rpc_on_reply */
 	struct worker *gone_calls_of; /* neighbours_worker_gone's worker */
 	enum wspool_reason_kind gone_kind;
-	uint64_t route_of;            /* the last call id rpc_route_of was asked */
+	uint64_t route_of;            /* the last call id calls_route_of was asked */
 	join_hello_fn on_hello;
 	supervise_drain_fn on_drain;
-	struct worker *calls_not_on;  /* rpc_call_on says no for this one */
+	struct worker *calls_not_on;  /* calls_on_worker says no for this one */
 } fake;
 
 int
@@ -113,13 +113,13 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 }
 
 bool
-rpc_call_on(uint64_t call_id, const struct worker *w)
+calls_on_worker(uint64_t call_id, const struct worker *w)
 {
 	return w != fake.calls_not_on;
 }
 
 const char *
-rpc_route_of(uint64_t call_id)
+calls_route_of(uint64_t call_id)
 {
 	fake.route_of = call_id;
 	return "sleep";

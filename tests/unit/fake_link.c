@@ -1,6 +1,6 @@
 /*
- * fake_link.c: master/link.c's functions as the layers above call them,
- * recording instead of sending. See fake_link.h.
+ * fake_link.c: master/link.c's and link_send.c's functions as the layers
+ * above call them, recording instead of sending. See fake_link.h.
  */
 #include "config.h"
 
@@ -132,8 +132,10 @@ link_next(struct worker *prev)
 	return i < fake_link.nlive ? fake_link.live[i] : NULL;
 }
 
+/* ---- link_send.h -------------------------------------------------------------- */
+
 bool
-link_congested(const struct worker *w)
+link_send_congested(const struct worker *w)
 {
 	return w == fake_link.congested;
 }

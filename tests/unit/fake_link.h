@@ -1,8 +1,8 @@
 /*
- * fake_link.h: a fake of master/link.c for unit tests of the layers above
- * it, with no socket: a list of workers the test builds, the handlers
- * registered with it, and a record of everything that would have been
- * sent, in order.
+ * fake_link.h: a fake of master/link.c and link_send.c for unit tests of
+ * the layers above them, with no socket: a list of workers the test
+ * builds, the handlers registered with it, and a record of everything
+ * that would have been sent, in order.
  */
 #ifndef TESTS_FAKE_LINK_H
 #define TESTS_FAKE_LINK_H
@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "master/link.h"
+#include "master/link_send.h"
 
 #define FAKE_MAX_WORKERS 8
 #define FAKE_MAX_SENT 64
@@ -34,7 +35,7 @@ struct fake_link {
 	struct worker w[FAKE_MAX_WORKERS];   /* storage; live ones are listed */
 	struct worker *live[FAKE_MAX_WORKERS];
 	size_t nlive;
-	struct worker *congested;   /* link_congested answers true for it */
+	struct worker *congested;   /* link_send_congested answers true for it */
 	bool fail_sends;            /* every send returns -1 */
 	struct fake_sent sent[FAKE_MAX_SENT];
 	size_t nsent;
