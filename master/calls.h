@@ -50,7 +50,7 @@ struct call {
 	                                send it again when its worker dies */
 	size_t k_params_len;
 	uint64_t k_wseq;             /* its number among the CALLs sent to k_worker */
-	bool k_rerun;                /* run again once already (idempotent) */
+	unsigned char k_reruns;      /* times run again as an idempotent neighbour */
 	UT_hash_handle hh;           /* the table, by k_id */
 	UT_hash_handle hh_conn;      /* its connection's calls, by client id */
 	struct sched_entry k_sched;  /* while waiting for a worker */

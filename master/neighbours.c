@@ -17,6 +17,9 @@
 #include "master/rpc.h"
 #include "master/sched.h"
 
+/* How many times one idempotent call may run again (neighbours.h). */
+#define NEIGHBOURS_MAX_RERUNS 3
+
 /* Whether the route of a call may run twice. */
 static bool
 neighbours_idempotent(const struct call *call)
@@ -91,7 +94,7 @@ neighbours_again(struct call *call, bool rerun, struct sched_entry **after)
 	}
 	if (rerun) {
 		calls_renumber(call);
-		call->k_rerun = true;
+		call->k_reruns++;
 		metrics_counters.calls_rerun_total++;
 	} else {
 		metrics_counters.calls_redispatched_total++;
@@ -123,7 +126,8 @@ neighbours_worker_gone(struct worker *w, const struct wspool_reason *why)
 		} else if (w->w_started_known && call->k_wseq > w->w_started) {
 			neighbours_again(call, false, &after);
 			spared++;
-		} else if (!call->k_rerun && neighbours_idempotent(call)) {
+		} else if (call->k_reruns < NEIGHBOURS_MAX_RERUNS &&
+		    neighbours_idempotent(call)) {
 			neighbours_again(call, true, &after);
 			spared++;
 		} else {

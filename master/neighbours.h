@@ -11,8 +11,12 @@
  * - With a known culprit, every other call is a neighbour:
  *   - not started (its number above the page's started count): sent to
  *     another worker; its client sees nothing;
- *   - started, on an idempotent route, not run again yet: run again on
- *     another worker, once (a new call id);
+ *   - started, on an idempotent route: run again on another worker (a
+ *     new call id). It was innocent (the culprit is known), so each
+ *     death beside it earns it another run, up to NEIGHBOURS_MAX_RERUNS:
+ *     in a crash storm on two workers, one echo can be beside two
+ *     crashes in a row, and its client must not see either; the bound
+ *     only stops a call that is always unlucky;
  *   - else 502 with the crash reason, like the culprit; its cleanups run
  *     with it.
  * - Calls go again in arrival order (by call id), ahead of any call that
