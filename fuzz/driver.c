@@ -5,7 +5,9 @@
  * of deterministic mutations of them (bit flips, truncations, splices,
  * interesting bytes). Deterministic so a failure reproduces; bounded so
  * `make check` stays fast. FUZZ_ITERATIONS in the environment overrides.
+ * Left out of a --enable-fuzzers build, where libFuzzer brings its main.
  */
+#ifndef WSPOOL_LIBFUZZER
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -183,3 +185,5 @@ main(int argc, char **argv)
 	free(inputs);
 	return 0;
 }
+
+#endif /* !WSPOOL_LIBFUZZER */

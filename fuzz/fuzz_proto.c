@@ -158,7 +158,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (proto_reader_init(&r, data, size) == 0) {
 		while (proto_reader_next(&r, &m) == 1) {
-			sum += strlen(proto_type_name(m.type));
+			sum += strlen(proto_type_name((int)m.type));
 			sum += m.id + m.conn_id + m.seq + (size_t)m.num + m.flags;
 			sum += fuzz_touch_bytes(&m.str) + fuzz_touch_bytes(&m.str2);
 			sum += fuzz_touch_obj(m.obj) + fuzz_touch_obj(m.obj2);
