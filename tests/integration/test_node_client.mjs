@@ -5,73 +5,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 
-const BUILDDIR = process.env.WSPOOL_BUILDDIR || process.cwd();
-const MASTER = path.join(BUILDDIR, 'master', 'wspool-master');
-const SANITIZER_MARKERS = ['AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
+import { Master } from './harness.mjs';
 
-let master = null;
+const master = new Master();
 let port = 0;
-let stderr = '';
-let tmpdir = null;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const p = srv.address().port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
-
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function healthz() {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`,
-      { signal: AbortSignal.timeout(1000) });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
-}
-
-// Start the master and poll /healthz until 200 (deadline 30 s); retry on a
-// port that was taken meanwhile.
-async function startMaster() {
-  tmpdir = fs.mkdtempSync(path.join(os.tmpdir(), 'wspool-node-'));
-  for (let attempt = 0; attempt < 5; attempt++) {
-    port = await freePort();
-    stderr = '';
-    master = spawn(MASTER, ['--listen', `127.0.0.1:${port}`, '--workers', '2',
-      '--journal', path.join(tmpdir, 'journal')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WSPOOL_DEMO_LOG: path.join(tmpdir, 'demo.log') },
-    });
-    master.stdout.on('data', (d) => { stderr += d; });
-    master.stderr.on('data', (d) => { stderr += d; });
-    let exited = null;
-    master.on('exit', (code, sig) => { exited = { code, sig }; });
-    const end = Date.now() + 30000;
-    while (Date.now() < end && exited === null) {
-      if (await healthz() === 200) return;
-      await delay(50);
-    }
-    if (exited !== null && /in use/i.test(stderr)) continue;
-    if (exited === null) master.kill('SIGKILL');
-    throw new Error(`master not healthy (exit ${JSON.stringify(exited)}):\n${stderr}`);
-  }
-  throw new Error('no free port');
-}
 
 // A client that queues parsed messages and hands them out with a timeout.
 class Client {
@@ -131,23 +70,9 @@ class Client {
   }
 }
 
-before(async () => { await startMaster(); });
+before(async () => { await master.start(); port = master.port; });
 
-after(async () => {
-  if (master && master.exitCode === null && master.signalCode === null) {
-    const exited = once(master, 'exit');
-    master.kill('SIGTERM');
-    const timer = setTimeout(() => master.kill('SIGKILL'), 15000);
-    const [code, sig] = await exited;
-    clearTimeout(timer);
-    assert.equal(sig, null, `master killed by ${sig}:\n${stderr}`);
-    assert.equal(code, 0, `master exit status after SIGTERM:\n${stderr}`);
-  }
-  for (const m of SANITIZER_MARKERS) {
-    assert.ok(!stderr.includes(m), `${m} in the master's stderr:\n${stderr}`);
-  }
-  if (tmpdir) fs.rmSync(tmpdir, { recursive: true, force: true });
-});
+after(async () => { await master.stop(); });
 
 test('echo returns the value unchanged', async () => {
   const c = await Client.open();

@@ -12,23 +12,20 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const BUILDDIR = process.env.WSPOOL_BUILDDIR || process.cwd();
+import { BUILDDIR, MASTER, Master, waitFor } from './harness.mjs';
+
 const SRCDIR = process.env.WSPOOL_SRCDIR ||
   path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MASTER = path.join(BUILDDIR, 'master', 'wspool-master');
 const WORKER = path.join(BUILDDIR, 'worker', 'wspool-worker');
 const ODD_SO = path.join(BUILDDIR, 'tests', 'typed', '.libs', 'odd_module.so');
 const TYPED = path.join(SRCDIR, 'tests', 'typed');
 const WORK = path.join(BUILDDIR, 'tests', 'typed', 'node');
 const TSC = path.join(WORK, 'node_modules', 'typescript', 'bin', 'tsc');
-const SANITIZER_MARKERS = ['AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
 
 function run(argv, options = {}) {
   const r = spawnSync(argv[0], argv.slice(1), {
@@ -118,84 +115,10 @@ test('a type error in the use of the definitions fails the check', { skip }, () 
 
 // ---- a client of a live master ----------------------------------------
 
-let master = null;
+const master = new Master({ prefix: 'wspool-typed-' });
 let port = 0;
-let logs = '';
-let tmpdir = null;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const p = srv.address().port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
-
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function healthz() {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`,
-      { signal: AbortSignal.timeout(1000) });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
-}
-
-// Start the master and poll /healthz until 200 (deadline 30 s); retry on a
-// port that was taken meanwhile.
-async function startMaster() {
-  tmpdir = fs.mkdtempSync(path.join(os.tmpdir(), 'wspool-typed-'));
-  for (let attempt = 0; attempt < 5; attempt++) {
-    port = await freePort();
-    logs = '';
-    master = spawn(MASTER, ['--listen', `127.0.0.1:${port}`, '--workers', '2',
-      '--journal', path.join(tmpdir, `journal-${attempt}`)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WSPOOL_DEMO_LOG: path.join(tmpdir, 'demo.log') },
-    });
-    master.stdout.on('data', (d) => { logs += d; });
-    master.stderr.on('data', (d) => { logs += d; });
-    let exited = null;
-    master.on('exit', (code, sig) => { exited = { code, sig }; });
-    const end = Date.now() + 30000;
-    while (Date.now() < end && exited === null) {
-      if (await healthz() === 200) return;
-      await delay(50);
-    }
-    if (exited !== null && /in use/i.test(logs)) continue;
-    if (exited === null) master.kill('SIGKILL');
-    throw new Error(`master not healthy (exit ${JSON.stringify(exited)}):\n${logs}`);
-  }
-  throw new Error('no free port');
-}
-
-after(async () => {
-  if (master !== null && master.exitCode === null) {
-    const exited = new Promise((r) => master.on('exit', (code, sig) => r({ code, sig })));
-    master.kill('SIGTERM');
-    const { code, sig } = await exited;
-    assert.equal(code, 0, `master exit ${code} ${sig}\n${logs}`);
-  }
-  for (const m of SANITIZER_MARKERS) assert.ok(!logs.includes(m), logs);
-  if (tmpdir) fs.rmSync(tmpdir, { recursive: true, force: true });
-});
-
-// Poll fn until it returns a value that passes ok (deadline in ms).
-async function waitFor(fn, ok, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() >= end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await delay(50);
-  }
-}
+after(async () => { if (master.proc !== null) await master.stop(); });
 
 // The master's calls in flight (at a worker), from /metrics.
 async function inFlight() {
@@ -225,7 +148,8 @@ test('a Node client calls the demo routes through them', { skip, timeout: 120000
   assert.deepEqual({ ...routes.count, protocol: routes.count.protocol.name },
     { protocol: 'ws', pattern: 's' });
 
-  await startMaster();
+  await master.start();
+  port = master.port;
   const api = defineClient(routes, { prefixUrl: `http://127.0.0.1:${port}/` });
   try {
     // Requests resolve with their result.
