@@ -145,25 +145,32 @@ json_escape_run(char *d, const unsigned char *s, size_t n, size_t *ip,
 			*d++ = (char)c;
 			continue;
 		}
-		*d++ = '\\';
-		switch (c) {
-		case '"': *d++ = '"'; break;
-		case '\\': *d++ = '\\'; break;
-		case '\b': *d++ = 'b'; break;
-		case '\f': *d++ = 'f'; break;
-		case '\n': *d++ = 'n'; break;
-		case '\r': *d++ = 'r'; break;
-		case '\t': *d++ = 't'; break;
-		default:
-			*d++ = 'u';
-			*d++ = '0';
-			*d++ = '0';
-			*d++ = json_hex[c >> 4];
-			*d++ = json_hex[c & 15];
-			break;
-		}
+		d = json_escape_char(d, c);
 	}
 	*ip = i;
+	return d;
+}
+
+char *
+json_escape_char(char *d, unsigned c)
+{
+	*d++ = '\\';
+	switch (c) {
+	case '"': *d++ = '"'; break;
+	case '\\': *d++ = '\\'; break;
+	case '\b': *d++ = 'b'; break;
+	case '\f': *d++ = 'f'; break;
+	case '\n': *d++ = 'n'; break;
+	case '\r': *d++ = 'r'; break;
+	case '\t': *d++ = 't'; break;
+	default:
+		*d++ = 'u';
+		*d++ = '0';
+		*d++ = '0';
+		*d++ = json_hex[(c >> 4) & 15];
+		*d++ = json_hex[c & 15];
+		break;
+	}
 	return d;
 }
 

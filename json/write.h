@@ -63,6 +63,9 @@ int json_put_string(struct json_buf *b, const char *s, size_t n);
 size_t json_quote(char *out, const char *s, size_t n);
 
 /* Write v in decimal at d (at most 20 or 21 bytes, no NUL); return the end. */
+/* The JSON escape of c ('"', '\\' or a control character) at d, at
+ * most 6 bytes; returns the end. */
+char *json_escape_char(char *d, unsigned c);
 char *json_u64(char *d, uint64_t v);
 char *json_i64(char *d, int64_t v);
 

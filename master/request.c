@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "json/scan.h"
+#include "json/write.h"
 #include "master/request.h"
 
 /* What a message carried, resolved into one status at the end. */
@@ -180,22 +181,7 @@ rq_id_escaped(const char *s, size_t n, char *out)
 		}
 		if (++bytes > REQUEST_ID_STR_MAX)
 			return -1;
-		*d++ = '\\';
-		switch (cp) {
-		case '"': *d++ = '"'; break;
-		case '\\': *d++ = '\\'; break;
-		case '\b': *d++ = 'b'; break;
-		case '\f': *d++ = 'f'; break;
-		case '\n': *d++ = 'n'; break;
-		case '\r': *d++ = 'r'; break;
-		case '\t': *d++ = 't'; break;
-		default:
-			memcpy(d, "u00", 3);
-			d[3] = rq_hexdigits[cp >> 4];
-			d[4] = rq_hexdigits[cp & 15];
-			d += 5;
-			break;
-		}
+		d = json_escape_char(d, cp);
 	}
 	*d++ = '"';
 	return (int)(d - out);
