@@ -364,6 +364,7 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	double secs;
 	char *end;
 	int c;
+	size_t i;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->listen_host = strdup("127.0.0.1");
@@ -603,8 +604,11 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	return options_check_worker_listen(cfg);
 
 fail:
-	fprintf(stderr, "wspool-master: invalid value for %s: %s\n",
-	    argv[optind - 1], optarg);
+	/* Name the option as its long form, however it was given. */
+	for (i = 0; longopts[i].name != NULL && longopts[i].val != c; i++)
+		;
+	fprintf(stderr, "wspool-master: invalid value for --%s: %s\n",
+	    longopts[i].name != NULL ? longopts[i].name : "?", optarg);
 	return -1;
 }
 
