@@ -42,6 +42,7 @@ struct conn {
 	uint32_t c_last_rx;            /* monotonic seconds: last bytes from the peer */
 	uint32_t c_last_msg;           /* last message or call activity */
 	uint32_t c_ping_sent;          /* keep-alive ping outstanding since; 0: none */
+	uint32_t c_throttled_at;       /* c_throttled since (--send-timeout) */
 	char c_uuid[37];
 	char c_ip[46];
 	size_t c_nheaders;
