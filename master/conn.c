@@ -46,6 +46,9 @@
 
 #define CONN_CLOSE_TIMEOUT_MS 5000
 #define CONN_ACCEPT_RETRY_MS 100
+/* Connections accepted beyond --max-connections for GET /healthz and
+ * /metrics only: monitoring sees a full server. */
+#define CONN_ADMIN_RESERVE 16
 #define CONN_READ_BUF (128u * 1024)
 #define CONN_READS_PER_EVENT 4
 
@@ -445,6 +448,11 @@ conn_http_input(struct conn *c, const char *data, size_t len)
 		conn_http_fail(c, hs->hs_error_status ? hs->hs_error_status : 400);
 		return used;
 	}
+	if (c->c_admin_only && !http_is_admin(hs)) {
+		metrics_counters.connections_refused_total++;
+		conn_http_fail(c, 503);
+		return used;
+	}
 	if (http_request(hs, sockio_buf(&c->c_sock)) != 101) {
 		sockio_queue(&c->c_sock);
 		conn_close(c, 0, NULL);
@@ -521,7 +529,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
-	if (conns.count >= srv.cfg.max_connections) {
+	if (conns.count >= srv.cfg.max_connections + CONN_ADMIN_RESERVE) {
 		http_refuse_busy(fd);
 		evutil_closesocket(fd);
 		metrics_counters.connections_refused_total++;
@@ -535,6 +543,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		goto fail;
 	handshake_init(c->c_hs);
 	c->c_id = ++conns.next_id;
+	c->c_admin_only = conns.count >= srv.cfg.max_connections;
 	conn_uuid(c->c_uuid);
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->c_ip, sizeof(c->c_ip));

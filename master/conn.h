@@ -37,6 +37,7 @@ struct conn {
 	struct calls_conn c_calls;     /* in flight, by client id (calls.c) */
 	bool c_dead;                   /* on the reaper's list */
 	bool c_throttled;              /* output backlog: not reading its calls */
+	bool c_admin_only;             /* in the reserve: /healthz, /metrics only */
 	struct event *c_rev;           /* readable (persistent) */
 	struct event *c_timer;         /* handshake, keep-alive or close deadline */
 	uint32_t c_last_rx;            /* monotonic seconds: last bytes from the peer */
