@@ -105,7 +105,7 @@ enum proto_type {
  * positive (so it may overshoot by one chunk). The master gives back what
  * its chunks cost with CREDIT as they reach a connection under its budget.
  */
-#define PROTO_CREDIT_WINDOW (256u * 1024)
+#define PROTO_CREDIT_WINDOW (64u * 1024)
 #define PROTO_CHUNK_COST(len) ((uint64_t)(len) + 16u)
 
 /* READY route flags */
