@@ -60,7 +60,6 @@ static struct {
 	TAILQ_HEAD(, conn) dead;
 	unsigned count;
 	unsigned throttled;           /* connections not read from (c_throttled) */
-	uint64_t send_timeouts;       /* closed: over their budget too long */
 	uint64_t next_id;
 	uint8_t rand[4096];           /* random bytes for UUIDs, refilled in bulk */
 	size_t rand_left;
@@ -86,12 +85,6 @@ static uint64_t
 conn_throttled_gauge_cb(void)
 {
 	return conns.throttled;
-}
-
-static uint64_t
-conn_send_timeouts_cb(void)
-{
-	return conns.send_timeouts;
 }
 
 /* The largest output backlog of one connection, now. */
@@ -246,7 +239,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	/* A client that does not read for so long is not coming back. */
 	if (c->c_throttled && srv.cfg.send_timeout_s != 0 &&
 	    now - c->c_throttled_at >= srv.cfg.send_timeout_s) {
-		conns.send_timeouts++;
+		metrics_counters.connections_send_timeout_total++;
 		conn_close(c, 1008, "send timeout");
 		return;
 	}
@@ -615,9 +608,6 @@ conn_listen(void)
 	metrics_gauge("wspool_client_backlog_max_bytes",
 	    "Bytes not yet written to the client, on the connection with the most.",
 	    conn_backlog_max_gauge_cb);
-	metrics_counter_cb("wspool_connections_send_timeout_total",
-	    "Connections closed (1008): over --max-client-backlog for "
-	    "--send-timeout.", conn_send_timeouts_cb);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

@@ -14,8 +14,9 @@
 /* Credit is given back in pieces at least this large. */
 #define FLOW_GRANT_MIN (PROTO_CREDIT_WINDOW / 4)
 
-/* Subscriptions whose credit is withheld: counted when /metrics asks
- * (a scrape walks the calls; nothing to keep in step). */
+/* Subscriptions whose credit is withheld for their client: counted when
+ * /metrics asks (a scrape walks the calls; nothing to keep in step). A
+ * detached one only waits for its CANCEL to arrive. */
 static uint64_t
 flow_paused_gauge_cb(void)
 {
@@ -23,7 +24,7 @@ flow_paused_gauge_cb(void)
 	uint64_t n = 0;
 
 	for (call = calls_next(NULL); call != NULL; call = calls_next(call))
-		n += call->k_paused;
+		n += call->k_paused && call->k_conn != NULL;
 	return n;
 }
 
