@@ -141,6 +141,10 @@ conn_throttle(struct conn *c, bool on)
 	} else {
 		conns.throttled--;
 		event_add(c->c_rev, NULL);
+		/* It read half its budget: alive, even if its pong is still
+		 * queued behind what it reads. */
+		c->c_last_rx = clock_now_s();
+		c->c_ping_sent = 0;
 		rpc_conn_writable(c);
 	}
 }
