@@ -354,10 +354,10 @@ msgpack_packer *wspool_result(wspool_call *call);
  * returned by wspool_yield_begin (never NULL), then call wspool_yield_end
  * (nothing packed: a null chunk). Flow control: it blocks while the
  * subscription's chunks not yet read by the client exceed its window
- * (256 KiB of chunks beyond the master's --max-client-backlog), until the
- * client reads or the call is cancelled (a cancel, its deadline, a
- * disconnect or a lost master wakes it); and, like every send, while the
- * worker's output queue is full. Returns
+ * (the master's --stream-window, 64 KiB by default, beyond its
+ * --max-client-backlog), until the client reads or the call is cancelled
+ * (a cancel, its deadline, a disconnect or a lost master wakes it); and,
+ * like every send, while the worker's output queue is full. Returns
  * WSPOOL_OK; WSPOOL_CANCELLED when the call was cancelled or the master is
  * gone (the chunk is dropped; return); WSPOOL_ERROR when the route is no
  * subscription, or the chunk is larger than about 63 MiB (the call has

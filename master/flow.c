@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <wspool.h>
+
 #include "master/calls.h"
 #include "master/flow.h"
 #include "master/link_send.h"
@@ -11,8 +13,8 @@
 #include "master/metrics.h"
 #include "proto/proto.h"
 
-/* Credit is given back in pieces at least this large. */
-#define FLOW_GRANT_MIN (PROTO_CREDIT_WINDOW / 4)
+/* Credit is given back in pieces of at least a quarter of the window. */
+#define FLOW_GRANT_MIN (srv.cfg.stream_window / 4)
 
 /* Subscriptions whose credit is withheld for their client: counted when
  * /metrics asks (a scrape walks the calls; nothing to keep in step). A
@@ -44,6 +46,18 @@ flow_grant(struct call *call)
 	if (link_send_credit(call->k_worker, call->k_id, call->k_owed) == 0)
 		call->k_owed = 0;
 	call->k_paused = false;
+}
+
+void
+flow_on_start(struct call *call)
+{
+	call->k_owed = 0;
+	call->k_paused = false;
+	/* Its worker gave it PROTO_CREDIT_WINDOW: the rest of the window. */
+	if (call->k_pattern == WSPOOL_SUBSCRIPTION &&
+	    srv.cfg.stream_window > PROTO_CREDIT_WINDOW)
+		(void)link_send_credit(call->k_worker, call->k_id,
+		    srv.cfg.stream_window - PROTO_CREDIT_WINDOW);
 }
 
 void

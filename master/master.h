@@ -49,6 +49,8 @@ struct settings {
 	                              subscriptions get no credit */
 	unsigned send_timeout_s;   /* close (1008) a connection over its budget
 	                              this long; 0: never */
+	size_t stream_window;      /* a subscription's chunks in flight, at most
+	                              (>= PROTO_CREDIT_WINDOW) */
 	char *allow_origin[MASTER_MAX_ORIGINS]; /* empty: any Origin */
 	char *user;                /* run as this user after binding */
 	bool core_dumps;           /* leave core dumps on */

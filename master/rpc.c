@@ -221,10 +221,9 @@ rpc_send_call(struct call *call, struct worker *w, const char *params,
 	    (call->k_flags & CALL_NOTIFY) ? PROTO_CALL_NOTIFY : 0) != 0)
 		return -1;
 	call->k_wseq = ++w->w_sent;
-	call->k_owed = 0; /* a fresh window at each worker */
-	call->k_paused = false;
 	call->k_worker = w;
 	call->k_worker_pid = (int)w->w_pid;
+	flow_on_start(call);
 	sched_assign(w);
 	return 0;
 }

@@ -103,6 +103,30 @@ def test_clients_that_never_read_cost_bounded_memory():
         assert metric(srv.port, "wspool_client_backlog_max_bytes") == 0
 
 
+def test_a_larger_window_and_a_smaller_budget():
+    # --stream-window 1M, --max-client-backlog 64K: a client that reads
+    # gets a whole stream, in order; one that does not read holds at most
+    # its budget, the window and a chunk.
+    args = ["--stream-window", "1M", "--max-client-backlog", "64K"]
+    with harness.Server(workers=1, extra_args=args) as srv:
+        slow = subscribe_and_never_read(srv.port)
+        try:
+            wait_for(lambda: metric(srv.port,
+                                    "wspool_subscriptions_paused") == 1,
+                     60, "the subscription paused for credit")
+            with RawWS(srv.port, timeout=60) as ws:
+                ws.send_text(json.dumps({"method": "count",
+                                         "params": [20000, 0], "id": 7}))
+                for i in range(20000):
+                    msg = ws.recv_json()
+                    assert msg["id"] == 7 and msg["result"]["count"] == i, msg
+                assert ws.recv_json() == {"id": 7, "close": True}
+            backlog = metric(srv.port, "wspool_client_backlog_max_bytes")
+            assert backlog <= 64 * 1024 + MB + 4096, backlog
+        finally:
+            slow.close_socket()
+
+
 def test_a_client_over_its_budget_too_long_is_closed_1008():
     with harness.Server(workers=1,
                         extra_args=["--send-timeout", "1"]) as srv:

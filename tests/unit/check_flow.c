@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <wspool.h>
+
 #include "master/calls.h"
 #include "master/flow.h"
 #include "master/link_send.h"
@@ -64,6 +66,7 @@ fk_setup(void)
 	fk_calls[0].k_conn = fk_calls[1].k_conn = (struct conn *)fk_calls;
 	fk_nsent = 0;
 	srv.cfg.max_client_backlog = 1024 * 1024;
+	srv.cfg.stream_window = PROTO_CREDIT_WINDOW;
 }
 
 /* ---- tests ------------------------------------------------------------------- */
@@ -134,6 +137,34 @@ START_TEST(test_withheld_over_budget)
 }
 END_TEST
 
+/* A window larger than the protocol's: the rest goes with the CALL, for
+ * subscriptions only; each start is a fresh window. */
+START_TEST(test_stream_window)
+{
+	fk_setup();
+	fk_calls[0].k_pattern = WSPOOL_SUBSCRIPTION;
+	fk_calls[1].k_pattern = WSPOOL_REQUEST;
+	fk_calls[0].k_owed = 5;
+	fk_calls[0].k_paused = true;
+	flow_on_start(&fk_calls[0]);
+	flow_on_start(&fk_calls[1]);
+	ck_assert_uint_eq(fk_nsent, 0);
+	ck_assert(fk_calls[0].k_owed == 0 && !fk_calls[0].k_paused);
+	srv.cfg.stream_window = 4 * PROTO_CREDIT_WINDOW;
+	flow_on_start(&fk_calls[0]);
+	flow_on_start(&fk_calls[1]);
+	ck_assert_uint_eq(fk_nsent, 1);
+	ck_assert_uint_eq(fk_sent[0].id, 1);
+	ck_assert_uint_eq(fk_sent[0].bytes, 3 * PROTO_CREDIT_WINDOW);
+	/* Given back in quarters of that window. */
+	flow_on_chunk(&fk_calls[0], PROTO_CREDIT_WINDOW - 100, 0);
+	ck_assert_uint_eq(fk_nsent, 1);
+	flow_on_chunk(&fk_calls[0], 100, 0);
+	ck_assert_uint_eq(fk_nsent, 2);
+	ck_assert_uint_eq(fk_sent[1].bytes, PROTO_CREDIT_WINDOW + 32);
+}
+END_TEST
+
 START_TEST(test_no_worker_no_credit)
 {
 	fk_setup();
@@ -155,6 +186,7 @@ main(void)
 	flow_init();
 	tcase_add_test(tc, test_credit_in_pieces);
 	tcase_add_test(tc, test_withheld_over_budget);
+	tcase_add_test(tc, test_stream_window);
 	tcase_add_test(tc, test_no_worker_no_credit);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
