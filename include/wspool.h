@@ -352,8 +352,12 @@ msgpack_packer *wspool_result(wspool_call *call);
 /*
  * Yield one subscription chunk: pack exactly one value into the packer
  * returned by wspool_yield_begin (never NULL), then call wspool_yield_end
- * (nothing packed: a null chunk). It does not wait for the client, only,
- * like every send, for room in the worker's output queue. Returns
+ * (nothing packed: a null chunk). Flow control: it blocks while the
+ * subscription's chunks not yet read by the client exceed its window
+ * (the master's --stream-window, 64 KiB by default, beyond its
+ * --max-client-backlog), until the client reads or the call is cancelled
+ * (a cancel, its deadline, a disconnect or a lost master wakes it); and,
+ * like every send, while the worker's output queue is full. Returns
  * WSPOOL_OK; WSPOOL_CANCELLED when the call was cancelled or the master is
  * gone (the chunk is dropped; return); WSPOOL_ERROR when the route is no
  * subscription, or the chunk is larger than about 63 MiB (the call has

@@ -51,6 +51,8 @@ struct call {
 	size_t k_params_len;
 	uint64_t k_wseq;             /* its number among the CALLs sent to k_worker */
 	unsigned char k_reruns;      /* times run again as an idempotent neighbour */
+	bool k_paused;               /* flow.c: its credit is withheld */
+	uint64_t k_owed;             /* flow.c: credit owed to its worker */
 	UT_hash_handle hh;           /* the table, by k_id */
 	UT_hash_handle hh_conn;      /* its connection's calls, by client id */
 	struct sched_entry k_sched;  /* while waiting for a worker */

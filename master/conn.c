@@ -11,8 +11,10 @@
  * frame, so nothing stays in that buffer between reads and an idle
  * connection owns no input memory. A connection that filled the buffer is
  * read again, up to CONN_READS_PER_EVENT times, then the others get their
- * turn. Past CONN_OUT_HIGH unwritten bytes a connection is no longer read
- * from, until it is back under CONN_OUT_LOW. Writing is sockio.c's.
+ * turn. Past --max-client-backlog unwritten bytes a connection is no
+ * longer read from, and its subscriptions get no credit (flow.h), until it
+ * is back under half of it; one that stays over it --send-timeout is
+ * closed (1008). Writing is sockio.c's.
  */
 #include "config.h"
 
@@ -43,11 +45,10 @@
 #include "master/ws.h"
 
 #define CONN_CLOSE_TIMEOUT_MS 5000
-/* A client that does not read its answers stops being read from when its
- * output backlog passes HIGH, until it is back under LOW. */
-#define CONN_OUT_HIGH (8u * 1024 * 1024)
-#define CONN_OUT_LOW (1u * 1024 * 1024)
 #define CONN_ACCEPT_RETRY_MS 100
+/* Connections accepted beyond --max-connections for GET /healthz and
+ * /metrics only: monitoring sees a full server. */
+#define CONN_ADMIN_RESERVE 16
 #define CONN_READ_BUF (128u * 1024)
 #define CONN_READS_PER_EVENT 4
 
@@ -86,6 +87,19 @@ conn_throttled_gauge_cb(void)
 	return conns.throttled;
 }
 
+/* The largest output backlog of one connection, now. */
+static uint64_t
+conn_backlog_max_gauge_cb(void)
+{
+	struct conn *c;
+	size_t max = 0;
+
+	TAILQ_FOREACH(c, &conns.live, c_link)
+		if (sockio_pending(&c->c_sock) > max)
+			max = sockio_pending(&c->c_sock);
+	return max;
+}
+
 /* A version 4 (random) UUID, RFC 4122. */
 static void
 conn_uuid(char out[37])
@@ -122,9 +136,16 @@ conn_throttle(struct conn *c, bool on)
 	if (on) {
 		conns.throttled++;
 		event_del(c->c_rev);
+		c->c_throttled_at = clock_now_s();
+		conn_keepalive_arm(c);
 	} else {
 		conns.throttled--;
 		event_add(c->c_rev, NULL);
+		/* It read half its budget: alive, even if its pong is still
+		 * queued behind what it reads. */
+		c->c_last_rx = clock_now_s();
+		c->c_ping_sent = 0;
+		rpc_conn_writable(c);
 	}
 }
 
@@ -219,6 +240,13 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		    "close timeout");
 		return;
 	}
+	/* A client that does not read for so long is not coming back. */
+	if (c->c_throttled && srv.cfg.send_timeout_s != 0 &&
+	    now - c->c_throttled_at >= srv.cfg.send_timeout_s) {
+		metrics_counters.connections_send_timeout_total++;
+		conn_close(c, 1008, "send timeout");
+		return;
+	}
 	/* Keep-alive: a silent peer gets a ping, then a deadline to answer. */
 	if (c->c_ping_sent != 0 && now - c->c_ping_sent >= srv.cfg.pong_timeout_s) {
 		conn_close(c, 1001, "no pong");
@@ -253,6 +281,12 @@ conn_keepalive_arm(struct conn *c)
 	}
 	if (srv.cfg.idle_timeout_s != 0) {
 		t = c->c_last_msg + srv.cfg.idle_timeout_s;
+		t = t > now ? t - now : 0;
+		if (t < delay)
+			delay = t;
+	}
+	if (c->c_throttled && srv.cfg.send_timeout_s != 0) {
+		t = c->c_throttled_at + srv.cfg.send_timeout_s;
 		t = t > now ? t - now : 0;
 		if (t < delay)
 			delay = t;
@@ -344,7 +378,8 @@ conn_send_textv(struct conn *c, const struct iovec *iov, int n)
 	if (c->c_state != CONN_WS)
 		return;
 	ws_send_textv(c->c_ws, iov, n);
-	if (!c->c_throttled && sockio_pending(&c->c_sock) > CONN_OUT_HIGH)
+	if (!c->c_throttled &&
+	    sockio_pending(&c->c_sock) > srv.cfg.max_client_backlog)
 		conn_throttle(c, true);
 }
 
@@ -408,6 +443,11 @@ conn_http_input(struct conn *c, const char *data, size_t len)
 	}
 	if (hs->hs_state == HANDSHAKE_ERROR) {
 		conn_http_fail(c, hs->hs_error_status ? hs->hs_error_status : 400);
+		return used;
+	}
+	if (c->c_admin_only && !http_is_admin(hs)) {
+		metrics_counters.connections_refused_total++;
+		conn_http_fail(c, 503);
 		return used;
 	}
 	if (http_request(hs, sockio_buf(&c->c_sock)) != 101) {
@@ -486,7 +526,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
-	if (conns.count >= srv.cfg.max_connections) {
+	if (conns.count >= srv.cfg.max_connections + CONN_ADMIN_RESERVE) {
 		http_refuse_busy(fd);
 		evutil_closesocket(fd);
 		metrics_counters.connections_refused_total++;
@@ -500,6 +540,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		goto fail;
 	handshake_init(c->c_hs);
 	c->c_id = ++conns.next_id;
+	c->c_admin_only = conns.count >= srv.cfg.max_connections;
 	conn_uuid(c->c_uuid);
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->c_ip, sizeof(c->c_ip));
@@ -560,7 +601,7 @@ conn_listen(void)
 	conns.reaper = event_new(srv.base, -1, 0, conn_reaper_cb, NULL);
 	conns.accept_retry = evtimer_new(srv.base, conn_accept_retry_cb, NULL);
 	if (conns.reaper == NULL || conns.accept_retry == NULL ||
-	    sockio_init(conn_sock_cb, CONN_OUT_LOW) != 0)
+	    sockio_init(conn_sock_cb, srv.cfg.max_client_backlog / 2) != 0)
 		return -1;
 	event_priority_set(conns.reaper, 2);
 	metrics_gauge("wspool_connections_open", "Open client connections.",
@@ -568,6 +609,9 @@ conn_listen(void)
 	metrics_gauge("wspool_connections_throttled",
 	    "Client connections not read from until they read their answers.",
 	    conn_throttled_gauge_cb);
+	metrics_gauge("wspool_client_backlog_max_bytes",
+	    "Bytes not yet written to the client, on the connection with the most.",
+	    conn_backlog_max_gauge_cb);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

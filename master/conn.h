@@ -37,11 +37,13 @@ struct conn {
 	struct calls_conn c_calls;     /* in flight, by client id (calls.c) */
 	bool c_dead;                   /* on the reaper's list */
 	bool c_throttled;              /* output backlog: not reading its calls */
+	bool c_admin_only;             /* in the reserve: /healthz, /metrics only */
 	struct event *c_rev;           /* readable (persistent) */
 	struct event *c_timer;         /* handshake, keep-alive or close deadline */
 	uint32_t c_last_rx;            /* monotonic seconds: last bytes from the peer */
 	uint32_t c_last_msg;           /* last message or call activity */
 	uint32_t c_ping_sent;          /* keep-alive ping outstanding since; 0: none */
+	uint32_t c_throttled_at;       /* c_throttled since (--send-timeout) */
 	char c_uuid[37];
 	char c_ip[46];
 	size_t c_nheaders;

@@ -138,6 +138,16 @@ http_request(const struct handshake *hs, struct json_buf *out)
 	return status;
 }
 
+bool
+http_is_admin(const struct handshake *hs)
+{
+	char path[256];
+
+	handshake_path(hs, path, sizeof(path));
+	return handshake_header(hs, "upgrade") == NULL &&
+	    (strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0);
+}
+
 void
 http_refuse_busy(int fd)
 {

@@ -7,6 +7,8 @@
 #ifndef MASTER_HTTP_H
 #define MASTER_HTTP_H
 
+#include <stdbool.h>
+
 struct handshake;
 struct json_buf;
 
@@ -17,6 +19,10 @@ struct json_buf;
  * status; the connection then closes.
  */
 int http_request(const struct handshake *hs, struct json_buf *out);
+
+/* Whether a complete request is a plain GET of /healthz or /metrics: what
+ * the connections held in reserve beyond --max-connections may ask. */
+bool http_is_admin(const struct handshake *hs);
 
 /*
  * Write the plain answer for status to out: a request that could not be

@@ -286,6 +286,16 @@ link_send_conn_close(uint64_t conn_id)
 }
 
 int
+link_send_credit(struct worker *w, uint64_t call_id, uint64_t bytes)
+{
+	struct proto_writer *pw;
+
+	if ((pw = link_send_writer(w, 0)) == NULL)
+		return -1;
+	return proto_put_credit(pw, call_id, bytes);
+}
+
+int
 link_send_ack(struct worker *w, uint64_t call_id, uint64_t seq)
 {
 	struct proto_writer *pw;

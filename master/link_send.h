@@ -58,6 +58,8 @@ struct link_conn {
 int link_send_call(struct worker *w, const struct link_conn *conn,
     uint64_t call_id, const char *route, size_t route_len, const void *params,
     size_t params_len, const char *id, size_t id_len, uint64_t flags);
+/* CREDIT: the subscription call_id may send bytes more of chunks. */
+int link_send_credit(struct worker *w, uint64_t call_id, uint64_t bytes);
 int link_send_cancel(struct worker *w, uint64_t call_id,
     const struct wspool_reason *reason);
 /* CONN_CLOSE to every worker that has seen the connection. */

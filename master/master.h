@@ -44,6 +44,13 @@ struct settings {
 	unsigned idle_timeout_s;   /* close a WebSocket idle this long; 0: never */
 	unsigned ping_interval_s;  /* keep-alive ping after this much silence; 0: none */
 	unsigned pong_timeout_s;   /* close if the peer stays silent after a ping */
+	size_t max_client_backlog; /* a connection's budget of unsent bytes: past
+	                              it, it is not read from and its
+	                              subscriptions get no credit */
+	unsigned send_timeout_s;   /* close (1008) a connection over its budget
+	                              this long; 0: never */
+	size_t stream_window;      /* a subscription's chunks in flight, at most
+	                              (>= PROTO_CREDIT_WINDOW) */
 	char *allow_origin[MASTER_MAX_ORIGINS]; /* empty: any Origin */
 	char *user;                /* run as this user after binding */
 	bool core_dumps;           /* leave core dumps on */

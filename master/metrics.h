@@ -55,7 +55,9 @@
 	X(bytes_received_total, "counter", \
 	    "Bytes read from clients.") \
 	X(bytes_sent_total, "counter", \
-	    "Bytes written to clients.") \
+	    "Bytes written to client sockets.") \
+	X(connections_send_timeout_total, "counter", \
+	    "Connections closed (1008): over --max-client-backlog for --send-timeout.") \
 	X(worker_messages_refused_total, "counter", \
 	    "Messages from workers refused: for a call or cleanup not given to them.") \
 	X(worker_joins_refused_total, "counter", \

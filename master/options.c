@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "master/master.h"
+#include "proto/proto.h"
 
 #define OPTIONS_JOURNAL_DEFAULT LOCALSTATEDIR "/lib/wspool/journal"
 #define OPTIONS_WORKER_MEMORY_DEFAULT ((size_t)1 << 30)
@@ -71,6 +72,13 @@ options_usage(FILE *f)
 "                             for this long (default 0: never)\n"
 "      --ping-interval SECS   ping a silent client (default 30, 0: never)\n"
 "      --pong-timeout SECS    close it if it stays silent (default 10)\n"
+"      --max-client-backlog BYTES  unsent bytes per connection before it is\n"
+"                             no longer read from and its subscriptions\n"
+"                             wait (default 1M)\n"
+"      --send-timeout SECS    close (1008) a connection that stays over its\n"
+"                             backlog this long (default 30, 0: never)\n"
+"      --stream-window BYTES  a subscription's chunks on their way to its\n"
+"                             client, at most (default 64K, at least 64K)\n"
 "      --allow-origin ORIGIN  accept upgrades only from this Origin (and from\n"
 "                             clients that send none); repeatable\n"
 "      --max-message BYTES    largest client message (default 1M)\n"
@@ -314,6 +322,7 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	    O_CALL_TIMEOUT, O_LOG_LEVEL, O_GRACE, O_QUEUE_TIMEOUT, O_QUEUE_MAX,
 	    O_WORKER_MAX_INFLIGHT, O_MAX_CALLS_PER_WORKER, O_MAX_CONNECTIONS,
 	    O_HANDSHAKE_TIMEOUT, O_IDLE_TIMEOUT, O_PING_INTERVAL, O_PONG_TIMEOUT,
+	    O_MAX_CLIENT_BACKLOG, O_SEND_TIMEOUT, O_STREAM_WINDOW,
 	    O_ALLOW_ORIGIN, O_USER, O_CORE_DUMPS, O_CHECK, O_CONFIG, O_JOURNAL,
 	    O_NODE_NAME, O_EMIT_ROUTES,
 	    O_WORKER_TLS_CERT, O_WORKER_TLS_KEY, O_WORKER_TLS_CA,
@@ -346,6 +355,9 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT },
 		{ "ping-interval", required_argument, NULL, O_PING_INTERVAL },
 		{ "pong-timeout", required_argument, NULL, O_PONG_TIMEOUT },
+		{ "max-client-backlog", required_argument, NULL, O_MAX_CLIENT_BACKLOG },
+		{ "send-timeout", required_argument, NULL, O_SEND_TIMEOUT },
+		{ "stream-window", required_argument, NULL, O_STREAM_WINDOW },
 		{ "allow-origin", required_argument, NULL, O_ALLOW_ORIGIN },
 		{ "user", required_argument, NULL, O_USER },
 		{ "core-dumps", no_argument, NULL, O_CORE_DUMPS },
@@ -384,6 +396,9 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	cfg->idle_timeout_s = 0;
 	cfg->ping_interval_s = 30;
 	cfg->pong_timeout_s = 10;
+	cfg->max_client_backlog = 1024u * 1024;
+	cfg->send_timeout_s = 30;
+	cfg->stream_window = PROTO_CREDIT_WINDOW;
 	cfg->worker_threads = 4;
 	cfg->worker_memory = OPTIONS_WORKER_MEMORY_DEFAULT;
 	cfg->journal_path = strdup(OPTIONS_JOURNAL_DEFAULT);
@@ -510,6 +525,23 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			if (options_uint(optarg, 86400, &v) != 0 || v == 0)
 				goto fail;
 			cfg->pong_timeout_s = (unsigned)v;
+			break;
+		case O_MAX_CLIENT_BACKLOG:
+			if (options_size(optarg, &cfg->max_client_backlog) != 0 ||
+			    cfg->max_client_backlog < 4096 ||
+			    cfg->max_client_backlog > 1024u * 1024 * 1024)
+				goto fail;
+			break;
+		case O_SEND_TIMEOUT:
+			if (options_uint(optarg, 86400, &v) != 0)
+				goto fail;
+			cfg->send_timeout_s = (unsigned)v;
+			break;
+		case O_STREAM_WINDOW:
+			if (options_size(optarg, &cfg->stream_window) != 0 ||
+			    cfg->stream_window < PROTO_CREDIT_WINDOW ||
+			    cfg->stream_window > 64u * 1024 * 1024)
+				goto fail;
 			break;
 		case O_ALLOW_ORIGIN:
 			if (cfg->nallow_origin == MASTER_MAX_ORIGINS)

@@ -20,6 +20,7 @@
 #include "master/answer.h"
 #include "master/calls.h"
 #include "master/conn.h"
+#include "master/flow.h"
 #include "master/journal.h"
 #include "master/link.h"
 #include "master/link_send.h"
@@ -53,6 +54,7 @@ rpc_init(void)
 	rpc.started = true;
 	json_buf_init(&rpc.out);
 	calls_init();
+	flow_init();
 	if (timeouts_init(rpc_deadline_cb) != 0)
 		return -1;
 	return sched_init(&rpc_sched_hooks);
@@ -221,6 +223,7 @@ rpc_send_call(struct call *call, struct worker *w, const char *params,
 	call->k_wseq = ++w->w_sent;
 	call->k_worker = w;
 	call->k_worker_pid = (int)w->w_pid;
+	flow_on_start(call);
 	sched_assign(w);
 	return 0;
 }
@@ -433,6 +436,12 @@ rpc_conn_closed(struct conn *c)
 	link_send_conn_close(c->c_id);
 }
 
+void
+rpc_conn_writable(struct conn *c)
+{
+	flow_conn_writable(&c->c_calls);
+}
+
 /* ---- worker replies --------------------------------------------------------- */
 
 /* Frame {"id":ID,"result":TEXT} (text NULL: {"id":ID}) for the client;
@@ -497,12 +506,14 @@ rpc_on_reply(struct worker *w, const struct proto_msg *m)
 		break;
 	case PROTO_CHUNK:
 		terminal = false;
-		if (c == NULL)
-			break;
-		if (m->has_value && rpc_text_ok(&m->value))
+		if (c != NULL && m->has_value && rpc_text_ok(&m->value))
 			rpc_send_result(c, call, NULL, m->value.ptr, m->value.len);
-		else
+		else if (c != NULL)
 			rpc_send_result(c, call, NULL, NULL, 0);
+		/* Its credit comes back as its client reads (flow.h). */
+		if (call->k_conn != NULL)
+			flow_on_chunk(call, m->has_value ? m->value.len : 0,
+			    c != NULL ? sockio_pending(&c->c_sock) : 0);
 		break;
 	case PROTO_END:
 		if (c == NULL)

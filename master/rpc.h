@@ -48,6 +48,9 @@ void rpc_on_message(struct conn *c, const char *data, size_t len);
 /* The connection is going away: detach and cancel its calls, and tell
  * the workers that know it. */
 void rpc_conn_closed(struct conn *c);
+/* The connection is back under its output budget: its subscriptions may
+ * send again (flow.h). */
+void rpc_conn_writable(struct conn *c);
 
 /* Shutdown: end every call still in flight for its client (503 with the
  * reason as data) and cancel it on its worker with that reason. */

@@ -200,6 +200,8 @@ const struct proto_spec proto_specs[] = {
 	    { K_UINT, D_SEQ }, { K_ATTEMPT, D_NUM }, { K_STR, D_STR },
 	    { K_STR, D_STR2 }, { K_BIN, D_VALUE }, { K_BIN, D_VALUE2 } } },
 	[PROTO_DRAIN] = { "drain", 0, { { 0, 0 } } },
+	[PROTO_CREDIT] = { "credit", 2, { { K_UINT, D_ID },
+	    { K_UINT, D_SEQ } } },
 	[PROTO_READY] = { "ready", 5, { { K_PID, D_NUM }, { K_STR, D_STR },
 	    { K_STR, D_STR2 }, { K_ROUTES, D_OBJ }, { K_NAMES, D_OBJ2 } } },
 	[PROTO_RESULT] = { "result", 2, { { K_UINT, D_ID },

@@ -24,7 +24,7 @@
 
 #include <msgpack.h>
 
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
 
 /* Largest value one envelope carries (params, a result, an argument). */
 #define PROTO_MAX_MSG (64u * 1024 * 1024)
@@ -56,6 +56,10 @@ enum proto_type {
 	                         another worker; call_id and seq name it stably
 	                         (an idempotency key), attempt counts from 1 */
 	PROTO_DRAIN = 7,      /* [7]: finish what you have, take nothing new, exit */
+	PROTO_CREDIT = 8,     /* [8, call_id, bytes]: the subscription call_id may
+	                         send bytes more of chunks (flow control: each
+	                         starts with PROTO_CREDIT_WINDOW; a chunk costs
+	                         PROTO_CHUNK_COST of its value) */
 
 	/* 32-63: worker -> master */
 	PROTO_READY = 32,     /* [32, pid, host, module, routes:[[name, pattern, timeout_ms,
@@ -93,6 +97,17 @@ enum proto_type {
  * journal could not make it durable): it is not registered. */
 #define PROTO_DEFER_NACK (UINT64_C(1) << 62)
 
+/*
+ * Flow control of subscriptions (the master's --max-client-backlog). A
+ * subscription starts with PROTO_CREDIT_WINDOW bytes of credit; each chunk
+ * takes PROTO_CHUNK_COST(len) of it (len: its value's bytes, 0 for an
+ * undefined chunk), and the worker sends a chunk only while the credit is
+ * positive (so it may overshoot by one chunk). The master gives back what
+ * its chunks cost with CREDIT as they reach a connection under its budget.
+ */
+#define PROTO_CREDIT_WINDOW (64u * 1024)
+#define PROTO_CHUNK_COST(len) ((uint64_t)(len) + 16u)
+
 /* READY route flags */
 #define PROTO_ROUTE_IDEMPOTENT 0x1 /* may run again after a neighbour's crash */
 
@@ -118,7 +133,8 @@ struct proto_msg {
 	uint64_t conn_id;       /* CALL */
 	uint64_t call_id;       /* CLEANUP: the call the cleanup belongs to; LOG: the
 	                           call it is about, or 0 */
-	uint64_t seq;           /* DEFER, DEFER_ACK, CLEANUP_DONE, CLEANUP */
+	uint64_t seq;           /* DEFER, DEFER_ACK, CLEANUP_DONE, CLEANUP;
+	                           CREDIT: bytes */
 	int64_t num;            /* READY: pid; ERROR: code; LOG: level; CLEANUP: attempt */
 	uint64_t flags;         /* CALL: flags; CLEANUP_DONE: ok (1/0) */
 	struct proto_bytes str;  /* CALL, CLEANUP: route; ERROR, CLEANUP_DONE: message;
@@ -231,6 +247,7 @@ int proto_put_cleanup(struct proto_writer *w, uint64_t cleanup_id,
     uint64_t call_id, uint64_t seq, uint64_t attempt, const char *route, const char *name, const void *arg, size_t arg_len,
     const void *reason, size_t reason_len);
 int proto_put_drain(struct proto_writer *w);
+int proto_put_credit(struct proto_writer *w, uint64_t call_id, uint64_t bytes);
 
 /* routes: n entries of name, pattern (enum wspool_pattern), timeout_ms,
  * flags (PROTO_ROUTE_*). */

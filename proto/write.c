@@ -354,6 +354,15 @@ proto_put_defer_ack(struct proto_writer *w, uint64_t call_id, uint64_t seq)
 }
 
 int
+proto_put_credit(struct proto_writer *w, uint64_t call_id, uint64_t bytes)
+{
+	proto_put_open(w, PROTO_CREDIT, 2);
+	proto_w_uint(w, call_id);
+	proto_w_uint(w, bytes);
+	return proto_put_close(w);
+}
+
+int
 proto_put_cleanup(struct proto_writer *w, uint64_t cleanup_id,
     uint64_t call_id, uint64_t seq, uint64_t attempt, const char *route,
     const char *name, const void *arg, size_t arg_len,

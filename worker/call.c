@@ -194,6 +194,7 @@ call_receive(const struct proto_msg *m, int refuse, struct job_list *jl)
 		return 0;
 	}
 	c->c_job.j_fn = call_run_cb;
+	c->c_credit = PROTO_CREDIT_WINDOW; /* before it is in call_table */
 	c->c_seq = seq;
 	c->c_node.tn_key = m->id;
 	c->c_flags = m->flags;
@@ -289,6 +290,25 @@ call_defer_ack(uint64_t call_id, uint64_t seq)
 	}
 	pthread_cond_broadcast(&c->c_cond);
 out:
+	pthread_mutex_unlock(&call_mu);
+}
+
+void
+call_credit(uint64_t call_id, uint64_t bytes)
+{
+	struct table_node *n;
+	struct wspool_call *c;
+
+	pthread_mutex_lock(&call_mu);
+	if ((n = table_get(&call_table, call_id)) != NULL) {
+		c = call_of(n);
+		/* A master is trusted, but not to overflow us. */
+		c->c_credit = bytes > (uint64_t)(INT64_MAX / 2) - (uint64_t)
+		    (c->c_credit > 0 ? c->c_credit : 0) ? INT64_MAX / 2 :
+		    c->c_credit + (int64_t)bytes;
+		if (c->c_credit > 0)
+			pthread_cond_broadcast(&c->c_cond);
+	}
 	pthread_mutex_unlock(&call_mu);
 }
 
@@ -557,6 +577,23 @@ call_master_gone(struct wspool_call *c)
 	pthread_mutex_lock(&call_mu);
 	call_cancel_locked(c, call_shutdown, sizeof(call_shutdown) - 1);
 	pthread_mutex_unlock(&call_mu);
+}
+
+int
+call_take_credit(struct wspool_call *c, uint64_t cost)
+{
+	int rv = WSPOOL_OK;
+
+	pthread_mutex_lock(&call_mu);
+	while (c->c_credit <= 0 && !atomic_load(&c->c_cancelled))
+		pthread_cond_wait(&c->c_cond, &call_mu);
+	if (atomic_load(&c->c_cancelled))
+		rv = WSPOOL_CANCELLED;
+	else
+		c->c_credit -= (int64_t)(cost < PROTO_MAX_BATCH ? cost :
+		    PROTO_MAX_BATCH);
+	pthread_mutex_unlock(&call_mu);
+	return rv;
 }
 
 int

@@ -75,6 +75,8 @@ struct wspool_call {
 	uint64_t c_acked;               /* DEFERs up to this seq */
 	uint64_t c_answer_acked;        /* 1: the terminal reply */
 	uint64_t c_done_acked;          /* CLEANUP_DONEs up to this seq */
+	int64_t c_credit;               /* bytes of chunks it may still send
+	                                   (PROTO_CREDIT_WINDOW at start) */
 	struct call_defer *c_defers;    /* seq n is c_defers[n - 1] */
 	size_t c_ndefers;
 	size_t c_defers_cap;
@@ -91,6 +93,8 @@ int call_receive(const struct proto_msg *m, int refuse, struct job_list *jl);
 /* CANCEL (reason bytes already validated, copied) and DEFER_ACK. */
 void call_cancel(uint64_t call_id, const void *reason, size_t len);
 void call_defer_ack(uint64_t call_id, uint64_t seq);
+/* CREDIT: the subscription may send bytes more of chunks. */
+void call_credit(uint64_t call_id, uint64_t bytes);
 
 /* ---- Any thread ------------------------------------------------------ */
 
@@ -119,6 +123,10 @@ call_route_name(const struct wspool_call *c)
 /* The outbox refused an envelope: the master is gone, which cancels the
  * call (reason shutdown). */
 void call_master_gone(struct wspool_call *c);
+/* A chunk costing cost bytes of credit: wait while the call has none left
+ * (flow control), or until it is cancelled (then WSPOOL_CANCELLED), and
+ * take it: WSPOOL_OK. */
+int call_take_credit(struct wspool_call *c, uint64_t cost);
 /* Wait ms or until cancelled: WSPOOL_OK or WSPOOL_CANCELLED. */
 int call_sleep(struct wspool_call *c, uint64_t ms);
 /*

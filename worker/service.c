@@ -143,6 +143,14 @@ service_on_defer_ack(const struct proto_msg *m, void *arg)
 }
 
 static int
+service_on_credit(const struct proto_msg *m, void *arg)
+{
+	(void)arg;
+	call_credit(m->id, m->seq);
+	return 0;
+}
+
+static int
 service_on_cleanup(const struct proto_msg *m, void *arg)
 {
 	if ((m->has_value && service_check_value(&m->value, false) != 0) ||
@@ -185,6 +193,7 @@ static const uplink_handler_fn service_handlers[] = {
 	[PROTO_DEFER_ACK] = service_on_defer_ack,
 	[PROTO_CLEANUP] = service_on_cleanup,
 	[PROTO_DRAIN] = service_on_drain,
+	[PROTO_CREDIT] = service_on_credit,
 };
 
 /* Receiver thread, after each nng message: one submit for its jobs. */

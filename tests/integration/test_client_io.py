@@ -21,7 +21,7 @@ def metric(port, name):
 
 
 def test_a_client_that_does_not_read_is_throttled_then_resumed(server):
-    # 32 answers of 512 KiB (16 MiB, twice the 8 MiB high mark) that the
+    # 32 answers of 512 KiB (16 MiB, far past the 1 MiB --max-client-backlog) that the
     # client does not read: the master stops reading the connection. Then
     # 32 more calls: the master does not read them while other clients are
     # served. Once the client reads, everything is answered.

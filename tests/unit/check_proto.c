@@ -262,7 +262,7 @@ msg_eq(const struct proto_msg *m, const struct expect *e)
 
 /* ---- One envelope of every type ----------------------------------------------- */
 
-#define NALL 21
+#define NALL 22
 
 static const char *const hdr_names[] = { "host", "user-agent" };
 static const char *const hdr_values[] = { "example.com", "" };
@@ -292,6 +292,7 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 	PUT(proto_put_cleanup(w, 11, 7, 3, 2, "add", "unlock", V_ARG, LEN(V_ARG),
 	    V_TIMEOUT, LEN(V_TIMEOUT)));
 	PUT(proto_put_drain(w));
+	PUT(proto_put_credit(w, 8, PROTO_CREDIT_WINDOW));
 	PUT(proto_put_ready(w, 4242, "h1", "demo", routes, 2, cleanups, 1));
 	PUT(proto_put_result(w, 7, V_RESULT, LEN(V_RESULT)));
 	PUT(proto_put_chunk(w, 8, V_RESULT, LEN(V_RESULT)));
@@ -329,6 +330,7 @@ static const struct expect all_expect[NALL] = {
 	  .value = V_ARG, .value_len = LEN(V_ARG), .has_value = 1,
 	  .value2 = V_TIMEOUT, .value2_len = LEN(V_TIMEOUT) },
 	{ .type = PROTO_DRAIN },
+	{ .type = PROTO_CREDIT, .id = 8, .seq = PROTO_CREDIT_WINDOW },
 	{ .type = PROTO_READY, .num = 4242, .str = "h1", .str2 = "demo",
 	  .obj = 1, .obj2 = 1 },
 	{ .type = PROTO_RESULT, .id = 7, .value = V_RESULT,
@@ -598,8 +600,9 @@ START_TEST(test_version)
 	ck_assert_int_eq(proto_reader_init(&rd, "\x01", PROTO_MAX_BATCH + 1), -1);
 	ck_assert_str_eq(rd.error, "message too large");
 	proto_reader_fini(&rd);
-	expect_error("\x03", 1, 0, "message has no envelope");
-	expect_error("\x04\x91\x07", 3, 0, "wrong protocol version");
+	expect_error("\x04", 1, 0, "message has no envelope");
+	expect_error("\x05\x91\x07", 3, 0, "wrong protocol version");
+	expect_error("\x03\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x02\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x01\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x00\x91\x07", 3, 0, "wrong protocol version");
@@ -608,8 +611,8 @@ START_TEST(test_version)
 	expect_error("\x91\x01\x91\x07", 4, 0, "version is not an integer");
 	expect_error("\xcd\x00", 2, 0, "truncated message");
 	expect_error("\xc1\x91\x07", 3, 0, "invalid msgpack");
-	/* A long encoding of 3 is still version 3. */
-	expect_error("\xcf\0\0\0\0\0\0\0\x03\x91\x08", 11, 0,
+	/* A long encoding of 4 is still version 4. */
+	expect_error("\xcf\0\0\0\0\0\0\0\x04\x91\x09", 11, 0,
 	    "unknown message type");
 
 	raw_init(&r);
@@ -622,7 +625,7 @@ END_TEST
 
 START_TEST(test_unknown_type)
 {
-	static const uint64_t unknown[] = { 0, 8, 31, 40, 63, 67, 71, 73, 1000,
+	static const uint64_t unknown[] = { 0, 9, 31, 40, 63, 67, 71, 73, 1000,
 	    UINT64_MAX };
 	size_t i;
 
@@ -1030,9 +1033,9 @@ START_TEST(test_nesting_bomb)
 	raw_fini(&r);
 
 	/* Containers claiming more elements than there are bytes. */
-	expect_error("\x03\xdd\xff\xff\xff\xff\x07", 7, 0, "truncated message");
-	expect_error("\x03\xdf\xff\xff\xff\xff\x07\x07", 8, 0, "truncated message");
-	expect_error("\x03\x91\xdd\x7f\xff\xff\xff", 7, 0, "truncated message");
+	expect_error("\x04\xdd\xff\xff\xff\xff\x07", 7, 0, "truncated message");
+	expect_error("\x04\xdf\xff\xff\xff\xff\x07\x07", 8, 0, "truncated message");
+	expect_error("\x04\x91\xdd\x7f\xff\xff\xff", 7, 0, "truncated message");
 	bytes.ptr = "\xdd\xff\xff\xff\xff\xc0";
 	bytes.len = 6;
 	ck_assert_int_eq(proto_unpack_value(&bytes, &zone, &o), -1);
@@ -1242,14 +1245,15 @@ START_TEST(test_type_names)
 		{ PROTO_CALL, "call" }, { PROTO_CANCEL, "cancel" },
 		{ PROTO_CONN_OPEN, "conn_open" }, { PROTO_CONN_CLOSE, "conn_close" },
 		{ PROTO_DEFER_ACK, "defer_ack" }, { PROTO_CLEANUP, "cleanup" },
-		{ PROTO_DRAIN, "drain" }, { PROTO_READY, "ready" },
+		{ PROTO_DRAIN, "drain" }, { PROTO_CREDIT, "credit" },
+		{ PROTO_READY, "ready" },
 		{ PROTO_RESULT, "result" }, { PROTO_CHUNK, "chunk" },
 		{ PROTO_END, "end" }, { PROTO_ERROR, "error" },
 		{ PROTO_DEFER, "defer" }, { PROTO_CLEANUP_DONE, "cleanup_done" },
 		{ PROTO_LOG, "log" }, { PROTO_HELLO, "hello" },
 		{ PROTO_WELCOME, "welcome" }, { PROTO_REFUSE, "refuse" },
 		{ PROTO_HEARTBEAT, "heartbeat" },
-		{ 0, "?" }, { 8, "?" }, { 40, "?" }, { 67, "?" }, { 73, "?" },
+		{ 0, "?" }, { 9, "?" }, { 40, "?" }, { 67, "?" }, { 73, "?" },
 		{ -1, "?" },
 		{ INT_MAX, "?" },
 	};

@@ -748,6 +748,46 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+/* Flow control: a subscription sends its window's worth of chunks, then
+ * waits for CREDIT (other calls go on meanwhile); a cancel wakes it. */
+START_TEST(test_credit)
+{
+	static const char reason[] = "\x81\xa4kind\xa9" "cancelled";
+	struct fm f;
+	struct proto_msg m;
+	uint64_t spent = 0;
+
+	fm_start(&f);
+	FM_CALL(&f, 5, "count", "[100000000,0]");
+	while (spent < PROTO_CREDIT_WINDOW) {
+		fm_expect(&f, &m, PROTO_CHUNK, 5);
+		spent += PROTO_CHUNK_COST(m.value.len);
+	}
+	/* Blocked: the next envelope is another call's answer. */
+	FM_CALL(&f, 6, "echo", "[\"x\"]");
+	fm_expect(&f, &m, PROTO_RESULT, 6);
+	/* Credit for about 1,000 bytes more: that much, and no more. */
+	ck_assert_int_eq(proto_put_credit(fm_w(&f), 5, spent -
+	    PROTO_CREDIT_WINDOW + 1000), 0);
+	fm_flush(&f);
+	spent = 0;
+	while (spent < 1000) {
+		fm_expect(&f, &m, PROTO_CHUNK, 5);
+		spent += PROTO_CHUNK_COST(m.value.len);
+	}
+	FM_CALL(&f, 7, "echo", "[\"y\"]");
+	fm_expect(&f, &m, PROTO_RESULT, 7);
+	/* Credit for an unknown call is ignored; a cancel wakes the wait. */
+	ck_assert_int_eq(proto_put_credit(fm_w(&f), 99, 1000), 0);
+	ck_assert_int_eq(proto_put_cancel(fm_w(&f), 5, reason,
+	    sizeof(reason) - 1), 0);
+	fm_flush(&f);
+	fm_expect(&f, &m, PROTO_END, 5);
+	fm_drain(&f);
+	fm_stop(&f);
+}
+END_TEST
+
 START_TEST(test_context)
 {
 	struct fm f;
@@ -1385,6 +1425,7 @@ worker_suite(void)
 	tcase_add_test(calls, test_refusals);
 	tcase_add_test(calls, test_fail);
 	tcase_add_test(calls, test_subscriptions);
+	tcase_add_test(calls, test_credit);
 	tcase_add_test(calls, test_cancel);
 	tcase_add_test(calls, test_context);
 	tcase_add_test(calls, test_notes_and_settle);
