@@ -36,6 +36,7 @@
 #include "master/conn.h"
 #include "master/handshake.h"
 #include "master/http.h"
+#include "master/linger.h"
 #include "master/master.h"
 #include "master/metrics.h"
 #include "master/rpc.h"
@@ -72,6 +73,12 @@ unsigned
 conn_count(void)
 {
 	return conns.count;
+}
+
+unsigned
+conn_lingering(void)
+{
+	return linger_count();
 }
 
 static uint64_t
@@ -143,8 +150,10 @@ conn_sock_cb(struct sockio *s, enum sockio_event ev)
 		break;
 	case SOCKIO_DRAINED:
 		conn_throttle(c, false);
-		if (c->c_state == CONN_CLOSING)
+		if (c->c_state == CONN_CLOSING) {
+			c->c_linger = true;
 			conn_kill(c, "flushed");
+		}
 		break;
 	}
 }
@@ -166,7 +175,11 @@ conn_free(struct conn *c)
 		event_free(c->c_timer);
 	if (c->c_rev != NULL)
 		event_free(c->c_rev);
-	sockio_close(&c->c_sock);
+	/* Our last bytes are out: the socket lingers, c goes now. */
+	if (c->c_linger)
+		linger_start(sockio_detach(&c->c_sock));
+	else
+		sockio_close(&c->c_sock);
 	free(c->c_hnames); /* one allocation holds names, values and strings */
 	free(c);
 }
@@ -272,13 +285,17 @@ conn_close(struct conn *c, uint16_t code, const char *why)
 		return;
 	if (c->c_ws != NULL && code != 0 && !ws_closing(c->c_ws))
 		ws_close(c->c_ws, code, why);
+	/* Reading goes on (what arrives is discarded): a peer that is
+	 * still writing must not block on us while we write our last bytes. */
+	conn_throttle(c, false);
 	c->c_state = CONN_CLOSING;
 	rpc_conn_closed(c);
-	/* Stop reading; write what is queued, then free. */
-	event_del(c->c_rev);
+	/* Write what is queued, then linger (linger.h) and free. */
 	event_add(c->c_timer, &tv);
-	if (sockio_pending(&c->c_sock) == 0)
+	if (sockio_pending(&c->c_sock) == 0) {
+		c->c_linger = true;
 		conn_kill(c, "flushed");
+	}
 }
 
 void
@@ -444,10 +461,21 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
 		n = sockio_read(&c->c_sock, conns.rbuf, sizeof(conns.rbuf));
+		if (n > 0 && c->c_state == CONN_CLOSING) {
+			/* Closing: what the peer sends now is not read. */
+			metrics_counters.bytes_received_total += (uint64_t)n;
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
+		if (n == 0 && c->c_state == CONN_CLOSING &&
+		    sockio_pending(&c->c_sock) > 0) {
+			/* Half closed: our last bytes may still be read. */
+			event_del(c->c_rev);
+			return;
+		}
 		if (n <= 0) {
 			conn_kill(c, n == 0 ? "peer closed" : "socket error");
 			return;
@@ -560,7 +588,7 @@ conn_listen(void)
 	conns.reaper = event_new(srv.base, -1, 0, conn_reaper_cb, NULL);
 	conns.accept_retry = evtimer_new(srv.base, conn_accept_retry_cb, NULL);
 	if (conns.reaper == NULL || conns.accept_retry == NULL ||
-	    sockio_init(conn_sock_cb, CONN_OUT_LOW) != 0)
+	    sockio_init(conn_sock_cb, CONN_OUT_LOW) != 0 || linger_init() != 0)
 		return -1;
 	event_priority_set(conns.reaper, 2);
 	metrics_gauge("wspool_connections_open", "Open client connections.",
@@ -610,6 +638,7 @@ conn_fini(void)
 	while ((c = TAILQ_FIRST(&conns.live)) != NULL)
 		conn_kill(c, "exit");
 	conn_reaper_cb(-1, 0, NULL);
+	linger_fini();
 	sockio_fini();
 	if (conns.reaper)
 		event_free(conns.reaper);

@@ -94,7 +94,8 @@ main_tick_cb(evutil_socket_t fd, short what, void *arg)
 		stop.phase_end_ms = now + MAIN_CLOSE_MAX_MS;
 		/* fall through */
 	case MAIN_CLOSE:
-		if (conn_count() > 0 && now < stop.phase_end_ms)
+		if (conn_count() + conn_lingering() > 0 &&
+		    now < stop.phase_end_ms)
 			break;
 		event_base_loopbreak(srv.base);
 		return;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 #include <event2/util.h>
@@ -41,9 +42,23 @@ sockio_plain_write(struct sockio *s, const void *buf, size_t len)
 	return write(s->sk_fd, buf, len);
 }
 
+static void
+sockio_plain_shutdown(struct sockio *s)
+{
+	shutdown(s->sk_fd, SHUT_WR);
+}
+
+static void
+sockio_plain_free(struct sockio *s)
+{
+	(void)s;
+}
+
 static const struct sockio_ops sockio_plain = {
 	.op_read = sockio_plain_read,
 	.op_write = sockio_plain_write,
+	.op_shutdown = sockio_plain_shutdown,
+	.op_free = sockio_plain_free,
 };
 
 void
@@ -217,17 +232,37 @@ sockio_stop(struct sockio *s)
 	s->sk_stopped = true;
 }
 
-void
-sockio_close(struct sockio *s)
+/* Free everything but the fd. */
+static void
+sockio_free(struct sockio *s)
 {
 	sockio_stop(s);
 	if (s->sk_wev != NULL)
 		event_free(s->sk_wev);
 	s->sk_wev = NULL;
 	json_buf_free(&s->sk_out);
+	s->sk_ops->op_free(s);
+}
+
+void
+sockio_close(struct sockio *s)
+{
+	sockio_free(s);
 	if (s->sk_fd >= 0)
 		evutil_closesocket(s->sk_fd);
 	s->sk_fd = -1;
+}
+
+int
+sockio_detach(struct sockio *s)
+{
+	int fd = s->sk_fd;
+
+	if (fd >= 0)
+		s->sk_ops->op_shutdown(s);
+	sockio_free(s);
+	s->sk_fd = -1;
+	return fd;
 }
 
 int

@@ -33,6 +33,11 @@ struct sockio;
 struct sockio_ops {
 	ssize_t (*op_read)(struct sockio *s, void *buf, size_t len);
 	ssize_t (*op_write)(struct sockio *s, const void *buf, size_t len);
+	/* Everything is written: end our direction (TLS: close_notify,
+	 * then the TCP FIN). */
+	void (*op_shutdown)(struct sockio *s);
+	/* Forget the transport's state (the fd is not closed). */
+	void (*op_free)(struct sockio *s);
 };
 
 struct sockio {
@@ -68,6 +73,12 @@ void sockio_open(struct sockio *s, int fd);
 void sockio_stop(struct sockio *s);
 /* Free the buffer and the write event, close fd. */
 void sockio_close(struct sockio *s);
+/*
+ * Everything put has been written: shut down our writing side (a TLS
+ * close_notify, then the FIN), free everything but the socket and return
+ * its fd, for a lingering close (linger.h).
+ */
+int sockio_detach(struct sockio *s);
 
 ssize_t sockio_read(struct sockio *s, void *buf, size_t len);
 
