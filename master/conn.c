@@ -41,6 +41,7 @@
 #include "master/metrics.h"
 #include "master/rpc.h"
 #include "master/sockio.h"
+#include "master/tls.h"
 #include "master/ws.h"
 
 #define CONN_CLOSE_TIMEOUT_MS 5000
@@ -132,6 +133,8 @@ conn_throttle(struct conn *c, bool on)
 	} else {
 		conns.throttled--;
 		event_add(c->c_rev, NULL);
+		if (sockio_buffered(&c->c_sock))
+			event_active(c->c_rev, EV_READ, 0);
 	}
 }
 
@@ -147,6 +150,10 @@ conn_sock_cb(struct sockio *s, enum sockio_event ev)
 		break;
 	case SOCKIO_LOW:
 		conn_throttle(c, false);
+		break;
+	case SOCKIO_READABLE:
+		if (!c->c_dead && !c->c_throttled)
+			event_active(c->c_rev, EV_READ, 0);
 		break;
 	case SOCKIO_DRAINED:
 		conn_throttle(c, false);
@@ -495,6 +502,9 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->c_throttled || (size_t)n < sizeof(conns.rbuf))
 			return;
 	}
+	/* TLS may hold input epoll cannot see: come back for it. */
+	if (sockio_buffered(&c->c_sock))
+		event_active(c->c_rev, EV_READ, 0);
 }
 
 /* ---- accepting -------------------------------------------------------------------- */
@@ -524,6 +534,8 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		goto fail;
 	sockio_open(&c->c_sock, fd);
 	fd = -1;
+	if (tls_enabled() && tls_open(&c->c_sock) != 0)
+		goto fail;
 	if ((c->c_hs = malloc(sizeof(*c->c_hs))) == NULL)
 		goto fail;
 	handshake_init(c->c_hs);

@@ -34,6 +34,7 @@
 #include "master/rpc.h"
 #include "master/spawn.h"
 #include "master/supervise.h"
+#include "master/tls.h"
 
 #define MAIN_TICK_MS 50
 #define MAIN_CLEANUP_MAX_MS 15000  /* after the grace: cleanups may run this long */
@@ -130,6 +131,7 @@ main_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	if (srv.stopping)
 		return;
 	log_info("SIGHUP: reloading the module");
+	(void)tls_reload();
 	supervise_reload();
 }
 
@@ -235,7 +237,7 @@ main_serve(void)
 	dispatch_init();
 	/* --adopt serves no client: only its runner, for the dead node's
 	 * cleanups. */
-	if ((!srv.cfg.adopt && conn_listen() != 0) ||
+	if ((!srv.cfg.adopt && (tls_init() != 0 || conn_listen() != 0)) ||
 	    main_drop_privileges() != 0 ||
 	    join_start() != 0 || supervise_start() != 0)
 		goto out;
@@ -259,8 +261,8 @@ main_serve(void)
 	event_add(sighup, NULL);
 
 	if (!srv.cfg.adopt)
-		log_info("serving ws://%s%s%s:%d%s with %d workers",
-		    strchr(srv.cfg.listen_host, ':') ? "[" : "",
+		log_info("serving %s://%s%s%s:%d%s with %d workers",
+		    tls_enabled() ? "wss" : "ws", strchr(srv.cfg.listen_host, ':') ? "[" : "",
 		    srv.cfg.listen_host,
 		    strchr(srv.cfg.listen_host, ':') ? "]" : "",
 		    srv.cfg.listen_port, srv.cfg.ws_path, srv.cfg.workers);
@@ -270,6 +272,7 @@ out:
 	srv.stopping = true;
 	srv.exiting = true;
 	conn_fini();
+	tls_fini();
 	supervise_stop();
 	join_stop();
 	commit_fini();

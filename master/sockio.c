@@ -69,10 +69,28 @@ sockio_open(struct sockio *s, int fd)
 	s->sk_ops = &sockio_plain;
 }
 
+static int sockio_arm(struct sockio *s);
+
 ssize_t
 sockio_read(struct sockio *s, void *buf, size_t len)
 {
-	return s->sk_ops->op_read(s, buf, len);
+	ssize_t n = s->sk_ops->op_read(s, buf, len);
+
+	/* The transport must write before it can read on: wait for room. */
+	if (s->sk_rwant && !s->sk_stopped && !s->sk_armed)
+		(void)sockio_arm(s);
+	/* A write waited for this read: try it again at the end of turn. */
+	if (s->sk_wwant) {
+		s->sk_wwant = false;
+		sockio_queue(s);
+	}
+	return n;
+}
+
+bool
+sockio_buffered(struct sockio *s)
+{
+	return s->sk_ops->op_buffered != NULL && s->sk_ops->op_buffered(s);
 }
 
 /* The buffer is empty: give its memory back (to the pool if small). */
@@ -172,6 +190,9 @@ sockio_write(struct sockio *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Waiting for a read (sockio_read queues us again). */
+			if (s->sk_wwant)
+				return;
 			if (sockio_arm(s) != 0)
 				break;
 			if (sockio_pending(s) < sio.low)
@@ -186,7 +207,7 @@ sockio_write(struct sockio *s)
 		return;
 	}
 	sockio_release(s);
-	if (s->sk_armed) {
+	if (s->sk_armed && !s->sk_rwant) {
 		s->sk_armed = false;
 		event_del(s->sk_wev);
 	}
@@ -196,9 +217,22 @@ sockio_write(struct sockio *s)
 static void
 sockio_write_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct sockio *s = arg;
+
 	(void)fd;
 	(void)what;
-	sockio_write(arg);
+	if (s->sk_rwant) {
+		/* Room to write: the transport's read can go on. */
+		s->sk_rwant = false;
+		if (sockio_pending(s) == 0) {
+			s->sk_armed = false;
+			event_del(s->sk_wev);
+		}
+		sio.event_cb(s, SOCKIO_READABLE);
+		if (sockio_pending(s) == 0 || !s->sk_armed)
+			return;
+	}
+	sockio_write(s);
 }
 
 /* End of the loop turn: write each socket's output, once. */

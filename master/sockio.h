@@ -38,6 +38,8 @@ struct sockio_ops {
 	void (*op_shutdown)(struct sockio *s);
 	/* Forget the transport's state (the fd is not closed). */
 	void (*op_free)(struct sockio *s);
+	/* Optional: input already read from the fd, not yet returned. */
+	bool (*op_buffered)(struct sockio *s);
 };
 
 struct sockio {
@@ -48,6 +50,9 @@ struct sockio {
 	bool sk_queued;                /* on the end-of-turn flush list */
 	bool sk_armed;                 /* the socket was full: sk_wev waits */
 	bool sk_stopped;               /* sockio_stop: writes nothing more */
+	bool sk_rwant;                 /* a read must write first (TLS) */
+	bool sk_wwant;                 /* a write must read first (TLS) */
+	void *sk_tls;                  /* the transport's state (tls.c) */
 	struct event *sk_wev;          /* created the first time needed */
 	TAILQ_ENTRY(sockio) sk_link;
 };
@@ -56,6 +61,7 @@ enum sockio_event {
 	SOCKIO_DRAINED = 1,    /* everything put has been written */
 	SOCKIO_LOW,            /* still writing, under low bytes pending */
 	SOCKIO_FAILED,         /* the peer is gone or the socket broke */
+	SOCKIO_READABLE,       /* a read that had to wait for writing can go on */
 };
 
 /*
@@ -80,7 +86,11 @@ void sockio_close(struct sockio *s);
  */
 int sockio_detach(struct sockio *s);
 
+/* read(2) through the seam: bytes, 0 at the end, -1 with errno (EAGAIN). */
 ssize_t sockio_read(struct sockio *s, void *buf, size_t len);
+/* True when input is waiting inside the transport (no readable event
+ * will say so): read again. */
+bool sockio_buffered(struct sockio *s);
 
 /* Append bytes, written at the end of the turn. Returns 0 or -1. */
 int sockio_put(struct sockio *s, const void *data, size_t len);
