@@ -19,8 +19,17 @@ from harness import (RawWS, build_frame, OP_TEXT, OP_BINARY, OP_CONT,
 MAX_MESSAGE = 1 << 20
 # What one writer sends at most: bounded whatever the server does.
 WRITE_CAP = 96 << 20
+# A writer that then closes politely sends less than the server discards
+# before it stops reading (LINGER_MAX_BYTES, 64 KiB), paced, so that the
+# clean end it expects does not depend on how fast its reader runs.
+POLITE_CAP = 48 << 10
+POLITE_PACE = 0.005
 
 PONG = build_frame(OP_PONG, b"p" * 125) * 8  # valid, unsolicited, ignored
+
+
+def polite(sock, gen, pace=POLITE_PACE):
+    return Flood(sock, gen, cap=POLITE_CAP, pace=pace)
 
 
 class Flood:
@@ -28,9 +37,11 @@ class Flood:
     or an error (EPIPE/ECONNRESET once the server has closed are fine:
     they are the writer's, after the close frame)."""
 
-    def __init__(self, sock, gen):
+    def __init__(self, sock, gen, cap=WRITE_CAP, pace=0):
         self.sock = sock
         self.gen = gen
+        self.cap = cap
+        self.pace = pace
         self.stop = threading.Event()
         self.sent = 0
         self.error = None
@@ -39,10 +50,12 @@ class Flood:
     def _run(self):
         try:
             for chunk in self.gen:
-                if self.stop.is_set() or self.sent >= WRITE_CAP:
+                if self.stop.is_set() or self.sent >= self.cap:
                     return
                 self.sock.sendall(chunk)
                 self.sent += len(chunk)
+                if self.pace:
+                    self.stop.wait(self.pace)  # a rate, not a wait for anything
         except OSError as exc:
             self.error = exc
 
@@ -131,7 +144,7 @@ VIOLATIONS = [
                          ids=[n for n, _, _ in VIOLATIONS])
 def test_violation_close_reaches_a_writing_client(server, first, code):
     with RawWS(server.port) as ws, \
-            Flood(ws.sock, then_pongs(*first)) as flood:
+            polite(ws.sock, then_pongs(*first)) as flood:
         assert read_close_then_end(ws, flood) == code
 
 
@@ -148,7 +161,7 @@ def test_close_after_a_backlog_of_answers(server):
         # until they fill the socket, by reading the first one.
         first = ws.recv_json()
         assert first["id"] in range(20) and first["result"] == big, first
-        with Flood(ws.sock, then_pongs(build_frame(OP_BINARY, b"x"))) as flood:
+        with polite(ws.sock, then_pongs(build_frame(OP_BINARY, b"x"))) as flood:
             assert read_close_then_end(ws, flood) == 1003
 
 
@@ -169,7 +182,7 @@ def test_fragments_past_the_limit_get_1009(server):
 def test_lingering_sockets_are_counted_and_end(server):
     """After a polite end, nothing lingers (the gauge goes back to 0)."""
     with RawWS(server.port) as ws, \
-            Flood(ws.sock, then_pongs(build_frame(OP_BINARY, b""))) as flood:
+            polite(ws.sock, then_pongs(build_frame(OP_BINARY, b""))) as flood:
         assert read_close_then_end(ws, flood) == 1003
 
     def lingering():
@@ -183,14 +196,17 @@ def test_lingering_sockets_are_counted_and_end(server):
 
 def test_idle_timeout_1000_reaches_a_writing_client():
     with harness.Server(workers=1, extra_args=["--idle-timeout", "1"]) as srv:
-        with RawWS(srv.port) as ws, Flood(ws.sock, pongs()) as flood:
+        # Paced so that it is still writing when the second passes.
+        with RawWS(srv.port) as ws, \
+                polite(ws.sock, pongs(), pace=0.05) as flood:
             assert read_close_then_end(ws, flood) == 1000
 
 
 def test_shutdown_1001_reaches_a_writing_client():
     srv = harness.Server(workers=1)
     with srv:
-        with RawWS(srv.port) as ws, Flood(ws.sock, pongs()) as flood:
+        with RawWS(srv.port) as ws, \
+                polite(ws.sock, pongs(), pace=0.05) as flood:
             # Something read back proves the connection open before
             # the signal.
             ws.send_text('{"method":".ping"}')
