@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "json/write.h"
 #include "master/conn.h"
+#include "master/deflate.h"
 #include "master/handshake.h"
 #include "master/http.h"
 #include "master/linger.h"
@@ -406,6 +407,23 @@ conn_keep_headers(struct conn *c, const struct handshake *hs)
 	return 0;
 }
 
+/* permessage-deflate: the first offer we accept, in any of the request's
+ * Sec-WebSocket-Extensions headers. Returns our window bits, 0: none. */
+static int
+conn_deflate_offer(struct handshake *hs, char resp[DEFLATE_RESPONSE_MAX])
+{
+	int bits = 0;
+
+	if (!srv.cfg.compression)
+		return 0;
+	for (size_t i = 0; i < hs->hs_nheaders && bits == 0; i++)
+		if (strcmp(hs->hs_names[i], "sec-websocket-extensions") == 0)
+			bits = deflate_offer(hs->hs_values[i], resp);
+	if (bits != 0)
+		hs->hs_extensions = resp;
+	return bits;
+}
+
 /* A plain answer that ends the request (400, 431, 503). */
 static void
 conn_http_fail(struct conn *c, int status)
@@ -420,9 +438,9 @@ static size_t
 conn_http_input(struct conn *c, const char *data, size_t len)
 {
 	struct handshake *hs = c->c_hs;
-	char buf[1024];
+	char buf[1024], ext[DEFLATE_RESPONSE_MAX];
 	size_t used;
-	int n;
+	int n, bits;
 
 	used = handshake_feed(hs, data, len);
 	if (hs->hs_state == HANDSHAKE_MORE) {
@@ -439,11 +457,16 @@ conn_http_input(struct conn *c, const char *data, size_t len)
 		conn_close(c, 0, NULL);
 		return used;
 	}
+	bits = conn_deflate_offer(hs, ext);
 	if ((n = handshake_response(hs, 101, buf, sizeof(buf))) < 0 ||
 	    conn_keep_headers(c, hs) != 0 ||
 	    (c->c_ws = ws_new(&conn_ws_callbacks, c, srv.cfg.max_message)) == NULL) {
 		conn_http_fail(c, 503);
 		return used;
+	}
+	if (bits != 0) {
+		ws_set_deflate(c->c_ws, bits);
+		metrics_counters.connections_compressed_total++;
 	}
 	sockio_put(&c->c_sock, buf, (size_t)n);
 	handshake_free(hs);
@@ -605,6 +628,12 @@ conn_listen(void)
 	event_priority_set(conns.reaper, 2);
 	metrics_gauge("wspool_connections_open", "Open client connections.",
 	    conn_count_gauge_cb);
+	metrics_counter_cb("wspool_messages_deflated_total",
+	    "Messages sent compressed (permessage-deflate).",
+	    deflate_deflated_count);
+	metrics_counter_cb("wspool_messages_inflated_total",
+	    "Compressed messages received and inflated.",
+	    deflate_inflated_count);
 	metrics_gauge("wspool_connections_throttled",
 	    "Client connections not read from until they read their answers.",
 	    conn_throttled_gauge_cb);
@@ -652,6 +681,7 @@ conn_fini(void)
 	conn_reaper_cb(-1, 0, NULL);
 	linger_fini();
 	sockio_fini();
+	deflate_fini();
 	if (conns.reaper)
 		event_free(conns.reaper);
 	if (conns.accept_retry)
