@@ -635,7 +635,11 @@ class RawWS:
         b0, b1 = self._read_exact(2)
         if b1 & 0x80:
             raise AssertionError("the server sent a masked frame")
-        if b0 & 0x70:
+        # RSV1 only where permessage-deflate was negotiated (the caller
+        # says so: allow_rsv1); last_rsv tells which frame had it.
+        self.last_rsv = b0 & 0x70
+        if b0 & 0x70 and not (getattr(self, "allow_rsv1", False)
+                              and (b0 & 0x70) == 0x40):
             raise AssertionError("the server set RSV bits: %#x" % b0)
         n = b1 & 0x7F
         if n == 126:
