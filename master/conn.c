@@ -43,6 +43,7 @@
 #include "master/rpc.h"
 #include "master/sockio.h"
 #include "master/tls.h"
+#include "master/upgrade.h"
 #include "master/ws.h"
 
 #define CONN_CLOSE_TIMEOUT_MS 5000
@@ -383,47 +384,6 @@ conn_send_text(struct conn *c, const char *data, size_t len)
 
 /* ---- HTTP ------------------------------------------------------------------------ */
 
-/* Keep the upgrade request's headers for the workers (whoami, middlewares). */
-static int
-conn_keep_headers(struct conn *c, const struct handshake *hs)
-{
-	size_t n = hs->hs_nheaders, bytes = 2 * n * sizeof(char *);
-	char *p;
-
-	for (size_t i = 0; i < n; i++)
-		bytes += strlen(hs->hs_names[i]) + strlen(hs->hs_values[i]) + 2;
-	if ((c->c_hnames = malloc(bytes ? bytes : 1)) == NULL)
-		return -1;
-	c->c_hvalues = c->c_hnames + n;
-	p = (char *)(c->c_hvalues + n);
-	for (size_t i = 0; i < n; i++) {
-		size_t ln = strlen(hs->hs_names[i]) + 1, lv = strlen(hs->hs_values[i]) + 1;
-		c->c_hnames[i] = memcpy(p, hs->hs_names[i], ln);
-		p += ln;
-		c->c_hvalues[i] = memcpy(p, hs->hs_values[i], lv);
-		p += lv;
-	}
-	c->c_nheaders = n;
-	return 0;
-}
-
-/* permessage-deflate: the first offer we accept, in any of the request's
- * Sec-WebSocket-Extensions headers. Returns our window bits, 0: none. */
-static int
-conn_deflate_offer(struct handshake *hs, char resp[DEFLATE_RESPONSE_MAX])
-{
-	int bits = 0;
-
-	if (!srv.cfg.compression)
-		return 0;
-	for (size_t i = 0; i < hs->hs_nheaders && bits == 0; i++)
-		if (strcmp(hs->hs_names[i], "sec-websocket-extensions") == 0)
-			bits = deflate_offer(hs->hs_values[i], resp);
-	if (bits != 0)
-		hs->hs_extensions = resp;
-	return bits;
-}
-
 /* A plain answer that ends the request (400, 431, 503). */
 static void
 conn_http_fail(struct conn *c, int status)
@@ -457,9 +417,10 @@ conn_http_input(struct conn *c, const char *data, size_t len)
 		conn_close(c, 0, NULL);
 		return used;
 	}
-	bits = conn_deflate_offer(hs, ext);
+	bits = srv.cfg.compression ? upgrade_deflate(hs, ext) : 0;
 	if ((n = handshake_response(hs, 101, buf, sizeof(buf))) < 0 ||
-	    conn_keep_headers(c, hs) != 0 ||
+	    upgrade_keep_headers(hs, &c->c_hnames, &c->c_hvalues,
+	    &c->c_nheaders) != 0 ||
 	    (c->c_ws = ws_new(&conn_ws_callbacks, c, srv.cfg.max_message)) == NULL) {
 		conn_http_fail(c, 503);
 		return used;
