@@ -148,6 +148,26 @@ def test_healthz_and_metrics_over_https(server, pki):
     assert status == 200 and b"wspool_connections_open" in body, body[:200]
 
 
+def test_backlog_over_tls(server, pki):
+    """Answers that fill the socket (SSL_write would block, the output
+    buffer is compacted between tries) arrive whole and in order of
+    their ids once the client reads."""
+    ws = harness.RawWS(server.port, tls=pki.context())
+    try:
+        n, size = 24, 200000
+        ws.send_raw(b"".join(build_frame(
+            harness.OP_TEXT, '{"id":%d,"method":"echo","params":["%s"]}'
+            % (i, chr(97 + i) * size)) for i in range(n)))
+        got = {}
+        for _ in range(n):
+            msg = ws.recv_json()
+            got[msg["id"]] = msg["result"]
+        assert sorted(got) == list(range(n))
+        assert all(got[i] == chr(97 + i) * size for i in range(n))
+    finally:
+        ws.close_socket()
+
+
 def test_plain_http_on_the_tls_port_gets_nothing(server):
     """A plain request is a failed handshake: closed, and the server
     still serves."""
