@@ -13,6 +13,14 @@
  * read again, up to CONN_READS_PER_EVENT times, then the others get their
  * turn. Past CONN_OUT_HIGH unwritten bytes a connection is no longer read
  * from, until it is back under CONN_OUT_LOW. Writing is sockio.c's.
+ *
+ * Design notes: closing. conn_close (any code: each close the server
+ * sends goes through it) writes the close frame behind what is queued and
+ * keeps reading, discarding, so that a peer busy writing never blocks on
+ * us; once everything is written the connection is freed and its socket
+ * alone lingers (linger.h) until the peer closes. Only a broken socket,
+ * the peer's own close of the TCP stream, or the close deadline closes
+ * the socket at once.
  */
 #include "config.h"
 
