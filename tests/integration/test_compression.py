@@ -298,6 +298,41 @@ def test_node_ws_package(server):
     assert metric(server, "wspool_messages_inflated_total") > inflated0
 
 
+NODE_BUILTIN = r"""
+const ws = new WebSocket(process.argv[1]);
+const big = Array.from({length: 2000}, (_, i) => 'item ' + i);
+const timer = setTimeout(() => { console.error('timeout'); process.exit(2); }, 20000);
+ws.onopen = () => ws.send(JSON.stringify({id: 1, method: 'echo', params: [big]}));
+ws.onmessage = (ev) => {
+  const m = JSON.parse(ev.data);
+  console.log(JSON.stringify({ok: JSON.stringify(m.result) === JSON.stringify(big),
+                              extensions: ws.extensions}));
+  clearTimeout(timer);
+  ws.close();
+};
+ws.onerror = (ev) => { console.error('error', ev.message || ev); process.exit(1); };
+"""
+
+
+def test_node_builtin_websocket(server):
+    """Node's own WebSocket (what alien-rpc clients use) negotiates it too,
+    and inflates our compressed answers."""
+    import test_tls
+    argv = test_tls.node_argv()
+    if argv is None:
+        pytest.skip("no Node with a built-in WebSocket (Node >= 20)")
+    deflated0 = metric(server, "wspool_messages_deflated_total")
+    r = subprocess.run(argv + ["-e", NODE_BUILTIN, server.url()],
+                       capture_output=True, text=True,
+                       timeout=harness.scaled(60))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["ok"], out
+    if out["extensions"]:
+        assert out["extensions"].startswith("permessage-deflate"), out
+        assert metric(server, "wspool_messages_deflated_total") > deflated0
+
+
 PAGE = """<!doctype html><title>deflate</title><body>
 <script>
 const ws = new WebSocket(%(url)s);
