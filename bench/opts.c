@@ -35,6 +35,10 @@ const char bench_usage[] =
 "      --source-addrs A    bind connections to 127.0.0.1..127.0.0.A\n"
 "                          (default: one address per 16,000 connections)\n"
 "      --max-message BYTES largest server message accepted (default 64M)\n"
+"      --offer-deflate     offer permessage-deflate in the upgrade request\n"
+"                          (for a server with --compression; its answers\n"
+"                          must stay under its threshold: they are not\n"
+"                          inflated)\n"
 "      --json              print one JSON object at the end\n"
 "  -q, --quiet             no progress line\n"
 "  -h, --help              show this help and exit\n";
@@ -352,6 +356,8 @@ bench_opts_parse(struct bench_opts *o, int argc, char **argv, char *err,
 			if (v != NULL && (bench_parse_size(v,
 			    &o->o_max_message) != 0 || o->o_max_message < 1024))
 				goto badval;
+		} else if (OPT("--offer-deflate", NULL, 0)) {
+			o->o_offer_deflate = 1;
 		} else if (OPT("--json", NULL, 0)) {
 			o->o_json = 1;
 		} else if (OPT("--quiet", "-q", 0)) {

@@ -44,6 +44,7 @@ struct bench_opts {
 	size_t o_params_len;
 	uint64_t o_max_message;   /* largest server message accepted */
 	int o_json;               /* one JSON object at the end */
+	int o_offer_deflate;      /* offer permessage-deflate (never inflated) */
 	int o_quiet;              /* no progress line even on a terminal */
 	int o_help;               /* --help was asked: print usage, exit 0 */
 };

@@ -65,6 +65,19 @@ wsc_request(char *buf, size_t cap, const char *host, const char *path,
 	return n;
 }
 
+int
+wsc_offer_deflate(char *buf, size_t cap, size_t len)
+{
+	static const char ext[] = "Sec-WebSocket-Extensions: "
+	    "permessage-deflate; client_max_window_bits\r\n\r\n";
+
+	/* Replace the request's final empty line. */
+	if (len < 2 || len - 2 + sizeof(ext) > cap)
+		return -1;
+	memcpy(buf + len - 2, ext, sizeof(ext));
+	return (int)(len - 2 + sizeof(ext) - 1);
+}
+
 /* The accept value for key: base64(SHA-1(key GUID)), 28 chars and NUL. */
 static void
 wsc_accept(const char *key, char out[29])

@@ -28,6 +28,12 @@ void wsc_make_key(char key[25], uint64_t *rng);
  * Write the upgrade request for host (HOST:PORT as in the URL) and path
  * into buf. Returns its length, or -1 when it does not fit in cap.
  */
+/*
+ * Add "Sec-WebSocket-Extensions: permessage-deflate; ..." to a request of
+ * len bytes built by wsc_request in buf. Returns the new length or -1.
+ */
+int wsc_offer_deflate(char *buf, size_t cap, size_t len);
+
 int wsc_request(char *buf, size_t cap, const char *host, const char *path,
     const char *key);
 

@@ -629,6 +629,8 @@ bconn_write_cb(evutil_socket_t fd, short what, void *arg)
 		wsc_make_key(c->bc_key, &c->bc_rng);
 		n = wsc_request(req, sizeof(req), b->b_opts->o_url.u_hostport,
 		    b->b_opts->o_url.u_path, c->bc_key);
+		if (n > 0 && b->b_opts->o_offer_deflate)
+			n = wsc_offer_deflate(req, sizeof(req), (size_t)n);
 		if (n < 0 || bconn_wreserve(c, (size_t)n) != 0) {
 			b->b_connect_failed++;
 			bconn_close(c, "upgrade request too long");

@@ -15,6 +15,14 @@
  * longer read from, and its subscriptions get no credit (flow.h), until it
  * is back under half of it; one that stays over it --send-timeout is
  * closed (1008). Writing is sockio.c's.
+ *
+ * Design notes: closing. conn_close (any code: each close the server
+ * sends goes through it) writes the close frame behind what is queued and
+ * keeps reading, discarding, so that a peer busy writing never blocks on
+ * us; once everything is written the connection is freed and its socket
+ * alone lingers (linger.h) until the peer closes. Only a broken socket,
+ * the peer's own close of the TCP stream, or the close deadline closes
+ * the socket at once.
  */
 #include "config.h"
 
@@ -23,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/random.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -36,12 +43,17 @@
 #include "common/log.h"
 #include "json/write.h"
 #include "master/conn.h"
+#include "master/deflate.h"
 #include "master/handshake.h"
 #include "master/http.h"
+#include "master/linger.h"
 #include "master/master.h"
 #include "master/metrics.h"
 #include "master/rpc.h"
 #include "master/sockio.h"
+#include "master/tls.h"
+#include "master/upgrade.h"
+#include "master/uuid.h"
 #include "master/ws.h"
 
 #define CONN_CLOSE_TIMEOUT_MS 5000
@@ -61,8 +73,6 @@ static struct {
 	unsigned count;
 	unsigned throttled;           /* connections not read from (c_throttled) */
 	uint64_t next_id;
-	uint8_t rand[4096];           /* random bytes for UUIDs, refilled in bulk */
-	size_t rand_left;
 	_Alignas(16) char rbuf[CONN_READ_BUF]; /* every read lands here */
 } conns;
 
@@ -73,6 +83,12 @@ unsigned
 conn_count(void)
 {
 	return conns.count;
+}
+
+unsigned
+conn_lingering(void)
+{
+	return linger_count();
 }
 
 static uint64_t
@@ -100,28 +116,6 @@ conn_backlog_max_gauge_cb(void)
 	return max;
 }
 
-/* A version 4 (random) UUID, RFC 4122. */
-static void
-conn_uuid(char out[37])
-{
-	uint8_t b[16];
-
-	if (conns.rand_left < sizeof(b)) {
-		if (getrandom(conns.rand, sizeof(conns.rand), 0) !=
-		    (ssize_t)sizeof(conns.rand))
-			evutil_secure_rng_get_bytes(conns.rand, sizeof(conns.rand));
-		conns.rand_left = sizeof(conns.rand);
-	}
-	conns.rand_left -= sizeof(b);
-	memcpy(b, conns.rand + conns.rand_left, sizeof(b));
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-	    b[11], b[12], b[13], b[14], b[15]);
-}
-
 /* ---- output ----------------------------------------------------------------- */
 
 #define CONN_OF_SOCK(s) \
@@ -146,6 +140,8 @@ conn_throttle(struct conn *c, bool on)
 		c->c_last_rx = clock_now_s();
 		c->c_ping_sent = 0;
 		rpc_conn_writable(c);
+		if (sockio_buffered(&c->c_sock))
+			event_active(c->c_rev, EV_READ, 0);
 	}
 }
 
@@ -162,10 +158,16 @@ conn_sock_cb(struct sockio *s, enum sockio_event ev)
 	case SOCKIO_LOW:
 		conn_throttle(c, false);
 		break;
+	case SOCKIO_READABLE:
+		if (!c->c_dead && !c->c_throttled)
+			event_active(c->c_rev, EV_READ, 0);
+		break;
 	case SOCKIO_DRAINED:
 		conn_throttle(c, false);
-		if (c->c_state == CONN_CLOSING)
+		if (c->c_state == CONN_CLOSING) {
+			c->c_linger = true;
 			conn_kill(c, "flushed");
+		}
 		break;
 	}
 }
@@ -187,7 +189,11 @@ conn_free(struct conn *c)
 		event_free(c->c_timer);
 	if (c->c_rev != NULL)
 		event_free(c->c_rev);
-	sockio_close(&c->c_sock);
+	/* Our last bytes are out: the socket lingers, c goes now. */
+	if (c->c_linger)
+		linger_start(sockio_detach(&c->c_sock));
+	else
+		sockio_close(&c->c_sock);
 	free(c->c_hnames); /* one allocation holds names, values and strings */
 	free(c);
 }
@@ -306,13 +312,17 @@ conn_close(struct conn *c, uint16_t code, const char *why)
 		return;
 	if (c->c_ws != NULL && code != 0 && !ws_closing(c->c_ws))
 		ws_close(c->c_ws, code, why);
+	/* Reading goes on (what arrives is discarded): a peer that is
+	 * still writing must not block on us while we write our last bytes. */
+	conn_throttle(c, false);
 	c->c_state = CONN_CLOSING;
 	rpc_conn_closed(c);
-	/* Stop reading; write what is queued, then free. */
-	event_del(c->c_rev);
+	/* Write what is queued, then linger (linger.h) and free. */
 	event_add(c->c_timer, &tv);
-	if (sockio_pending(&c->c_sock) == 0)
+	if (sockio_pending(&c->c_sock) == 0) {
+		c->c_linger = true;
 		conn_kill(c, "flushed");
+	}
 }
 
 void
@@ -393,30 +403,6 @@ conn_send_text(struct conn *c, const char *data, size_t len)
 
 /* ---- HTTP ------------------------------------------------------------------------ */
 
-/* Keep the upgrade request's headers for the workers (whoami, middlewares). */
-static int
-conn_keep_headers(struct conn *c, const struct handshake *hs)
-{
-	size_t n = hs->hs_nheaders, bytes = 2 * n * sizeof(char *);
-	char *p;
-
-	for (size_t i = 0; i < n; i++)
-		bytes += strlen(hs->hs_names[i]) + strlen(hs->hs_values[i]) + 2;
-	if ((c->c_hnames = malloc(bytes ? bytes : 1)) == NULL)
-		return -1;
-	c->c_hvalues = c->c_hnames + n;
-	p = (char *)(c->c_hvalues + n);
-	for (size_t i = 0; i < n; i++) {
-		size_t ln = strlen(hs->hs_names[i]) + 1, lv = strlen(hs->hs_values[i]) + 1;
-		c->c_hnames[i] = memcpy(p, hs->hs_names[i], ln);
-		p += ln;
-		c->c_hvalues[i] = memcpy(p, hs->hs_values[i], lv);
-		p += lv;
-	}
-	c->c_nheaders = n;
-	return 0;
-}
-
 /* A plain answer that ends the request (400, 431, 503). */
 static void
 conn_http_fail(struct conn *c, int status)
@@ -431,9 +417,9 @@ static size_t
 conn_http_input(struct conn *c, const char *data, size_t len)
 {
 	struct handshake *hs = c->c_hs;
-	char buf[1024];
+	char buf[1024], ext[DEFLATE_RESPONSE_MAX];
 	size_t used;
-	int n;
+	int n, bits;
 
 	used = handshake_feed(hs, data, len);
 	if (hs->hs_state == HANDSHAKE_MORE) {
@@ -455,11 +441,17 @@ conn_http_input(struct conn *c, const char *data, size_t len)
 		conn_close(c, 0, NULL);
 		return used;
 	}
+	bits = srv.cfg.compression ? upgrade_deflate(hs, ext) : 0;
 	if ((n = handshake_response(hs, 101, buf, sizeof(buf))) < 0 ||
-	    conn_keep_headers(c, hs) != 0 ||
+	    upgrade_keep_headers(hs, &c->c_hnames, &c->c_hvalues,
+	    &c->c_nheaders) != 0 ||
 	    (c->c_ws = ws_new(&conn_ws_callbacks, c, srv.cfg.max_message)) == NULL) {
 		conn_http_fail(c, 503);
 		return used;
+	}
+	if (bits != 0) {
+		ws_set_deflate(c->c_ws, bits);
+		metrics_counters.connections_compressed_total++;
 	}
 	sockio_put(&c->c_sock, buf, (size_t)n);
 	handshake_free(hs);
@@ -484,10 +476,21 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
 		n = sockio_read(&c->c_sock, conns.rbuf, sizeof(conns.rbuf));
+		if (n > 0 && c->c_state == CONN_CLOSING) {
+			/* Closing: what the peer sends now is not read. */
+			metrics_counters.bytes_received_total += (uint64_t)n;
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
+		if (n == 0 && c->c_state == CONN_CLOSING &&
+		    sockio_pending(&c->c_sock) > 0) {
+			/* Half closed: our last bytes may still be read. */
+			event_del(c->c_rev);
+			return;
+		}
 		if (n <= 0) {
 			conn_kill(c, n == 0 ? "peer closed" : "socket error");
 			return;
@@ -507,6 +510,9 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->c_throttled || (size_t)n < sizeof(conns.rbuf))
 			return;
 	}
+	/* TLS may hold input epoll cannot see: come back for it. */
+	if (sockio_buffered(&c->c_sock))
+		event_active(c->c_rev, EV_READ, 0);
 }
 
 /* ---- accepting -------------------------------------------------------------------- */
@@ -536,12 +542,14 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		goto fail;
 	sockio_open(&c->c_sock, fd);
 	fd = -1;
+	if (tls_enabled() && tls_open(&c->c_sock) != 0)
+		goto fail;
 	if ((c->c_hs = malloc(sizeof(*c->c_hs))) == NULL)
 		goto fail;
 	handshake_init(c->c_hs);
 	c->c_id = ++conns.next_id;
 	c->c_admin_only = conns.count >= srv.cfg.max_connections;
-	conn_uuid(c->c_uuid);
+	uuid_v4(c->c_uuid);
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->c_ip, sizeof(c->c_ip));
 	else if (sa->sa_family == AF_INET6)
@@ -601,11 +609,18 @@ conn_listen(void)
 	conns.reaper = event_new(srv.base, -1, 0, conn_reaper_cb, NULL);
 	conns.accept_retry = evtimer_new(srv.base, conn_accept_retry_cb, NULL);
 	if (conns.reaper == NULL || conns.accept_retry == NULL ||
-	    sockio_init(conn_sock_cb, srv.cfg.max_client_backlog / 2) != 0)
+	    sockio_init(conn_sock_cb, srv.cfg.max_client_backlog / 2) != 0 ||
+	    linger_init() != 0)
 		return -1;
 	event_priority_set(conns.reaper, 2);
 	metrics_gauge("wspool_connections_open", "Open client connections.",
 	    conn_count_gauge_cb);
+	metrics_counter_cb("wspool_messages_deflated_total",
+	    "Messages sent compressed (permessage-deflate).",
+	    deflate_deflated_count);
+	metrics_counter_cb("wspool_messages_inflated_total",
+	    "Compressed messages received and inflated.",
+	    deflate_inflated_count);
 	metrics_gauge("wspool_connections_throttled",
 	    "Client connections not read from until they read their answers.",
 	    conn_throttled_gauge_cb);
@@ -654,7 +669,9 @@ conn_fini(void)
 	while ((c = TAILQ_FIRST(&conns.live)) != NULL)
 		conn_kill(c, "exit");
 	conn_reaper_cb(-1, 0, NULL);
+	linger_fini();
 	sockio_fini();
+	deflate_fini();
 	if (conns.reaper)
 		event_free(conns.reaper);
 	if (conns.accept_retry)

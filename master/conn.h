@@ -38,6 +38,7 @@ struct conn {
 	bool c_dead;                   /* on the reaper's list */
 	bool c_throttled;              /* output backlog: not reading its calls */
 	bool c_admin_only;             /* in the reserve: /healthz, /metrics only */
+	bool c_linger;                 /* our last bytes are out: linger, then close */
 	struct event *c_rev;           /* readable (persistent) */
 	struct event *c_timer;         /* handshake, keep-alive or close deadline */
 	uint32_t c_last_rx;            /* monotonic seconds: last bytes from the peer */
@@ -59,6 +60,8 @@ void conn_close_all(uint16_t code);
 /* Free every connection; after the loop has stopped. */
 void conn_fini(void);
 unsigned conn_count(void);
+/* Sockets closed but still lingering (linger.h). */
+unsigned conn_lingering(void);
 
 /* Send one text message to the client, if the WebSocket is open: it is
  * written at the end of the loop turn, with everything else for c. */

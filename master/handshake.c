@@ -455,7 +455,9 @@ handshake_response(const struct handshake *hs, int status, char *buf,
 		    "Upgrade: websocket\r\n"
 		    "Connection: Upgrade\r\n"
 		    "Sec-WebSocket-Accept: %s\r\n"
-		    "\r\n", accept);
+		    "%s"
+		    "\r\n", accept,
+		    hs->hs_extensions != NULL ? hs->hs_extensions : "");
 	}
 	if (status < 200 || status > 599)
 		return -1;

@@ -31,6 +31,7 @@ struct handshake {
 	char *hs_names[HANDSHAKE_MAX_HEADERS];  /* lower-cased, NUL-terminated */
 	char *hs_values[HANDSHAKE_MAX_HEADERS]; /* trimmed, NUL-terminated */
 	bool hs_last_was_value;     /* parser state for split callbacks */
+	const char *hs_extensions;  /* a header line for the 101 (not owned), or NULL */
 };
 
 void handshake_init(struct handshake *hs);
@@ -69,7 +70,7 @@ int handshake_accept_key(const char *client_key, char out[29]);
 
 /*
  * Write the response for status into buf (NUL-terminated): for 101 the
- * upgrade response with Sec-WebSocket-Accept; for the others a short plain
+ * upgrade response with Sec-WebSocket-Accept (and hs_extensions); for the others a short plain
  * text answer with Connection: close (426 adds Upgrade: websocket and
  * Sec-WebSocket-Version: 13). Returns the length, or -1 if buf is small.
  */

@@ -34,6 +34,7 @@
 #include "master/rpc.h"
 #include "master/spawn.h"
 #include "master/supervise.h"
+#include "master/tls.h"
 
 #define MAIN_TICK_MS 50
 #define MAIN_CLEANUP_MAX_MS 15000  /* after the grace: cleanups may run this long */
@@ -94,7 +95,8 @@ main_tick_cb(evutil_socket_t fd, short what, void *arg)
 		stop.phase_end_ms = now + MAIN_CLOSE_MAX_MS;
 		/* fall through */
 	case MAIN_CLOSE:
-		if (conn_count() > 0 && now < stop.phase_end_ms)
+		if (conn_count() + conn_lingering() > 0 &&
+		    now < stop.phase_end_ms)
 			break;
 		event_base_loopbreak(srv.base);
 		return;
@@ -129,6 +131,7 @@ main_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	if (srv.stopping)
 		return;
 	log_info("SIGHUP: reloading the module");
+	(void)tls_reload();
 	supervise_reload();
 }
 
@@ -234,7 +237,7 @@ main_serve(void)
 	dispatch_init();
 	/* --adopt serves no client: only its runner, for the dead node's
 	 * cleanups. */
-	if ((!srv.cfg.adopt && conn_listen() != 0) ||
+	if ((!srv.cfg.adopt && (tls_init() != 0 || conn_listen() != 0)) ||
 	    main_drop_privileges() != 0 ||
 	    join_start() != 0 || supervise_start() != 0)
 		goto out;
@@ -258,8 +261,8 @@ main_serve(void)
 	event_add(sighup, NULL);
 
 	if (!srv.cfg.adopt)
-		log_info("serving ws://%s%s%s:%d%s with %d workers",
-		    strchr(srv.cfg.listen_host, ':') ? "[" : "",
+		log_info("serving %s://%s%s%s:%d%s with %d workers",
+		    tls_enabled() ? "wss" : "ws", strchr(srv.cfg.listen_host, ':') ? "[" : "",
 		    srv.cfg.listen_host,
 		    strchr(srv.cfg.listen_host, ':') ? "]" : "",
 		    srv.cfg.listen_port, srv.cfg.ws_path, srv.cfg.workers);
@@ -269,6 +272,7 @@ out:
 	srv.stopping = true;
 	srv.exiting = true;
 	conn_fini();
+	tls_fini();
 	supervise_stop();
 	join_stop();
 	commit_fini();

@@ -28,6 +28,9 @@ struct settings {
 	char *worker_tls_ca;       /* the CA that signs the workers' certificates */
 	bool insecure_worker_listen; /* plain tcp:// beyond loopback */
 	uint64_t worker_timeout_ms; /* a silent worker is lost after this */
+	char *tls_cert;            /* wss://: the certificate chain (PEM), or NULL */
+	char *tls_key;             /* and its key */
+	bool compression;          /* accept permessage-deflate */
 	char *ws_path;
 	size_t max_message;        /* bytes of one client message (close 1009) */
 	unsigned max_inflight;     /* calls in flight per connection (429) */

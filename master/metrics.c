@@ -14,7 +14,7 @@
 
 #include "master/metrics.h"
 
-#define METRICS_MAX_GAUGES 24
+#define METRICS_MAX_GAUGES 32
 
 /* Latency buckets, seconds (upper bounds, +Inf implied). */
 static const double metrics_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001,

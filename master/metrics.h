@@ -22,6 +22,8 @@
 	    "Client connections accepted.") \
 	X(connections_refused_total, "counter", \
 	    "Connections refused at --max-connections.") \
+	X(connections_compressed_total, "counter", \
+	    "WebSocket connections that negotiated permessage-deflate.") \
 	X(worker_starts_total, "counter", \
 	    "Local workers started.") \
 	X(cleanup_runs_total, "counter", \

@@ -41,6 +41,10 @@ options_usage(FILE *f)
 "clients speaking the alien-rpc protocol, running handlers in workers.\n"
 "\n"
 "  -l, --listen HOST:PORT     where clients connect (default 127.0.0.1:8080)\n"
+"      --tls-cert FILE        serve wss:// (TLS 1.2+) on --listen with this\n"
+"                             certificate chain (PEM); reread on SIGHUP\n"
+"      --tls-key FILE         its private key (PEM)\n"
+"      --compression          accept permessage-deflate (RFC 7692)\n"
 "  -w, --workers N            local worker processes (default: CPUs)\n"
 "      --worker-listen ADDR   also accept hand-started workers at this nng\n"
 "                             address (tls+tcp://HOST:PORT, tcp://HOST:PORT or\n"
@@ -326,11 +330,15 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	    O_ALLOW_ORIGIN, O_USER, O_CORE_DUMPS, O_CHECK, O_CONFIG, O_JOURNAL,
 	    O_NODE_NAME, O_EMIT_ROUTES,
 	    O_WORKER_TLS_CERT, O_WORKER_TLS_KEY, O_WORKER_TLS_CA,
-	    O_INSECURE_WORKER_LISTEN, O_WORKER_TIMEOUT, O_ADOPT };
+	    O_INSECURE_WORKER_LISTEN, O_WORKER_TIMEOUT, O_ADOPT,
+	    O_TLS_CERT, O_TLS_KEY, O_COMPRESSION };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "worker-listen", required_argument, NULL, O_WORKER_LISTEN },
+		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+		{ "tls-key", required_argument, NULL, O_TLS_KEY },
+		{ "compression", no_argument, NULL, O_COMPRESSION },
 		{ "worker-path", required_argument, NULL, O_WORKER_PATH },
 		{ "worker-tls-cert", required_argument, NULL, O_WORKER_TLS_CERT },
 		{ "worker-tls-key", required_argument, NULL, O_WORKER_TLS_KEY },
@@ -430,6 +438,15 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			break;
 		case O_WORKER_TLS_CERT:
 			options_set(&cfg->worker_tls_cert, optarg);
+			break;
+		case O_TLS_CERT:
+			options_set(&cfg->tls_cert, optarg);
+			break;
+		case O_TLS_KEY:
+			options_set(&cfg->tls_key, optarg);
+			break;
+		case O_COMPRESSION:
+			cfg->compression = true;
 			break;
 		case O_WORKER_TLS_KEY:
 			options_set(&cfg->worker_tls_key, optarg);
@@ -633,6 +650,11 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			host[MASTER_NODE_NAME_MAX] = '\0';
 		cfg->node_name = strdup(host[0] != '\0' ? host : "localhost");
 	}
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+		fprintf(stderr, "wspool-master: --tls-cert and --tls-key go "
+		    "together\n");
+		return -1;
+	}
 	return options_check_worker_listen(cfg);
 
 fail:
@@ -654,6 +676,8 @@ options_free(struct settings *cfg)
 	free(cfg->worker_tls_cert);
 	free(cfg->worker_tls_key);
 	free(cfg->worker_tls_ca);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
 	free(cfg->user);
 	free(cfg->config_path);
 	free(cfg->emit_routes);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 #include <event2/util.h>
@@ -41,9 +42,23 @@ sockio_plain_write(struct sockio *s, const void *buf, size_t len)
 	return write(s->sk_fd, buf, len);
 }
 
+static void
+sockio_plain_shutdown(struct sockio *s)
+{
+	shutdown(s->sk_fd, SHUT_WR);
+}
+
+static void
+sockio_plain_free(struct sockio *s)
+{
+	(void)s;
+}
+
 static const struct sockio_ops sockio_plain = {
 	.op_read = sockio_plain_read,
 	.op_write = sockio_plain_write,
+	.op_shutdown = sockio_plain_shutdown,
+	.op_free = sockio_plain_free,
 };
 
 void
@@ -54,10 +69,28 @@ sockio_open(struct sockio *s, int fd)
 	s->sk_ops = &sockio_plain;
 }
 
+static int sockio_arm(struct sockio *s);
+
 ssize_t
 sockio_read(struct sockio *s, void *buf, size_t len)
 {
-	return s->sk_ops->op_read(s, buf, len);
+	ssize_t n = s->sk_ops->op_read(s, buf, len);
+
+	/* The transport must write before it can read on: wait for room. */
+	if (s->sk_rwant && !s->sk_stopped && !s->sk_armed)
+		(void)sockio_arm(s);
+	/* A write waited for this read: try it again at the end of turn. */
+	if (s->sk_wwant) {
+		s->sk_wwant = false;
+		sockio_queue(s);
+	}
+	return n;
+}
+
+bool
+sockio_buffered(struct sockio *s)
+{
+	return s->sk_ops->op_buffered != NULL && s->sk_ops->op_buffered(s);
 }
 
 /* The buffer is empty: give its memory back (to the pool if small). */
@@ -157,6 +190,9 @@ sockio_write(struct sockio *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Waiting for a read (sockio_read queues us again). */
+			if (s->sk_wwant)
+				return;
 			if (sockio_arm(s) != 0)
 				break;
 			if (sockio_pending(s) < sio.low)
@@ -171,7 +207,7 @@ sockio_write(struct sockio *s)
 		return;
 	}
 	sockio_release(s);
-	if (s->sk_armed) {
+	if (s->sk_armed && !s->sk_rwant) {
 		s->sk_armed = false;
 		event_del(s->sk_wev);
 	}
@@ -181,9 +217,22 @@ sockio_write(struct sockio *s)
 static void
 sockio_write_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct sockio *s = arg;
+
 	(void)fd;
 	(void)what;
-	sockio_write(arg);
+	if (s->sk_rwant) {
+		/* Room to write: the transport's read can go on. */
+		s->sk_rwant = false;
+		if (sockio_pending(s) == 0) {
+			s->sk_armed = false;
+			event_del(s->sk_wev);
+		}
+		sio.event_cb(s, SOCKIO_READABLE);
+		if (sockio_pending(s) == 0 || !s->sk_armed)
+			return;
+	}
+	sockio_write(s);
 }
 
 /* End of the loop turn: write each socket's output, once. */
@@ -217,17 +266,37 @@ sockio_stop(struct sockio *s)
 	s->sk_stopped = true;
 }
 
-void
-sockio_close(struct sockio *s)
+/* Free everything but the fd. */
+static void
+sockio_free(struct sockio *s)
 {
 	sockio_stop(s);
 	if (s->sk_wev != NULL)
 		event_free(s->sk_wev);
 	s->sk_wev = NULL;
 	json_buf_free(&s->sk_out);
+	s->sk_ops->op_free(s);
+}
+
+void
+sockio_close(struct sockio *s)
+{
+	sockio_free(s);
 	if (s->sk_fd >= 0)
 		evutil_closesocket(s->sk_fd);
 	s->sk_fd = -1;
+}
+
+int
+sockio_detach(struct sockio *s)
+{
+	int fd = s->sk_fd;
+
+	if (fd >= 0)
+		s->sk_ops->op_shutdown(s);
+	sockio_free(s);
+	s->sk_fd = -1;
+	return fd;
 }
 
 int

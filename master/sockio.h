@@ -33,6 +33,13 @@ struct sockio;
 struct sockio_ops {
 	ssize_t (*op_read)(struct sockio *s, void *buf, size_t len);
 	ssize_t (*op_write)(struct sockio *s, const void *buf, size_t len);
+	/* Everything is written: end our direction (TLS: close_notify,
+	 * then the TCP FIN). */
+	void (*op_shutdown)(struct sockio *s);
+	/* Forget the transport's state (the fd is not closed). */
+	void (*op_free)(struct sockio *s);
+	/* Optional: input already read from the fd, not yet returned. */
+	bool (*op_buffered)(struct sockio *s);
 };
 
 struct sockio {
@@ -43,6 +50,9 @@ struct sockio {
 	bool sk_queued;                /* on the end-of-turn flush list */
 	bool sk_armed;                 /* the socket was full: sk_wev waits */
 	bool sk_stopped;               /* sockio_stop: writes nothing more */
+	bool sk_rwant;                 /* a read must write first (TLS) */
+	bool sk_wwant;                 /* a write must read first (TLS) */
+	void *sk_tls;                  /* the transport's state (tls.c) */
 	struct event *sk_wev;          /* created the first time needed */
 	TAILQ_ENTRY(sockio) sk_link;
 };
@@ -51,6 +61,7 @@ enum sockio_event {
 	SOCKIO_DRAINED = 1,    /* everything put has been written */
 	SOCKIO_LOW,            /* still writing, under low bytes pending */
 	SOCKIO_FAILED,         /* the peer is gone or the socket broke */
+	SOCKIO_READABLE,       /* a read that had to wait for writing can go on */
 };
 
 /*
@@ -68,8 +79,18 @@ void sockio_open(struct sockio *s, int fd);
 void sockio_stop(struct sockio *s);
 /* Free the buffer and the write event, close fd. */
 void sockio_close(struct sockio *s);
+/*
+ * Everything put has been written: shut down our writing side (a TLS
+ * close_notify, then the FIN), free everything but the socket and return
+ * its fd, for a lingering close (linger.h).
+ */
+int sockio_detach(struct sockio *s);
 
+/* read(2) through the seam: bytes, 0 at the end, -1 with errno (EAGAIN). */
 ssize_t sockio_read(struct sockio *s, void *buf, size_t len);
+/* True when input is waiting inside the transport (no readable event
+ * will say so): read again. */
+bool sockio_buffered(struct sockio *s);
 
 /* Append bytes, written at the end of the turn. Returns 0 or -1. */
 int sockio_put(struct sockio *s, const void *data, size_t len);

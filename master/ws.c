@@ -11,6 +11,7 @@
 #include <wslay/wslay.h>
 
 #include "json/utf8.h"
+#include "master/deflate.h"
 #include "master/ws.h"
 #include "master/wsfast.h"
 
@@ -83,6 +84,7 @@ struct ws {
 	uint8_t *ws_stash;               /* an incomplete close frame, or NULL */
 	uint16_t ws_close_code;          /* the code we sent (1005: none) */
 	uint16_t ws_fail_code;           /* why we end the connection */
+	uint8_t ws_deflate;              /* permessage-deflate: our window bits; 0: off */
 	uint8_t ws_flags;
 #define WS_FRAGMENTED	0x01  /* a data message is open across frames */
 #define WS_CLOSE_SENT	0x02  /* our close frame is out: send nothing more */
@@ -266,10 +268,24 @@ ws_peer_close(struct ws *ws, const struct wslay_event_on_msg_recv_arg *arg)
 	ws_write_close(ws, arg->status_code, NULL, 0);
 }
 
+/* A compressed message: arg points to it inflated after. false: failed. */
+static bool
+ws_inflate(struct ws *ws, struct wslay_event_on_msg_recv_arg *arg)
+{
+	enum deflate_result rv;
+
+	rv = deflate_inflate(arg->msg, arg->msg_length, (size_t)ws->ws_max_msg,
+	    &arg->msg, &arg->msg_length);
+	if (rv != DEFLATE_OK)
+		ws_fail(ws, (uint16_t)rv);  /* the close code */
+	return rv == DEFLATE_OK;
+}
+
 static void
 ws_msg_cb(wslay_event_context_ptr ctx,
-    const struct wslay_event_on_msg_recv_arg *arg, void *user_data)
+    const struct wslay_event_on_msg_recv_arg *in, void *user_data)
 {
+	struct wslay_event_on_msg_recv_arg msg = *in, *arg = &msg;
 	struct ws *ws = user_data;
 
 	(void)ctx;
@@ -279,6 +295,9 @@ ws_msg_cb(wslay_event_context_ptr ctx,
 	case WSLAY_TEXT_FRAME:
 		/* After our close frame, no new work is taken. */
 		if (ws_has(ws, WS_CLOSE_SENT))
+			break;
+		/* wslay allows RSV1 only once deflate is on (ws_feed). */
+		if ((arg->rsv & WSLAY_RSV1_BIT) && !ws_inflate(ws, arg))
 			break;
 		if (!utf8_valid(arg->msg, arg->msg_length)) {
 			ws_fail(ws, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA);
@@ -515,6 +534,9 @@ ws_feed(struct ws *ws, void *data, size_t len)
 		}
 		wslay_event_config_set_max_recv_msg_length(ws->ws_ctx,
 		    ws->ws_max_msg);
+		if (ws->ws_deflate != 0)
+			wslay_event_config_set_allowed_rsv_bits(ws->ws_ctx,
+			    WSLAY_RSV1_BIT);
 	}
 	while (p < end && ws_reading(ws)) {
 		if (ws->ws_stash != NULL) {
@@ -596,15 +618,26 @@ ws_send_text(struct ws *ws, const void *data, size_t len)
 int
 ws_send_textv(struct ws *ws, const struct iovec *iov, int n)
 {
-	uint8_t hdr[WS_MAX_HEADER], *d;
-	size_t len = 0, h;
+	uint8_t hdr[WS_MAX_HEADER], *d, first = 0x81;
+	const uint8_t *z;
+	struct iovec ziov;
+	size_t len = 0, h, zlen;
 	int i;
 
 	if (ws_has(ws, WS_CLOSE_SENT) || ws_has(ws, WS_FINISHED))
 		return -1;
 	for (i = 0; i < n; i++)
 		len += iov[i].iov_len;
-	h = ws_frame_header(hdr, 0x81, len);
+	/* Compressed when it is worth it: RSV1 set, one piece. */
+	if (ws->ws_deflate != 0 && (z = deflate_message(iov, n, len,
+	    ws->ws_deflate, &zlen)) != NULL) {
+		ziov.iov_base = (void *)(uintptr_t)z;
+		ziov.iov_len = len = zlen;
+		iov = &ziov;
+		n = 1;
+		first = 0xc1;
+	}
+	h = ws_frame_header(hdr, first, len);
 	if (ws->ws_cb.reserve != NULL) {
 		if ((d = ws->ws_cb.reserve(ws->ws_arg, h + len)) == NULL)
 			goto broken;
@@ -651,6 +684,12 @@ ws_close(struct ws *ws, uint16_t code, const char *reason)
 		return -1;
 	ws_write_close(ws, code, reason, rlen);
 	return ws->ws_close_code == WSLAY_CODE_ABNORMAL_CLOSURE ? -1 : 0;
+}
+
+void
+ws_set_deflate(struct ws *ws, int wbits)
+{
+	ws->ws_deflate = (uint8_t)wbits;
 }
 
 bool

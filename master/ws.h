@@ -5,7 +5,8 @@
  * ping/pong, the close handshake with status codes, UTF-8 validation of
  * text messages (1007), unmasked client frames, reserved bits, bad opcodes
  * and over-long control frames (1002), oversized messages (1009) and
- * binary messages (1003).
+ * binary messages (1003); with permessage-deflate (deflate.h), compressed
+ * messages both ways (RSV1), their size bounded once inflated.
  *
  * Invariant: the send callback always takes all bytes, so wslay's own
  * queue is empty after every call here; ws_send_text() can therefore
@@ -66,6 +67,13 @@ int ws_send_ping(struct ws *ws, const void *data, size_t len);
  * caller closes the socket after its own deadline.
  */
 int ws_close(struct ws *ws, uint16_t code, const char *reason);
+
+/*
+ * permessage-deflate was negotiated (deflate_offer): compressed messages
+ * from the peer are accepted, and ours are compressed with a window of
+ * wbits (8: never; deflate.h). Before the first ws_feed().
+ */
+void ws_set_deflate(struct ws *ws, int wbits);
 
 /* True once a close frame has been sent (no more data may be sent). */
 bool ws_closing(const struct ws *ws);

@@ -5,9 +5,10 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
   libevent-dev libnng-dev libmsgpack-dev libyajl-dev libssl-dev
   libwslay-dev libhttp-parser-dev uthash-dev liblmdb-dev libhiredis-dev
+  zlib1g-dev
   redis-server check
   python3 python3-pytest python3-websockets python3-msgpack valgrind curl
-  openssl iproute2 haproxy"
+  openssl iproute2 haproxy chromium"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -278,10 +278,22 @@ class Server:
         rc = self.proc.poll()
         if rc is not None:
             raise _Exited(rc)
+        return self._ready_status()
+
+    @property
+    def tls(self):
+        """An unverified client context when serving wss://, else None."""
+        if "--tls-cert" not in self.extra_args:
+            return None
+        import ssl
+        return ssl._create_unverified_context()
+
+    def _ready_status(self):
         try:
-            status = http_request(self.port, "GET", "/healthz", timeout=1)[0]
+            status = http_request(self.port, "GET", "/healthz", timeout=1,
+                                  tls=self.tls)[0]
         except (OSError, AssertionError):
-            return False  # not listening yet, or not answering yet
+            return False
         return status == 200 if self.healthy else True
 
     def start(self):
@@ -389,10 +401,11 @@ class Server:
 
     # -- conveniences --
     def url(self, path=None):
-        return "ws://127.0.0.1:%d%s" % (self.port, path or self.ws_path)
+        return "%s://127.0.0.1:%d%s" % ("wss" if self.tls else "ws",
+                                        self.port, path or self.ws_path)
 
     def health(self):
-        return http_request(self.port, "GET", "/healthz")[0]
+        return http_request(self.port, "GET", "/healthz", tls=self.tls)[0]
 
 
 class _Exited(Exception):
@@ -448,9 +461,10 @@ class Worker:
 # ---- plain HTTP -----------------------------------------------------------
 
 def http_request(port, method, path, headers=None, body=b"", timeout=5,
-                 raw=None):
+                 raw=None, tls=None, server_hostname="localhost"):
     """Send one HTTP/1.1 request; return (status, headers dict, body bytes).
 
+    tls: an ssl.SSLContext for https (the name checked is server_hostname).
     Header names in the result are lower-cased. Reads until the body is
     complete (Content-Length) or the server closes; raises socket.timeout if
     the server neither answers nor closes in time (a hang is a failure).
@@ -463,7 +477,14 @@ def http_request(port, method, path, headers=None, body=b"", timeout=5,
         if body:
             lines.append("Content-Length: %d" % len(body))
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if tls is not None:
+        try:
+            s = tls.wrap_socket(s, server_hostname=server_hostname)
+        except BaseException:
+            s.close()
+            raise
+    with s:
         s.settimeout(timeout)
         s.sendall(raw)
         data = b""
@@ -548,10 +569,13 @@ def close_payload(code, reason=b""):
 class RawWS:
     """A WebSocket client on a plain socket: handshake by hand, any frame."""
 
-    def __init__(self, port, path="/ws", headers=None, timeout=10):
+    def __init__(self, port, path="/ws", headers=None, timeout=10, tls=None):
         self.timeout = scaled(timeout)
         self.sock = socket.create_connection(("127.0.0.1", port),
                                              timeout=self.timeout)
+        if tls is not None:  # an ssl.SSLContext: wss://
+            self.sock = tls.wrap_socket(self.sock,
+                                        server_hostname="localhost")
         self.key = base64.b64encode(os.urandom(16)).decode()
         hdrs = {"Host": "127.0.0.1:%d" % port}
         hdrs.update(upgrade_headers(self.key))
@@ -611,7 +635,11 @@ class RawWS:
         b0, b1 = self._read_exact(2)
         if b1 & 0x80:
             raise AssertionError("the server sent a masked frame")
-        if b0 & 0x70:
+        # RSV1 only where permessage-deflate was negotiated (the caller
+        # says so: allow_rsv1); last_rsv tells which frame had it.
+        self.last_rsv = b0 & 0x70
+        if b0 & 0x70 and not (getattr(self, "allow_rsv1", False)
+                              and (b0 & 0x70) == 0x40):
             raise AssertionError("the server set RSV bits: %#x" % b0)
         n = b1 & 0x7F
         if n == 126:

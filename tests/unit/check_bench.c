@@ -411,6 +411,16 @@ START_TEST(test_wsc_handshake)
 	    "dGhlIHNhbXBsZSBub25jZQ==\r\n"));
 	ck_assert_int_eq(memcmp(req + n - 4, "\r\n\r\n", 4), 0);
 	ck_assert_int_eq(wsc_request(req, 20, "h", "/ws", key), -1);
+	/* --offer-deflate: one more header, still one empty line at the end. */
+	n = wsc_request(req, sizeof(req), "h", "/ws", key);
+	ck_assert_int_gt(n, 0);
+	n = wsc_offer_deflate(req, sizeof(req), (size_t)n);
+	ck_assert_int_gt(n, 0);
+	ck_assert_uint_eq(strlen(req), (size_t)n);
+	ck_assert_ptr_nonnull(strstr(req, "Sec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Extensions: permessage-deflate; "
+	    "client_max_window_bits\r\n\r\n"));
+	ck_assert_int_eq(wsc_offer_deflate(req, (size_t)n, (size_t)n), -1);
 
 	wsc_make_key(k1, &rng);
 	wsc_make_key(k2, &rng);
