@@ -51,6 +51,10 @@ options_usage(FILE *f)
 "      --worker-timeout SECS  a worker silent this long is lost (default 5)\n"
 "      --worker-path PATH     the wspool-worker program to run\n"
 "      --worker-threads N     handler threads per worker (default 4)\n"
+"      --worker-max-threads N  most handler threads a worker grows to: its\n"
+"                             capacity (default 1024)\n"
+"      --worker-max-waiting N  calls a worker takes beyond them (default 0)\n"
+"      --worker-stack BYTES   stack of each handler thread (default 256K)\n"
 "      --worker-memory BYTES  memory limit per worker (K, M, G suffixes;\n"
 "                             default 1G, 0: none)\n"
 "      --journal PATH         the durable cleanup journal (LMDB; default\n"
@@ -77,6 +81,9 @@ options_usage(FILE *f)
 "      --max-inflight N       calls in flight per connection (default 1024)\n"
 "      --call-timeout SECS    deadline of requests and notifications\n"
 "                             (default 30, 0 for none)\n"
+"      --deadline-grace SECS  a call past its deadline is cancelled; its\n"
+"                             worker is killed if it still runs after this\n"
+"                             (default 1)\n"
 "      --worker-max-inflight N  calls in flight on one worker (default 1000)\n"
 "      --max-calls-per-worker N  replace a worker after N calls, gracefully\n"
 "                             (default 0: never)\n"
@@ -116,6 +123,19 @@ options_size(const char *s, size_t *out)
 	if (*end != '\0')
 		return -1;
 	*out = (size_t)v;
+	return 0;
+}
+
+/* Seconds (a decimal number) within [min, max], as milliseconds. */
+static int
+options_secs(const char *s, double min, double max, uint64_t *ms)
+{
+	char *end;
+	double secs = strtod(s, &end);
+
+	if (end == s || *end != '\0' || !(secs >= min) || secs > max)
+		return -1;
+	*ms = (uint64_t)(secs * 1000.0);
 	return 0;
 }
 
@@ -317,7 +337,9 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	    O_ALLOW_ORIGIN, O_USER, O_CORE_DUMPS, O_CHECK, O_CONFIG, O_JOURNAL,
 	    O_NODE_NAME, O_EMIT_ROUTES,
 	    O_WORKER_TLS_CERT, O_WORKER_TLS_KEY, O_WORKER_TLS_CA,
-	    O_INSECURE_WORKER_LISTEN, O_WORKER_TIMEOUT, O_ADOPT };
+	    O_INSECURE_WORKER_LISTEN, O_WORKER_TIMEOUT, O_ADOPT,
+	    O_DEADLINE_GRACE, O_WORKER_MAX_THREADS, O_WORKER_MAX_WAITING,
+	    O_WORKER_STACK };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -355,14 +377,18 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 		{ "journal", required_argument, NULL, O_JOURNAL },
 		{ "node-name", required_argument, NULL, O_NODE_NAME },
 		{ "adopt", required_argument, NULL, O_ADOPT },
+		{ "deadline-grace", required_argument, NULL, O_DEADLINE_GRACE },
+		{ "worker-max-threads", required_argument, NULL,
+		    O_WORKER_MAX_THREADS },
+		{ "worker-max-waiting", required_argument, NULL,
+		    O_WORKER_MAX_WAITING },
+		{ "worker-stack", required_argument, NULL, O_WORKER_STACK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
 	long ncpu;
-	double secs;
-	char *end;
 	int c;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -375,6 +401,9 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	cfg->max_inflight = 1024;
 	cfg->call_timeout_ms = 30000;
 	cfg->grace_ms = 10000;
+	cfg->deadline_grace_ms = 1000;
+	cfg->worker_max_threads = 1024;
+	cfg->worker_stack = 256 * 1024;
 	cfg->queue_timeout_ms = 5000;
 	cfg->queue_max = 10000;
 	cfg->worker_max_inflight = 1000;
@@ -425,11 +454,9 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			cfg->insecure_worker_listen = true;
 			break;
 		case O_WORKER_TIMEOUT:
-			secs = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(secs >= 0.2) ||
-			    secs > 3600.0)
+			if (options_secs(optarg, 0.2, 3600.0,
+			    &cfg->worker_timeout_ms) != 0)
 				goto fail;
-			cfg->worker_timeout_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_WORKER_THREADS:
 			if (options_uint(optarg, 1024, &v) != 0 || v == 0)
@@ -457,18 +484,14 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			cfg->max_inflight = (unsigned)v;
 			break;
 		case O_CALL_TIMEOUT:
-			secs = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(secs >= 0) ||
-			    secs > 86400.0 * 365)
+			if (options_secs(optarg, 0, 86400.0 * 365,
+			    &cfg->call_timeout_ms) != 0)
 				goto fail;
-			cfg->call_timeout_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_QUEUE_TIMEOUT:
-			secs = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(secs >= 0) ||
-			    secs > 86400.0)
+			if (options_secs(optarg, 0, 86400.0,
+			    &cfg->queue_timeout_ms) != 0)
 				goto fail;
-			cfg->queue_timeout_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_QUEUE_MAX:
 			if (options_uint(optarg, 1u << 24, &v) != 0)
@@ -550,11 +573,31 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			options_set(&cfg->adopt_name, optarg);
 			break;
 		case O_GRACE:
-			secs = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(secs >= 0) ||
-			    secs > 86400.0)
+			if (options_secs(optarg, 0, 86400.0,
+			    &cfg->grace_ms) != 0)
 				goto fail;
-			cfg->grace_ms = (uint64_t)(secs * 1000.0);
+			break;
+		case O_DEADLINE_GRACE:
+			if (options_secs(optarg, 0, 3600.0,
+			    &cfg->deadline_grace_ms) != 0)
+				goto fail;
+			break;
+		case O_WORKER_MAX_THREADS:
+			if (options_uint(optarg, 65536, &v) != 0 || v == 0)
+				goto fail;
+			cfg->worker_max_threads = (unsigned)v;
+			break;
+		case O_WORKER_MAX_WAITING:
+			if (options_uint(optarg, 65536, &v) != 0)
+				goto fail;
+			cfg->worker_max_waiting = (unsigned)v;
+			break;
+		case O_WORKER_STACK:
+			/* glibc's floor is 16 KiB; handlers need more. */
+			if (options_size(optarg, &cfg->worker_stack) != 0 ||
+			    cfg->worker_stack < 64 * 1024 ||
+			    cfg->worker_stack > 1024u * 1024 * 1024)
+				goto fail;
 			break;
 		case O_LOG_LEVEL:
 			if ((cfg->log_level = log_level_parse(optarg)) < 0)
@@ -577,6 +620,8 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	}
 	if (optind < argc)
 		cfg->module_path = strdup(argv[optind]);
+	if (cfg->worker_max_threads < cfg->worker_threads)
+		cfg->worker_max_threads = cfg->worker_threads;
 	if (cfg->adopt) {
 		if (strcmp(cfg->journal_path, "none") == 0) {
 			fprintf(stderr, "wspool-master: --adopt needs a journal\n");

@@ -163,6 +163,19 @@ sched_requeue(struct sched_entry *e, struct sched_entry *after)
 }
 
 void
+sched_append(struct sched_entry *e)
+{
+	struct timeval tv = clock_tv(srv.cfg.queue_timeout_ms);
+
+	e->se_since_us = clock_now_us();
+	e->se_queued = true;
+	TAILQ_INSERT_TAIL(&sched.queue, e, se_link);
+	sched.nqueued++;
+	if (!evtimer_pending(sched.timer, NULL) && srv.cfg.queue_timeout_ms > 0)
+		evtimer_add(sched.timer, &tv);
+}
+
+void
 sched_dequeue(struct sched_entry *e)
 {
 	if (!e->se_queued)

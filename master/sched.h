@@ -65,6 +65,9 @@ int sched_enqueue(struct sched_entry *e);
 /* Queue a call again, whatever the bounds (it was accepted before): just
  * behind after, or at the front when after is NULL. */
 void sched_requeue(struct sched_entry *e, struct sched_entry *after);
+/* Queue a call at the back, whatever the bounds (it was accepted before:
+ * a notification whose turn came). */
+void sched_append(struct sched_entry *e);
 /* Take a waiting call off the queue (it ended while waiting). */
 void sched_dequeue(struct sched_entry *e);
 /* Whether a call is waiting: a new one must then wait behind it. */

@@ -524,7 +524,9 @@ call_run_cb(struct job *j)
 
 	/* From here a crash of this thread names this call (crash.h). */
 	crash_enter(call_get_id(c), c->c_seq);
-	rv = call_execute(c);
+	/* Cancelled while it waited for a thread (a deadline, a closed
+	 * connection): its handler never runs. */
+	rv = atomic_load(&c->c_cancelled) ? WSPOOL_CANCELLED : call_execute(c);
 	/* The end and its reason are fixed here, with the answer. */
 	pthread_mutex_lock(&call_mu);
 	cancelled = atomic_load(&c->c_cancelled);
