@@ -60,7 +60,8 @@ struct settings {
 	unsigned worker_threads;
 	unsigned worker_max_threads; /* --max-threads of local workers */
 	unsigned worker_max_waiting; /* --max-waiting of local workers */
-	size_t worker_stack;       /* --stack of local workers' handler threads */
+	size_t worker_stack;       /* --stack of local workers' handler threads
+	                              (0: the worker's default) */
 	uint64_t deadline_grace_ms; /* a call cancelled at its deadline may run
 	                              this long before its worker is killed */
 	int log_level;

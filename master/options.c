@@ -403,7 +403,6 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	cfg->grace_ms = 10000;
 	cfg->deadline_grace_ms = 1000;
 	cfg->worker_max_threads = 1024;
-	cfg->worker_stack = 256 * 1024;
 	cfg->queue_timeout_ms = 5000;
 	cfg->queue_max = 10000;
 	cfg->worker_max_inflight = 1000;
@@ -583,7 +582,7 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 				goto fail;
 			break;
 		case O_WORKER_MAX_THREADS:
-			if (options_uint(optarg, 65536, &v) != 0 || v == 0)
+			if (options_uint(optarg, 4096, &v) != 0 || v == 0)
 				goto fail;
 			cfg->worker_max_threads = (unsigned)v;
 			break;

@@ -24,7 +24,7 @@
 
 #include <msgpack.h>
 
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
 
 /* Largest value one envelope carries (params, a result, an argument). */
 #define PROTO_MAX_MSG (64u * 1024 * 1024)
@@ -59,8 +59,11 @@ enum proto_type {
 
 	/* 32-63: worker -> master */
 	PROTO_READY = 32,     /* [32, pid, host, module, routes:[[name, pattern, timeout_ms,
-	                         flags]...], cleanups:[name...]]; route flags:
-	                         PROTO_ROUTE_IDEMPOTENT */
+	                         flags]...], cleanups:[name...], threads, waiting];
+	                         route flags: PROTO_ROUTE_IDEMPOTENT; threads: the
+	                         most handler threads it runs, waiting: the calls
+	                         it takes beyond them (queued for a thread): the
+	                         master sends it at most threads + waiting calls */
 	PROTO_RESULT = 33,    /* [33, call_id, value:bin]  value: JSON text */
 	PROTO_CHUNK = 34,     /* [34, call_id, value:bin|nil]  JSON text; nil:
 	                         undefined chunk */
@@ -118,9 +121,11 @@ struct proto_msg {
 	uint64_t conn_id;       /* CALL */
 	uint64_t call_id;       /* CLEANUP: the call the cleanup belongs to; LOG: the
 	                           call it is about, or 0 */
-	uint64_t seq;           /* DEFER, DEFER_ACK, CLEANUP_DONE, CLEANUP */
+	uint64_t seq;           /* DEFER, DEFER_ACK, CLEANUP_DONE, CLEANUP; READY:
+	                           threads */
 	int64_t num;            /* READY: pid; ERROR: code; LOG: level; CLEANUP: attempt */
-	uint64_t flags;         /* CALL: flags; CLEANUP_DONE: ok (1/0) */
+	uint64_t flags;         /* CALL: flags; CLEANUP_DONE: ok (1/0); READY:
+	                           waiting */
 	struct proto_bytes str;  /* CALL, CLEANUP: route; ERROR, CLEANUP_DONE: message;
 	                            READY: host; CONN_OPEN: uuid; DEFER: name; LOG: text */
 	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module;
@@ -242,7 +247,8 @@ struct proto_route_info {
 };
 int proto_put_ready(struct proto_writer *w, int64_t pid, const char *host,
     const char *module, const struct proto_route_info *routes, size_t nroutes,
-    const char *const *cleanups, size_t ncleanups);
+    const char *const *cleanups, size_t ncleanups, uint64_t threads,
+    uint64_t waiting);
 int proto_put_result(struct proto_writer *w, uint64_t call_id,
     const void *value, size_t value_len);
 /* value NULL: an undefined chunk. */

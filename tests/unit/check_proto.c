@@ -292,7 +292,8 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 	PUT(proto_put_cleanup(w, 11, 7, 3, 2, "add", "unlock", V_ARG, LEN(V_ARG),
 	    V_TIMEOUT, LEN(V_TIMEOUT)));
 	PUT(proto_put_drain(w));
-	PUT(proto_put_ready(w, 4242, "h1", "demo", routes, 2, cleanups, 1));
+	PUT(proto_put_ready(w, 4242, "h1", "demo", routes, 2, cleanups, 1, 64,
+	    8));
 	PUT(proto_put_result(w, 7, V_RESULT, LEN(V_RESULT)));
 	PUT(proto_put_chunk(w, 8, V_RESULT, LEN(V_RESULT)));
 	PUT(proto_put_chunk(w, 8, NULL, 0));
@@ -330,7 +331,7 @@ static const struct expect all_expect[NALL] = {
 	  .value2 = V_TIMEOUT, .value2_len = LEN(V_TIMEOUT) },
 	{ .type = PROTO_DRAIN },
 	{ .type = PROTO_READY, .num = 4242, .str = "h1", .str2 = "demo",
-	  .obj = 1, .obj2 = 1 },
+	  .obj = 1, .obj2 = 1, .seq = 64, .flags = 8 },
 	{ .type = PROTO_RESULT, .id = 7, .value = V_RESULT,
 	  .value_len = LEN(V_RESULT), .has_value = 1 },
 	{ .type = PROTO_CHUNK, .id = 8, .value = V_RESULT,
@@ -502,7 +503,8 @@ START_TEST(test_roundtrip_limits)
 	ck_assert_int_eq(proto_put_error(&b.w, UINT64_MAX, INT_MIN, NULL, NULL, 0), 0);
 	ck_assert_int_eq(proto_put_log(&b.w, UINT64_MAX, INT_MAX, NULL), 0);
 	ck_assert_int_eq(proto_put_hello(&b.w, INT64_MAX, "", NULL), 0);
-	ck_assert_int_eq(proto_put_ready(&b.w, 0, "h", "m", NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(proto_put_ready(&b.w, 0, "h", "m", NULL, 0, NULL, 0,
+	    UINT64_MAX, UINT64_MAX), 0);
 	ck_assert_int_eq(proto_put_defer_ack(&b.w, UINT64_MAX, UINT64_MAX), 0);
 	ck_assert_int_eq(proto_put_conn_open(&b.w, 1, "", "", NULL, NULL, 0), 0);
 	/* An empty bin is a legal envelope; proto_unpack_value rejects it. */
@@ -528,7 +530,8 @@ START_TEST(test_roundtrip_limits)
 	    .str = "", .str2 = "" });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_READY, .str = "h",
-	    .str2 = "m", .obj = 1, .obj2 = 1 });
+	    .str2 = "m", .obj = 1, .obj2 = 1, .seq = UINT64_MAX,
+	    .flags = UINT64_MAX });
 	ck_assert_uint_eq(m.obj->via.array.size, 0);
 	ck_assert_uint_eq(m.obj2->via.array.size, 0);
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
@@ -598,8 +601,9 @@ START_TEST(test_version)
 	ck_assert_int_eq(proto_reader_init(&rd, "\x01", PROTO_MAX_BATCH + 1), -1);
 	ck_assert_str_eq(rd.error, "message too large");
 	proto_reader_fini(&rd);
-	expect_error("\x03", 1, 0, "message has no envelope");
-	expect_error("\x04\x91\x07", 3, 0, "wrong protocol version");
+	expect_error("\x04", 1, 0, "message has no envelope");
+	expect_error("\x05\x91\x07", 3, 0, "wrong protocol version");
+	expect_error("\x03\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x02\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x01\x91\x07", 3, 0, "wrong protocol version");
 	expect_error("\x00\x91\x07", 3, 0, "wrong protocol version");
@@ -608,8 +612,8 @@ START_TEST(test_version)
 	expect_error("\x91\x01\x91\x07", 4, 0, "version is not an integer");
 	expect_error("\xcd\x00", 2, 0, "truncated message");
 	expect_error("\xc1\x91\x07", 3, 0, "invalid msgpack");
-	/* A long encoding of 3 is still version 3. */
-	expect_error("\xcf\0\0\0\0\0\0\0\x03\x91\x08", 11, 0,
+	/* A long encoding of 4 is still version 4. */
+	expect_error("\xcf\0\0\0\0\0\0\0\x04\x91\x08", 11, 0,
 	    "unknown message type");
 
 	raw_init(&r);
@@ -729,16 +733,16 @@ START_TEST(test_oversized_string)
 
 	raw_init(&raw);
 	msgpack_pack_uint64(&raw.pk, PROTO_VERSION);
-	raw_pack(&raw, "[6uussn[1S", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", big, (size_t)PROTO_MAX_STR + 1);
+	raw_pack(&raw, "[8uussn[1Suu", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", big, (size_t)PROTO_MAX_STR + 1, (uint64_t)0, (uint64_t)0);
 	/* routes nil fails first: check the cleanup name on its own. */
 	raw_expect_error(&raw, 0, "routes are not an array");
 	raw_fini(&raw);
 
 	raw_init(&raw);
 	msgpack_pack_uint64(&raw.pk, PROTO_VERSION);
-	raw_pack(&raw, "[6uuss[0[1S", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", big, (size_t)PROTO_MAX_STR + 1);
+	raw_pack(&raw, "[8uuss[0[1Suu", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", big, (size_t)PROTO_MAX_STR + 1, (uint64_t)0, (uint64_t)0);
 	raw_expect_error(&raw, 0, "cleanup name is not a string");
 	raw_fini(&raw);
 
@@ -762,14 +766,14 @@ START_TEST(test_oversized_string)
 	    "\xc0", 1), -1);
 	ck_assert_int_eq(proto_put_cleanup(&b.w, 1, 1, 1, 0, "r", "n", "\xc0", 1,
 	    "\xc0", 1), -1);
-	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", big, NULL, 0, NULL, 0), -1);
+	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", big, NULL, 0, NULL, 0, 1, 0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m", NULL, 0,
-	    (const char *const *)&big, 1), -1);
-	ck_assert_int_eq(proto_put_ready(&b.w, -1, "h", "m", NULL, 0, NULL, 0), -1);
+	    (const char *const *)&big, 1, 1, 0), -1);
+	ck_assert_int_eq(proto_put_ready(&b.w, -1, "h", "m", NULL, 0, NULL, 0, 1, 0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m",
-	    &(struct proto_route_info){ big, 1, 0, 0 }, 1, NULL, 0), -1);
+	    &(struct proto_route_info){ big, 1, 0, 0 }, 1, NULL, 0, 1, 0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m",
-	    &(struct proto_route_info){ "r", -1, 0, 0 }, 1, NULL, 0), -1);
+	    &(struct proto_route_info){ "r", -1, 0, 0 }, 1, NULL, 0, 1, 0), -1);
 	ck_assert_int_eq(proto_put_hello(&b.w, -1, "h", "d"), -1);
 	values[0] = big;
 	ck_assert_int_eq(proto_put_conn_open(&b.w, 1, UUID, "::1", names,
@@ -916,30 +920,39 @@ START_TEST(test_wrong_types)
 	    (uint64_t)PROTO_CONN_OPEN, (uint64_t)1, "::1");
 
 	/* READY routes and cleanups */
-	envelope_error("routes are not an array", "[6u u s s {0 [0",
-	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m");
+	envelope_error("routes are not an array", "[8u u s s {0 [0 u u",
+	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1[3s u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (uint64_t)1, (uint64_t)0);
+	    "[8u u s s [1[3s u u [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (uint64_t)1, (uint64_t)0, (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1[4u u u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", (uint64_t)1, (uint64_t)1, (uint64_t)0, (uint64_t)0);
+	    "[8u u s s [1[4u u u u [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", (uint64_t)1, (uint64_t)1, (uint64_t)0, (uint64_t)0, (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1[4s i u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (int64_t)-1, (uint64_t)0, (uint64_t)0);
+	    "[8u u s s [1[4s i u u [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (int64_t)-1, (uint64_t)0, (uint64_t)0, (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1[4s u u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (uint64_t)1, (uint64_t)UINT32_MAX + 1, (uint64_t)0);
+	    "[8u u s s [1[4s u u u [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (uint64_t)1, (uint64_t)UINT32_MAX + 1, (uint64_t)0, (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1[4s u u i [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (uint64_t)1, (uint64_t)0, (int64_t)-1);
+	    "[8u u s s [1[4s u u i [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (uint64_t)1, (uint64_t)0, (int64_t)-1, (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1s [0", (uint64_t)PROTO_READY, (uint64_t)1, "h", "m",
-	    "add");
-	envelope_error("cleanups are not an array", "[6u u s s [0 n",
-	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m");
-	envelope_error("cleanup name is not a string", "[6u u s s [0 [2s u",
-	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", "ok", (uint64_t)1);
+	    "[8u u s s [1s [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h", "m",
+	    "add", (uint64_t)0,
+	    (uint64_t)0);
+	envelope_error("cleanups are not an array", "[8u u s s [0 n u u",
+	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", (uint64_t)0,
+	    (uint64_t)0);
+	envelope_error("cleanup name is not a string", "[8u u s s [0 [2s u u u",
+	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", "ok", (uint64_t)1, (uint64_t)0,
+	    (uint64_t)0);
 }
 END_TEST
 
@@ -1030,9 +1043,9 @@ START_TEST(test_nesting_bomb)
 	raw_fini(&r);
 
 	/* Containers claiming more elements than there are bytes. */
-	expect_error("\x03\xdd\xff\xff\xff\xff\x07", 7, 0, "truncated message");
-	expect_error("\x03\xdf\xff\xff\xff\xff\x07\x07", 8, 0, "truncated message");
-	expect_error("\x03\x91\xdd\x7f\xff\xff\xff", 7, 0, "truncated message");
+	expect_error("\x04\xdd\xff\xff\xff\xff\x07", 7, 0, "truncated message");
+	expect_error("\x04\xdf\xff\xff\xff\xff\x07\x07", 8, 0, "truncated message");
+	expect_error("\x04\x91\xdd\x7f\xff\xff\xff", 7, 0, "truncated message");
 	bytes.ptr = "\xdd\xff\xff\xff\xff\xc0";
 	bytes.len = 6;
 	ck_assert_int_eq(proto_unpack_value(&bytes, &zone, &o), -1);
@@ -1211,7 +1224,7 @@ START_TEST(test_writer_sticky_error)
 	ck_assert_int_eq(proto_put_end(&w, 2), -7);
 	ck_assert_int_eq(proto_put_log(&w, 0, 1, "x"), -7);
 	ck_assert_int_eq(proto_put_cleanup_done(&w, 1, 1, 1, "x"), -7);
-	ck_assert_int_eq(proto_put_ready(&w, 1, "h", "m", routes, 2, cleanups, 1), -7);
+	ck_assert_int_eq(proto_put_ready(&w, 1, "h", "m", routes, 2, cleanups, 1, 1, 0), -7);
 	ck_assert_int_eq(proto_put_call(&w, 1, 2, "r", 1, "\xc0", 1, "1", 1, 0),
 	    -7);
 	ck_assert_int_eq(proto_put_cancel(&w, 1, "\xc0", 1), -7);
