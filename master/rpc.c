@@ -129,11 +129,21 @@ rpc_send_reason_error(struct conn *c, const struct call *call, int code,
 	((struct call *)(void *)((char *)(e) - offsetof(struct call, k_deadline)))
 
 /* A handler ignored its deadline's cancel: stop its worker, naming it. The
- * call ends with the worker's death, never before this returns. */
+ * call ends with the worker's death, never before this returns. A call
+ * that has not even started (it waits for a thread behind others) is not
+ * hung: it will not run (the worker skips a cancelled call) and ends when
+ * a thread takes it; killing the worker would only hurt the others. */
 static void
 rpc_deadline_kill(struct call *call, struct worker *w)
 {
 	char why[96];
+
+	if (supervise_not_started(w, call->k_wseq)) {
+		log_info("call %llu (%s) passed its deadline before starting "
+		    "on worker %d: cancelled there", (unsigned long long)
+		    call->k_id, call->k_route, (int)w->w_pid);
+		return;
+	}
 
 	snprintf(why, sizeof(why), "call %llu (%s) ignored the cancel of its "
 	    "deadline", (unsigned long long)call->k_id, call->k_route);

@@ -118,3 +118,35 @@ def test_a_handler_that_ignores_the_cancel_is_killed_alone():
             assert metric(srv, "wspool_calls_redispatched_total") == 1
             assert "ignored the cancel of its deadline" in srv.stderr_text()
         run(body())
+
+
+def test_a_call_not_started_at_its_deadline_kills_nobody():
+    # One thread, held by a subscription (no deadline); an echo waits
+    # behind it in the worker and passes its deadline there: 504, and
+    # after the grace nothing is killed (it never started: it is not
+    # hung), the subscription streams on, and once it is cancelled the
+    # echo ends on the worker without running.
+    with server(["--deadline-grace", "0.5", "--worker-threads", "1",
+                 "--worker-max-threads", "1",
+                 "--worker-max-waiting", "4"]) as srv:
+        async def body():
+            async with await Client.connect(srv) as c:
+                sub, echo_id = harness.next_id(), harness.next_id()
+                await c.send({"method": "count", "params": [1000000, 50],
+                              "id": sub})
+                await c.recv_until(lambda m: m.get("id") == sub)
+                await c.send({"method": "echo", "params": [1], "id": echo_id})
+                msg = (await c.recv_until(
+                    lambda m: m.get("id") == echo_id, timeout=30))[-1]
+                assert msg["error"]["code"] == 504, msg
+                wait_for(lambda: "passed its deadline before starting"
+                         in srv.stderr_text(), 30, "the grace to pass")
+                n = len(await c.recv_until(lambda m: m.get("id") == sub))
+                assert n >= 1
+                await c.send({"method": ".cancel", "params": [sub]})
+                wait_for(lambda: metric(srv, "wspool_calls_in_flight") == 0,
+                         10, "both calls to end on the worker")
+            assert deaths(srv) == 0
+            assert metric(srv, "wspool_deadline_kills_total") == 0
+            assert metric(srv, "wspool_deadline_cancels_total") == 1
+        run(body())
