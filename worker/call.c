@@ -514,6 +514,23 @@ call_release(struct wspool_call *c)
 		call_destroy(c);
 }
 
+/* Whether the call was cancelled with reason timeout (its deadline). */
+static bool
+call_timed_out(struct wspool_call *c)
+{
+	struct wspool_reason reason;
+	bool timeout = false;
+
+	if (!atomic_load(&c->c_cancelled))
+		return false;
+	pthread_mutex_lock(&call_mu);
+	if (c->c_reason != NULL && cleanup_reason_unpack(c->c_reason,
+	    c->c_reason_len, &c->c_zone, &reason) == 0)
+		timeout = reason.kind == WSPOOL_REASON_TIMEOUT;
+	pthread_mutex_unlock(&call_mu);
+	return timeout;
+}
+
 static void
 call_run_cb(struct job *j)
 {
@@ -522,11 +539,20 @@ call_run_cb(struct job *j)
 	bool cancelled, cleanups = false;
 	int rv;
 
-	/* From here a crash of this thread names this call (crash.h). */
-	crash_enter(call_get_id(c), c->c_seq);
-	/* Cancelled while it waited for a thread (a deadline, a closed
-	 * connection): its handler never runs. */
-	rv = atomic_load(&c->c_cancelled) ? WSPOOL_CANCELLED : call_execute(c);
+	/*
+	 * Cancelled for its deadline while it waited for a thread: the
+	 * client has had its 504, and the master, seeing on the crash page
+	 * that it never started, relies on it not running (a handler that
+	 * hung now would have no deadline left). Not marked started. Other
+	 * cancels (a closed connection) still let it run, as always.
+	 */
+	if (call_timed_out(c)) {
+		rv = WSPOOL_CANCELLED;
+	} else {
+		/* From here a crash of this thread names this call (crash.h). */
+		crash_enter(call_get_id(c), c->c_seq);
+		rv = call_execute(c);
+	}
 	/* The end and its reason are fixed here, with the answer. */
 	pthread_mutex_lock(&call_mu);
 	cancelled = atomic_load(&c->c_cancelled);

@@ -26,7 +26,7 @@ import pytest
 
 import harness
 
-PROTO_VERSION = 3
+PROTO_VERSION = 4
 HELLO, WELCOME, REFUSE, READY = 64, 65, 66, 32
 RESULT, DEFER, CLEANUP_DONE, LOG, HEARTBEAT = 33, 37, 38, 39, 72
 SP_REQ0, SP_REP0, SP_PAIR1 = 0x30, 0x31, 0x11
@@ -368,7 +368,9 @@ class FakeWorker:
         assert url.startswith("tls+tcp://"), url
         h, p = url[len("tls+tcp://"):].rsplit(":", 1)
         self.sp = SP(h, int(p), SP_PAIR1, certs)
-        self.send([READY, 4242, "fake-host", "demo", DEMO_ROUTES, ["record"]])
+        # Capacity: 64 threads, none waiting.
+        self.send([READY, 4242, "fake-host", "demo", DEMO_ROUTES, ["record"],
+                   64, 0])
 
     def send(self, *envelopes):
         self.sp.send(struct.pack(">I", 1), batch(*envelopes))
