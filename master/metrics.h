@@ -51,7 +51,7 @@
 	X(deadline_cancels_total, "counter", \
 	    "Calls cancelled on their worker at their deadline (504 sent).") \
 	X(deadline_kills_total, "counter", \
-	    "Workers killed: a call ignored its deadline's cancel past --deadline-grace.") \
+	    "Workers killed: a call ran on past --deadline-grace after its cancel.") \
 	X(notifications_dropped_total, "counter", \
 	    "Notifications dropped: their connection had --max-inflight calls.") \
 	X(cleanups_retried_total, "counter", \

@@ -766,10 +766,12 @@ START_TEST(test_oversized_string)
 	    "\xc0", 1), -1);
 	ck_assert_int_eq(proto_put_cleanup(&b.w, 1, 1, 1, 0, "r", "n", "\xc0", 1,
 	    "\xc0", 1), -1);
-	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", big, NULL, 0, NULL, 0, 1, 0), -1);
+	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", big, NULL, 0, NULL, 0, 1,
+	    0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m", NULL, 0,
 	    (const char *const *)&big, 1, 1, 0), -1);
-	ck_assert_int_eq(proto_put_ready(&b.w, -1, "h", "m", NULL, 0, NULL, 0, 1, 0), -1);
+	ck_assert_int_eq(proto_put_ready(&b.w, -1, "h", "m", NULL, 0, NULL, 0, 1,
+	    0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m",
 	    &(struct proto_route_info){ big, 1, 0, 0 }, 1, NULL, 0, 1, 0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m",
@@ -937,8 +939,8 @@ START_TEST(test_wrong_types)
 	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
 	    "[8u u s s [1[4s u u u [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (uint64_t)1, (uint64_t)UINT32_MAX + 1, (uint64_t)0, (uint64_t)0,
-	    (uint64_t)0);
+	    "m", "add", (uint64_t)1, (uint64_t)UINT32_MAX + 1, (uint64_t)0,
+	    (uint64_t)0, (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
 	    "[8u u s s [1[4s u u i [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
 	    "m", "add", (uint64_t)1, (uint64_t)0, (int64_t)-1, (uint64_t)0,
@@ -951,8 +953,8 @@ START_TEST(test_wrong_types)
 	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", (uint64_t)0,
 	    (uint64_t)0);
 	envelope_error("cleanup name is not a string", "[8u u s s [0 [2s u u u",
-	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", "ok", (uint64_t)1, (uint64_t)0,
-	    (uint64_t)0);
+	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", "ok", (uint64_t)1,
+	    (uint64_t)0, (uint64_t)0);
 }
 END_TEST
 
@@ -1224,7 +1226,8 @@ START_TEST(test_writer_sticky_error)
 	ck_assert_int_eq(proto_put_end(&w, 2), -7);
 	ck_assert_int_eq(proto_put_log(&w, 0, 1, "x"), -7);
 	ck_assert_int_eq(proto_put_cleanup_done(&w, 1, 1, 1, "x"), -7);
-	ck_assert_int_eq(proto_put_ready(&w, 1, "h", "m", routes, 2, cleanups, 1, 1, 0), -7);
+	ck_assert_int_eq(proto_put_ready(&w, 1, "h", "m", routes, 2, cleanups, 1,
+	    1, 0), -7);
 	ck_assert_int_eq(proto_put_call(&w, 1, 2, "r", 1, "\xc0", 1, "1", 1, 0),
 	    -7);
 	ck_assert_int_eq(proto_put_cancel(&w, 1, "\xc0", 1), -7);
