@@ -400,7 +400,9 @@ int wspool_header_at(const wspool_call *call, size_t i, const char **name,
     const char **value);
 
 /* True once the call is cancelled (client .cancel, disconnect, deadline,
- * shutdown). Takes no lock. */
+ * shutdown). Takes no lock. At a deadline the handler has the master's
+ * --deadline-grace (1 s by default) to return before its worker is
+ * killed: long loops should look. */
 bool wspool_cancelled(const wspool_call *call);
 
 /*

@@ -40,6 +40,8 @@ static struct {
 	struct call *calls;          /* by k_id */
 	struct call *pool;           /* free small calls, linked by k_conn */
 	unsigned npool;
+	unsigned nheld;              /* notifications held (CALL_HELD) */
+	void (*note_ready)(struct call *call);
 } calls;
 
 static const char *const calls_outcome_names[] = {
@@ -51,15 +53,25 @@ static const char *const calls_outcome_names[] = {
 static uint64_t
 calls_in_flight_gauge_cb(void)
 {
-	return (uint64_t)HASH_COUNT(calls.calls) - sched_queued();
+	return (uint64_t)HASH_COUNT(calls.calls) - sched_queued() - calls.nheld;
+}
+
+static uint64_t
+calls_held_gauge_cb(void)
+{
+	return calls.nheld;
 }
 
 void
-calls_init(void)
+calls_init(void (*note_ready)(struct call *call))
 {
+	calls.note_ready = note_ready;
 	metrics_outcomes(calls_outcome_names, OUTCOME_COUNT);
 	metrics_gauge("wspool_calls_in_flight",
 	    "Calls sent to a worker and not yet ended.", calls_in_flight_gauge_cb);
+	metrics_gauge("wspool_notifications_held",
+	    "Notifications waiting for the one before them on their connection "
+	    "to end.", calls_held_gauge_cb);
 }
 
 void
@@ -100,6 +112,66 @@ calls_add(struct call *call, struct conn *c, struct calls_conn *cc)
 	cc->cc_count++;
 }
 
+bool
+calls_note_chain(struct call *call, struct calls_conn *cc)
+{
+	struct call *last = cc->cc_note_last;
+
+	call->k_note_cc = cc;
+	cc->cc_note_last = call;
+	if (last == NULL)
+		return false;
+	last->k_note_next = call;
+	call->k_note_prev = last;
+	call->k_flags |= CALL_HELD;
+	calls.nheld++;
+	return true;
+}
+
+void
+calls_conn_gone(struct calls_conn *cc)
+{
+	struct call *call;
+
+	cc->cc_closing = true;
+	for (call = cc->cc_note_last; call != NULL; call = call->k_note_prev)
+		call->k_note_cc = NULL;
+	cc->cc_note_last = NULL;
+}
+
+unsigned
+calls_held(void)
+{
+	return calls.nheld;
+}
+
+/* A notification ends: out of its chain. Returns the next one when this
+ * one was the head: it may start now (calls.h). */
+static struct call *
+calls_note_unchain(struct call *call)
+{
+	struct call *prev = call->k_note_prev, *next = call->k_note_next;
+
+	if (prev != NULL)
+		prev->k_note_next = next;
+	if (next != NULL)
+		next->k_note_prev = prev;
+	if (call->k_note_cc != NULL && call->k_note_cc->cc_note_last == call)
+		call->k_note_cc->cc_note_last = prev;
+	call->k_note_prev = call->k_note_next = NULL;
+	call->k_note_cc = NULL;
+	if (call->k_flags & CALL_HELD) {
+		call->k_flags &= ~CALL_HELD;
+		calls.nheld--;
+	}
+	if (prev == NULL && next != NULL && (next->k_flags & CALL_HELD)) {
+		next->k_flags &= ~CALL_HELD;
+		calls.nheld--;
+		return next;
+	}
+	return NULL;
+}
+
 void
 calls_detach(struct call *call)
 {
@@ -126,6 +198,7 @@ calls_free(struct call *call)
 	enum call_outcome o = call->k_outcome < 0 ? OUTCOME_OK :
 	    (enum call_outcome)call->k_outcome;
 	uint64_t us = clock_now_us() - call->k_start_us;
+	struct call *ready = NULL;
 
 	/* One structured line per call: at info for those that did not end
 	 * well, at debug for the rest. */
@@ -138,6 +211,8 @@ calls_free(struct call *call)
 		    call->k_worker_pid, calls_outcome_names[o], (unsigned long long)us);
 	sched_dequeue(&call->k_sched);
 	free(call->k_params);
+	if (call->k_flags & CALL_NOTIFY)
+		ready = calls_note_unchain(call);
 	calls_detach(call);
 	metrics_call_end(call->k_route, (unsigned)o, us);
 	if (call->k_worker != NULL)
@@ -148,9 +223,13 @@ calls_free(struct call *call)
 		call->k_conn = (struct conn *)(void *)calls.pool;
 		calls.pool = call;
 		calls.npool++;
-		return;
+	} else {
+		free(call);
 	}
-	free(call);
+	/* Once this one is gone (its worker released): the next
+	 * notification of its connection may start. */
+	if (ready != NULL)
+		calls.note_ready(ready);
 }
 
 /* ---- lookups -------------------------------------------------------------- */

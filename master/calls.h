@@ -15,6 +15,23 @@
  *   reason the client saw, not what happened after.
  * - Every call ends exactly once: calls_free frees it and counts it. Calls
  *   with a short client id go back to a small pool instead of free().
+ *
+ * Design notes: the order of notifications.
+ * - A connection's notifications run one after another, in arrival order
+ *   (the contract). The master enforces it: each notification not yet
+ *   ended is chained (k_note_prev, k_note_next) behind the one before it
+ *   on its connection; only the head of a chain is given to a worker (or
+ *   waits on sched's queue), the others are held (CALL_HELD).
+ * - The head ends when it is freed (its terminal reply, its worker's
+ *   death, a queue timeout or a deadline while queued): then the next one
+ *   is no longer held, and the note_ready hook starts it. A head detached
+ *   at its deadline still runs, so the next one still waits for its end.
+ * - The chain is made of the calls themselves, so it outlives a detach;
+ *   the connection keeps only its last notification (cc_note_last), and
+ *   forgets it (calls_conn_gone) before it is freed.
+ * - The hook never frees a call (no recursion down a chain): when it
+ *   cannot start one (its connection is closing), the call is left to
+ *   whoever iterates over the calls being ended.
  */
 #ifndef MASTER_CALLS_H
 #define MASTER_CALLS_H
@@ -41,7 +58,11 @@ struct call {
 	size_t k_route_len;
 	int k_pattern;
 	unsigned k_flags;
-#define CALL_NOTIFY 0x1              /* notification: never answered */
+#define CALL_NOTIFY 0x1u             /* notification: never answered */
+#define CALL_GRACE 0x2u              /* past its deadline, cancelled: k_deadline
+                                        is now the end of --deadline-grace */
+#define CALL_HELD 0x4u               /* a notification waiting for the one
+                                        before it on its connection to end */
 	int k_outcome;               /* enum call_outcome, -1 until known */
 	uint64_t k_start_us;
 	uint64_t k_conn_id;          /* for logs, after the connection is gone */
@@ -53,6 +74,9 @@ struct call {
 	unsigned char k_reruns;      /* times run again as an idempotent neighbour */
 	bool k_paused;               /* flow.c: its credit is withheld */
 	uint64_t k_owed;             /* flow.c: credit owed to its worker */
+	struct call *k_note_prev;    /* notifications: the one before it on its */
+	struct call *k_note_next;    /* connection (NULL: it is the head), the */
+	struct calls_conn *k_note_cc; /* one after; the connection while open */
 	UT_hash_handle hh;           /* the table, by k_id */
 	UT_hash_handle hh_conn;      /* its connection's calls, by client id */
 	struct sched_entry k_sched;  /* while waiting for a worker */
@@ -65,6 +89,8 @@ struct call {
 struct calls_conn {
 	struct call *cc_calls;       /* by client id (hh_conn) */
 	unsigned cc_count;
+	struct call *cc_note_last;   /* its last notification not yet ended */
+	bool cc_closing;             /* calls_conn_gone: no call may start */
 };
 
 /* How a call ended, as the client saw it (the outcome label of
@@ -81,8 +107,10 @@ enum call_outcome {
 	OUTCOME_COUNT
 };
 
-/* Registers the outcome names and the in-flight gauge (rpc_init). */
-void calls_init(void);
+/* Registers the outcome names and the in-flight gauges, and the hook that
+ * starts a notification once the one before it ended: it runs inside
+ * calls_free and must not free a call (rpc_init). */
+void calls_init(void (*note_ready)(struct call *call));
 /* Frees the pool; every call must have ended. */
 void calls_fini(void);
 
@@ -92,6 +120,15 @@ struct call *calls_alloc(size_t key_len);
 /* Into the table by k_id, and attached to c (whose calls are cc) by its
  * client id (k_client_id, k_client_id_len): both set before. */
 void calls_add(struct call *call, struct conn *c, struct calls_conn *cc);
+/* A notification just added: chain it behind the connection's last one
+ * not yet ended. true: one runs before it, so it is held (CALL_HELD)
+ * until note_ready says it may start. */
+bool calls_note_chain(struct call *call, struct calls_conn *cc);
+/* The connection cc goes away: no call of it may start from now on, and
+ * its calls forget it. */
+void calls_conn_gone(struct calls_conn *cc);
+/* Notifications held behind another of their connection. */
+unsigned calls_held(void);
 /* Off its connection (nothing more goes to the client); no-op when
  * detached already. */
 void calls_detach(struct call *call);

@@ -46,6 +46,7 @@ dispatch_ready_cb(struct worker *w, const struct proto_msg *m)
 	    routes_ready(w->w_generation, w->w_host, m) != 0)
 		return -1;
 	w->w_pid = (pid_t)m->num;
+	sched_capacity(w, m->seq, m->flags);
 	w->w_state = W_READY;
 	supervise_ready(w);
 	sched_handover();

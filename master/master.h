@@ -14,6 +14,8 @@
 
 #define MASTER_MAX_WORKER_LISTEN 8
 #define MASTER_MAX_ORIGINS 32
+/* --journal for an installed server (the demo command passes its own). */
+#define MASTER_JOURNAL_DEFAULT LOCALSTATEDIR "/lib/wspool/journal"
 #define MASTER_NODE_NAME_MAX 64
 
 /* Effective settings: defaults in options.c, then the command line. */
@@ -68,6 +70,12 @@ struct settings {
 	                              (node_name's, a dead master's), then exit */
 	char *adopt_name;          /* while parsing */
 	unsigned worker_threads;
+	unsigned worker_max_threads; /* --max-threads of local workers */
+	unsigned worker_max_waiting; /* --max-waiting of local workers */
+	size_t worker_stack;       /* --stack of local workers' handler threads
+	                              (0: the worker's default) */
+	uint64_t deadline_grace_ms; /* a call cancelled at its deadline may run
+	                              this long before its worker is killed */
 	int log_level;
 };
 

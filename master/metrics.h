@@ -50,6 +50,12 @@
 	    "Calls sent to another worker: their worker died before they started.") \
 	X(calls_rerun_total, "counter", \
 	    "Idempotent calls run again: a neighbour crashed their worker.") \
+	X(deadline_cancels_total, "counter", \
+	    "Calls cancelled on their worker at their deadline (504 sent).") \
+	X(deadline_kills_total, "counter", \
+	    "Workers killed: a call ran on past --deadline-grace after its cancel.") \
+	X(notifications_dropped_total, "counter", \
+	    "Notifications dropped: their connection had --max-inflight calls.") \
 	X(cleanups_retried_total, "counter", \
 	    "Deferred cleanups handed over to another worker after a death.") \
 	X(cleanups_dropped_total, "counter", \

@@ -20,8 +20,10 @@
  *   - else 502 with the crash reason, like the culprit; its cleanups run
  *     with it.
  * - Calls go again in arrival order (by call id), ahead of any call that
- *   waits for a worker (they all arrived earlier), so a connection's
- *   notifications keep their order.
+ *   waits for a worker (they all arrived earlier). A connection has at
+ *   most one notification on a worker (the head of its chain, calls.h):
+ *   sent again, it stays the head; ended with the worker, the next one
+ *   starts only then. Either way the order holds.
  */
 #ifndef MASTER_NEIGHBOURS_H
 #define MASTER_NEIGHBOURS_H

@@ -14,9 +14,9 @@
 
 #include "common/log.h"
 #include "master/master.h"
+#include "master/usage.h"
 #include "proto/proto.h"
 
-#define OPTIONS_JOURNAL_DEFAULT LOCALSTATEDIR "/lib/wspool/journal"
 #define OPTIONS_WORKER_MEMORY_DEFAULT ((size_t)1 << 30)
 
 /* A node name: 1 to MASTER_NODE_NAME_MAX of [A-Za-z0-9._-]. */
@@ -32,84 +32,6 @@ options_node_name(const char *s)
 	return 0;
 }
 
-static void
-options_usage(FILE *f)
-{
-	fprintf(f,
-"Usage: wspool-master [OPTION]... [MODULE.so]\n"
-"Serve the routes of MODULE.so (default: the demo module) to WebSocket\n"
-"clients speaking the alien-rpc protocol, running handlers in workers.\n"
-"\n"
-"  -l, --listen HOST:PORT     where clients connect (default 127.0.0.1:8080)\n"
-"      --tls-cert FILE        serve wss:// (TLS 1.2+) on --listen with this\n"
-"                             certificate chain (PEM); reread on SIGHUP\n"
-"      --tls-key FILE         its private key (PEM)\n"
-"      --compression          accept permessage-deflate (RFC 7692)\n"
-"  -w, --workers N            local worker processes (default: CPUs)\n"
-"      --worker-listen ADDR   also accept hand-started workers at this nng\n"
-"                             address (tls+tcp://HOST:PORT, tcp://HOST:PORT or\n"
-"                             ipc://PATH); repeatable\n"
-"      --worker-tls-cert FILE  the master's certificate (PEM) for tls+tcp://\n"
-"      --worker-tls-key FILE  its private key (PEM)\n"
-"      --worker-tls-ca FILE   the CA that signed the workers' certificates\n"
-"      --insecure-worker-listen  allow plain tcp:// beyond loopback\n"
-"      --worker-timeout SECS  a worker silent this long is lost (default 5)\n"
-"      --worker-path PATH     the wspool-worker program to run\n"
-"      --worker-threads N     handler threads per worker (default 4)\n"
-"      --worker-memory BYTES  memory limit per worker (K, M, G suffixes;\n"
-"                             default 1G, 0: none)\n"
-"      --journal PATH         the durable cleanup journal (LMDB; default\n"
-"                             " OPTIONS_JOURNAL_DEFAULT ");\n"
-"                             redis://HOST:PORT/DB: in Redis, so that it\n"
-"                             outlives this host (docs/scaling.md);\n"
-"                             `none`: in memory only, UNSAFE: a crash of the\n"
-"                             master loses every pending cleanup\n"
-"      --node-name NAME       this master's name in cleanup keys (default:\n"
-"                             the host name)\n"
-"      --adopt NAME           run the pending cleanups of dead master NAME\n"
-"                             from its journal (reason lost), then exit;\n"
-"                             serves no client\n"
-"      --ws-path PATH         the WebSocket endpoint (default /ws)\n"
-"      --max-connections N    open client connections (default 10000)\n"
-"      --handshake-timeout SECS  for the upgrade request (default 10)\n"
-"      --idle-timeout SECS    close a WebSocket with no message and no call\n"
-"                             for this long (default 0: never)\n"
-"      --ping-interval SECS   ping a silent client (default 30, 0: never)\n"
-"      --pong-timeout SECS    close it if it stays silent (default 10)\n"
-"      --max-client-backlog BYTES  unsent bytes per connection before it is\n"
-"                             no longer read from and its subscriptions\n"
-"                             wait (default 1M)\n"
-"      --send-timeout SECS    close (1008) a connection that stays over its\n"
-"                             backlog this long (default 30, 0: never)\n"
-"      --stream-window BYTES  a subscription's chunks on their way to its\n"
-"                             client, at most (default 64K, at least 64K)\n"
-"      --allow-origin ORIGIN  accept upgrades only from this Origin (and from\n"
-"                             clients that send none); repeatable\n"
-"      --max-message BYTES    largest client message (default 1M)\n"
-"      --max-inflight N       calls in flight per connection (default 1024)\n"
-"      --call-timeout SECS    deadline of requests and notifications\n"
-"                             (default 30, 0 for none)\n"
-"      --worker-max-inflight N  calls in flight on one worker (default 1000)\n"
-"      --max-calls-per-worker N  replace a worker after N calls, gracefully\n"
-"                             (default 0: never)\n"
-"      --queue-max N          calls waiting for a free worker (default 10000)\n"
-"      --queue-timeout SECS   how long a call may wait for a worker before\n"
-"                             503 (default 5)\n"
-"      --grace SECS           on SIGTERM, how long calls in flight may\n"
-"                             finish before they are cancelled (default 10)\n"
-"      --log-level LEVEL      error, warn, info or debug (default info)\n"
-"      --user USER            run as USER once the port is bound (workers too)\n"
-"      --core-dumps           allow core dumps (off by default)\n"
-"      --config FILE          read options from FILE first: one per line,\n"
-"                             `name = value` (the long option's name), # comments\n"
-"      --check                check the configuration and the module, then exit\n"
-"      --emit-routes FORMAT   print the module's routes for clients and exit:\n"
-"                             ts (alien-rpc route definitions) or json\n"
-"  -h, --help                 show this help and exit\n"
-"  -V, --version              show the version and exit\n");
-}
-
-/* Parse a size with an optional K/M/G suffix. */
 static int
 options_size(const char *s, size_t *out)
 {
@@ -128,6 +50,19 @@ options_size(const char *s, size_t *out)
 	if (*end != '\0')
 		return -1;
 	*out = (size_t)v;
+	return 0;
+}
+
+/* Seconds (a decimal number) within [min, max], as milliseconds. */
+static int
+options_secs(const char *s, double min, double max, uint64_t *ms)
+{
+	char *end;
+	double secs = strtod(s, &end);
+
+	if (end == s || *end != '\0' || !(secs >= min) || secs > max)
+		return -1;
+	*ms = (uint64_t)(secs * 1000.0);
 	return 0;
 }
 
@@ -331,7 +266,9 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	    O_NODE_NAME, O_EMIT_ROUTES,
 	    O_WORKER_TLS_CERT, O_WORKER_TLS_KEY, O_WORKER_TLS_CA,
 	    O_INSECURE_WORKER_LISTEN, O_WORKER_TIMEOUT, O_ADOPT,
-	    O_TLS_CERT, O_TLS_KEY, O_COMPRESSION };
+	    O_TLS_CERT, O_TLS_KEY, O_COMPRESSION,
+	    O_DEADLINE_GRACE, O_WORKER_MAX_THREADS, O_WORKER_MAX_WAITING,
+	    O_WORKER_STACK };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -375,14 +312,18 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 		{ "journal", required_argument, NULL, O_JOURNAL },
 		{ "node-name", required_argument, NULL, O_NODE_NAME },
 		{ "adopt", required_argument, NULL, O_ADOPT },
+		{ "deadline-grace", required_argument, NULL, O_DEADLINE_GRACE },
+		{ "worker-max-threads", required_argument, NULL,
+		    O_WORKER_MAX_THREADS },
+		{ "worker-max-waiting", required_argument, NULL,
+		    O_WORKER_MAX_WAITING },
+		{ "worker-stack", required_argument, NULL, O_WORKER_STACK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
 	long ncpu;
-	double secs;
-	char *end;
 	int c;
 	size_t i;
 
@@ -396,6 +337,8 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	cfg->max_inflight = 1024;
 	cfg->call_timeout_ms = 30000;
 	cfg->grace_ms = 10000;
+	cfg->deadline_grace_ms = 1000;
+	cfg->worker_max_threads = 1024;
 	cfg->queue_timeout_ms = 5000;
 	cfg->queue_max = 10000;
 	cfg->worker_max_inflight = 1000;
@@ -409,7 +352,7 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	cfg->stream_window = PROTO_CREDIT_WINDOW;
 	cfg->worker_threads = 4;
 	cfg->worker_memory = OPTIONS_WORKER_MEMORY_DEFAULT;
-	cfg->journal_path = strdup(OPTIONS_JOURNAL_DEFAULT);
+	cfg->journal_path = strdup(MASTER_JOURNAL_DEFAULT);
 	cfg->worker_timeout_ms = 5000;
 	cfg->log_level = LOG_INFO;
 
@@ -458,11 +401,9 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			cfg->insecure_worker_listen = true;
 			break;
 		case O_WORKER_TIMEOUT:
-			secs = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(secs >= 0.2) ||
-			    secs > 3600.0)
+			if (options_secs(optarg, 0.2, 3600.0,
+			    &cfg->worker_timeout_ms) != 0)
 				goto fail;
-			cfg->worker_timeout_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_WORKER_THREADS:
 			if (options_uint(optarg, 1024, &v) != 0 || v == 0)
@@ -490,18 +431,14 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			cfg->max_inflight = (unsigned)v;
 			break;
 		case O_CALL_TIMEOUT:
-			secs = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(secs >= 0) ||
-			    secs > 86400.0 * 365)
+			if (options_secs(optarg, 0, 86400.0 * 365,
+			    &cfg->call_timeout_ms) != 0)
 				goto fail;
-			cfg->call_timeout_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_QUEUE_TIMEOUT:
-			secs = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(secs >= 0) ||
-			    secs > 86400.0)
+			if (options_secs(optarg, 0, 86400.0,
+			    &cfg->queue_timeout_ms) != 0)
 				goto fail;
-			cfg->queue_timeout_ms = (uint64_t)(secs * 1000.0);
 			break;
 		case O_QUEUE_MAX:
 			if (options_uint(optarg, 1u << 24, &v) != 0)
@@ -600,24 +537,44 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 			options_set(&cfg->adopt_name, optarg);
 			break;
 		case O_GRACE:
-			secs = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(secs >= 0) ||
-			    secs > 86400.0)
+			if (options_secs(optarg, 0, 86400.0,
+			    &cfg->grace_ms) != 0)
 				goto fail;
-			cfg->grace_ms = (uint64_t)(secs * 1000.0);
+			break;
+		case O_DEADLINE_GRACE:
+			if (options_secs(optarg, 0, 3600.0,
+			    &cfg->deadline_grace_ms) != 0)
+				goto fail;
+			break;
+		case O_WORKER_MAX_THREADS:
+			if (options_uint(optarg, 4096, &v) != 0 || v == 0)
+				goto fail;
+			cfg->worker_max_threads = (unsigned)v;
+			break;
+		case O_WORKER_MAX_WAITING:
+			if (options_uint(optarg, 65536, &v) != 0)
+				goto fail;
+			cfg->worker_max_waiting = (unsigned)v;
+			break;
+		case O_WORKER_STACK:
+			/* glibc's floor is 16 KiB; handlers need more. */
+			if (options_size(optarg, &cfg->worker_stack) != 0 ||
+			    cfg->worker_stack < 64 * 1024 ||
+			    cfg->worker_stack > 1024u * 1024 * 1024)
+				goto fail;
 			break;
 		case O_LOG_LEVEL:
 			if ((cfg->log_level = log_level_parse(optarg)) < 0)
 				goto fail;
 			break;
 		case 'h':
-			options_usage(stdout);
+			usage_print(stdout);
 			exit(0);
 		case 'V':
 			printf("wspool-master (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 			exit(0);
 		default:
-			options_usage(stderr);
+			usage_print(stderr);
 			return -1;
 		}
 	}
@@ -627,6 +584,8 @@ options_parse_args(struct settings *cfg, int argc, char **argv)
 	}
 	if (optind < argc)
 		cfg->module_path = strdup(argv[optind]);
+	if (cfg->worker_max_threads < cfg->worker_threads)
+		cfg->worker_max_threads = cfg->worker_threads;
 	if (cfg->adopt) {
 		if (strcmp(cfg->journal_path, "none") == 0) {
 			fprintf(stderr, "wspool-master: --adopt needs a journal\n");

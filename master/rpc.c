@@ -37,11 +37,13 @@
 static struct {
 	struct json_buf out;         /* scratch: an answer being written */
 	bool started;                /* rpc_init ran: rpc_fini has work */
+	struct log_rate dropped;     /* lines about notifications dropped */
 } rpc;
 
 static void rpc_sched_start_cb(struct sched_entry *e, struct worker *w);
 static void rpc_sched_expire_cb(struct sched_entry *e);
 static void rpc_deadline_cb(struct timeouts_entry *e);
+static void rpc_note_ready_cb(struct call *call);
 
 static const struct sched_hooks rpc_sched_hooks = {
 	.sh_start = rpc_sched_start_cb,
@@ -53,7 +55,7 @@ rpc_init(void)
 {
 	rpc.started = true;
 	json_buf_init(&rpc.out);
-	calls_init();
+	calls_init(rpc_note_ready_cb);
 	flow_init();
 	if (timeouts_init(rpc_deadline_cb) != 0)
 		return -1;
@@ -128,32 +130,68 @@ rpc_send_reason_error(struct conn *c, const struct call *call, int code,
 #define RPC_CALL_OF_DEADLINE(e) \
 	((struct call *)(void *)((char *)(e) - offsetof(struct call, k_deadline)))
 
+/* A handler ignored its deadline's cancel: stop its worker, naming it. The
+ * call ends with the worker's death, never before this returns. A call
+ * that has not even started (it waits for a thread behind others) is not
+ * hung: it will not run (the worker skips a cancelled call) and ends when
+ * a thread takes it; killing the worker would only hurt the others. */
+static void
+rpc_deadline_kill(struct call *call, struct worker *w)
+{
+	char why[96];
+
+	if (supervise_not_started(w, call->k_wseq)) {
+		log_info("call %llu (%s) passed its deadline before starting "
+		    "on worker %d: cancelled there", (unsigned long long)
+		    call->k_id, call->k_route, (int)w->w_pid);
+		return;
+	}
+
+	snprintf(why, sizeof(why), "call %llu (%s) ignored the cancel of its "
+	    "deadline", (unsigned long long)call->k_id, call->k_route);
+	metrics_counters.deadline_kills_total++;
+	if (w->w_culprit == 0)
+		w->w_culprit = call->k_id;
+	supervise_kill(w, why);
+}
+
+/*
+ * A deadline is a cancel first: the client gets 504 at once, the handler
+ * is cancelled with reason timeout (its cancellable waits return) and gets
+ * --deadline-grace to return. Only a call still running after the grace
+ * gets its worker killed, as the culprit: its neighbours are spared as a
+ * crash's are (neighbours.c).
+ */
 static void
 rpc_deadline_cb(struct timeouts_entry *e)
 {
 	struct call *call = RPC_CALL_OF_DEADLINE(e);
 	struct worker *w = call->k_worker;
 	struct wspool_reason reason;
-	char why[64];
 
+	if (call->k_flags & CALL_GRACE) {
+		rpc_deadline_kill(call, w);
+		return;
+	}
 	rpc_reason(&reason, WSPOOL_REASON_TIMEOUT);
 	calls_set_outcome(call, OUTCOME_TIMEOUT);
 	journal_call_ended(call->k_id, &reason, false);
 	if (call->k_conn != NULL && !(call->k_flags & CALL_NOTIFY))
 		rpc_send_reason_error(call->k_conn, call, 504, "Gateway Timeout", &reason);
-	if (w == NULL) { /* still queued: no worker to stop */
+	if (w == NULL) { /* queued or held: nothing runs it yet */
 		calls_free(call);
 		return;
 	}
+	/* The call lives on until its terminal reply (or its worker's
+	 * death): a notification after it on its connection still waits. */
 	calls_detach(call);
-	/* A hung handler cannot be interrupted: stop its worker. The call
-	 * ends with the worker's death, never before this returns. */
-	snprintf(why, sizeof(why), "call %llu (%s) passed its deadline",
-	    (unsigned long long)call->k_id, call->k_route);
-	/* It is the culprit: its neighbours may be spared (neighbours.c). */
-	if (w->w_culprit == 0)
-		w->w_culprit = call->k_id;
-	supervise_kill(w, why);
+	link_send_cancel(w, call->k_id, &reason);
+	metrics_counters.deadline_cancels_total++;
+	call->k_flags |= CALL_GRACE;
+	if (srv.cfg.deadline_grace_ms == 0 ||
+	    timeouts_set(&call->k_deadline, srv.cfg.deadline_grace_ms,
+	    clock_now_us()) != 0)
+		rpc_deadline_kill(call, w);
 }
 
 /*
@@ -193,6 +231,19 @@ rpc_worker_drained_cb(struct worker *w, const struct wspool_reason *reason)
 	}
 }
 
+/* Keep a copy of the params with the call until it ends. 0 or -1. */
+static int
+rpc_keep_params(struct call *call, const char *params, size_t len)
+{
+	if (call->k_params != NULL)
+		return 0;
+	if ((call->k_params = malloc(len ? len : 1)) == NULL)
+		return -1;
+	memcpy(call->k_params, params, len);
+	call->k_params_len = len;
+	return 0;
+}
+
 int
 rpc_send_call(struct call *call, struct worker *w, const char *params,
     size_t len)
@@ -209,12 +260,8 @@ rpc_send_call(struct call *call, struct worker *w, const char *params,
 		lc.lc_nheaders = c->c_nheaders;
 	}
 	/* Kept until it ends: its worker may die before it starts. */
-	if (call->k_params == NULL) {
-		if ((call->k_params = malloc(len ? len : 1)) == NULL)
-			return -1;
-		memcpy(call->k_params, params, len);
-		call->k_params_len = len;
-	}
+	if (rpc_keep_params(call, params, len) != 0)
+		return -1;
 	if (link_send_call(w, c != NULL ? &lc : NULL, call->k_id, call->k_route,
 	    call->k_route_len, params, len, (call->k_flags & CALL_NOTIFY) ? NULL : call->k_client_id,
 	    call->k_client_id_len,
@@ -266,13 +313,29 @@ rpc_enqueue(struct call *call, const char *params, size_t len)
 {
 	if (sched_enqueue(&call->k_sched) != 0)
 		return -1;
-	if ((call->k_params = malloc(len ? len : 1)) == NULL) {
+	if (rpc_keep_params(call, params, len) != 0) {
 		sched_dequeue(&call->k_sched);
 		return -1;
 	}
-	memcpy(call->k_params, params, len);
-	call->k_params_len = len;
 	return 0;
+}
+
+/*
+ * calls: the notification after one that ended may start (calls.h: the
+ * order of notifications). It was accepted: it goes to a worker, or to
+ * the back of the queue whatever its bounds; it never ends here.
+ */
+static void
+rpc_note_ready_cb(struct call *call)
+{
+	struct worker *w;
+
+	if (call->k_attached == NULL || call->k_attached->cc_closing)
+		return; /* rpc_conn_closed ends it */
+	if (!sched_waiting() && (w = sched_pick()) != NULL &&
+	    rpc_send_call(call, w, call->k_params, call->k_params_len) == 0)
+		return;
+	sched_append(&call->k_sched);
 }
 
 void
@@ -374,6 +437,16 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		}
 	}
 	if (c->c_calls.cc_count >= srv.cfg.max_inflight) {
+		/* A notification cannot be answered 429: it is dropped,
+		 * counted, and logged (rate-limited). */
+		if (id == NULL) {
+			metrics_counters.notifications_dropped_total++;
+			log_rated(&rpc.dropped, LOG_WARN, "conn %llu: "
+			    "notification %.*s dropped: %u calls in flight "
+			    "(--max-inflight)", (unsigned long long)c->c_id,
+			    (int)(rq.rq_method_len > 64 ? 64 : rq.rq_method_len),
+			    rq.rq_method, c->c_calls.cc_count);
+		}
 		rpc_refuse(c, id, id_len, 429, "Too Many Requests");
 		return;
 	}
@@ -410,7 +483,11 @@ rpc_on_message(struct conn *c, const char *data, size_t len)
 		    (unsigned long long)call->k_id);
 	params = rq.rq_params != NULL ? rq.rq_params : "";
 	params_len = rq.rq_params_len;
-	if (!sched_waiting() && (w = sched_pick()) != NULL) {
+	/* One notification of a connection at a time, in arrival order. */
+	if (id == NULL && calls_note_chain(call, &c->c_calls)) {
+		if (rpc_keep_params(call, params, params_len) == 0)
+			return;
+	} else if (!sched_waiting() && (w = sched_pick()) != NULL) {
 		if (rpc_send_call(call, w, params, params_len) == 0)
 			return;
 	} else if (rpc_enqueue(call, params, params_len) == 0) {
@@ -428,6 +505,7 @@ rpc_conn_closed(struct conn *c)
 	struct wspool_reason reason;
 
 	rpc_reason(&reason, WSPOOL_REASON_DISCONNECTED);
+	calls_conn_gone(&c->c_calls);
 	for (call = calls_conn_next(&c->c_calls, NULL); call != NULL;
 	    call = next) {
 		next = calls_conn_next(&c->c_calls, call);

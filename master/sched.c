@@ -37,6 +37,20 @@ sched_queued_gauge_cb(void)
 	return sched.nqueued;
 }
 
+static unsigned sched_limit(const struct worker *w);
+
+static uint64_t
+sched_capacity_gauge_cb(void)
+{
+	struct worker *w;
+	uint64_t n = 0;
+
+	for (w = link_next(NULL); w != NULL; w = link_next(w))
+		if (w->w_state == W_READY && !w->w_runner)
+			n += sched_limit(w);
+	return n;
+}
+
 static uint64_t
 sched_runner_gauge_cb(void)
 {
@@ -55,8 +69,12 @@ sched_init(const struct sched_hooks *hooks)
 	sched.hooks = hooks;
 	if ((sched.timer = evtimer_new(srv.base, sched_timer_cb, NULL)) == NULL)
 		return -1;
-	metrics_gauge("wspool_calls_queued", "Calls waiting for a worker.",
+	metrics_gauge("wspool_calls_queued", "Calls waiting for a worker's "
+	    "capacity (none ready, or all at their capacity or congested).",
 	    sched_queued_gauge_cb);
+	metrics_gauge("wspool_worker_capacity", "Calls the ready workers can "
+	    "take at once (each one's threads and waiting room).",
+	    sched_capacity_gauge_cb);
 	metrics_gauge("wspool_workers_ready", "Workers ready for calls.",
 	    sched_nready_gauge_cb);
 	metrics_gauge("wspool_runner_ready",
@@ -75,6 +93,29 @@ sched_fini(void)
 
 /* ---- picking ------------------------------------------------------------------- */
 
+void
+sched_capacity(struct worker *w, uint64_t threads, uint64_t waiting)
+{
+	uint64_t cap = threads + waiting;
+
+	/* Both bounded by what the worker accepts (65,536): no overflow. */
+	if (threads == 0 || cap > srv.cfg.worker_max_inflight)
+		cap = srv.cfg.worker_max_inflight;
+	w->w_capacity = (unsigned)cap;
+	if (cap < srv.cfg.worker_max_inflight)
+		log_debug("worker %d: capacity %u calls (%llu threads, %llu "
+		    "waiting)", (int)w->w_pid, w->w_capacity,
+		    (unsigned long long)threads, (unsigned long long)waiting);
+}
+
+/* The most calls w may have in flight. */
+static unsigned
+sched_limit(const struct worker *w)
+{
+	return w->w_capacity != 0 && w->w_capacity < srv.cfg.worker_max_inflight ?
+	    w->w_capacity : srv.cfg.worker_max_inflight;
+}
+
 struct worker *
 sched_pick(void)
 {
@@ -83,7 +124,7 @@ sched_pick(void)
 
 	for (w = link_next(NULL); w != NULL; w = link_next(w)) {
 		if (w->w_state != W_READY || w->w_runner ||
-		    w->w_inflight >= srv.cfg.worker_max_inflight ||
+		    w->w_inflight >= sched_limit(w) ||
 		    link_send_congested(w))
 			continue;
 		/* During a reload, the old module serves until the new is up. */
@@ -157,6 +198,19 @@ sched_requeue(struct sched_entry *e, struct sched_entry *after)
 		TAILQ_INSERT_AFTER(&sched.queue, after, e, se_link);
 	else
 		TAILQ_INSERT_HEAD(&sched.queue, e, se_link);
+	sched.nqueued++;
+	if (!evtimer_pending(sched.timer, NULL) && srv.cfg.queue_timeout_ms > 0)
+		evtimer_add(sched.timer, &tv);
+}
+
+void
+sched_append(struct sched_entry *e)
+{
+	struct timeval tv = clock_tv(srv.cfg.queue_timeout_ms);
+
+	e->se_since_us = clock_now_us();
+	e->se_queued = true;
+	TAILQ_INSERT_TAIL(&sched.queue, e, se_link);
 	sched.nqueued++;
 	if (!evtimer_pending(sched.timer, NULL) && srv.cfg.queue_timeout_ms > 0)
 		evtimer_add(sched.timer, &tv);

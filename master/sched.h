@@ -5,9 +5,15 @@
  * worker: the journal says what is to be handed over, the link sends it.
  *
  * Design notes: the queue.
+ * - A worker is sent at most as many calls as it can start: the threads
+ *   it announced in READY, plus the calls it said may wait for one
+ *   (--max-waiting, 0 by default), and never more than
+ *   --worker-max-inflight. Beyond that, calls wait here, never inside a
+ *   worker where a deadline would kill them with a neighbour.
  * - A call waits only when no worker can take it (none ready, or all at
- *   --worker-max-inflight, or congested). It waits in arrival order: a
- *   new call never overtakes a waiting one.
+ *   their capacity, or congested). It waits in arrival order: a new call
+ *   never overtakes a waiting one. wspool_calls_queued counts them: the
+ *   calls waiting for capacity.
  * - The queue holds sched_entry structures embedded in the caller's calls
  *   and knows nothing else of them: what to do with a call when a worker
  *   frees up, or when it has waited too long, is the hooks' business.
@@ -49,6 +55,8 @@ void sched_fini(void);
  * reload the old module serves until the new one is up). NULL: none.
  */
 struct worker *sched_pick(void);
+/* w's READY told its capacity: threads it runs, calls it takes beyond. */
+void sched_capacity(struct worker *w, uint64_t threads, uint64_t waiting);
 /* Workers ready for calls (for /healthz and /metrics). */
 unsigned sched_nready(void);
 
@@ -65,6 +73,9 @@ int sched_enqueue(struct sched_entry *e);
 /* Queue a call again, whatever the bounds (it was accepted before): just
  * behind after, or at the front when after is NULL. */
 void sched_requeue(struct sched_entry *e, struct sched_entry *after);
+/* Queue a call at the back, whatever the bounds (it was accepted before:
+ * a notification whose turn came). */
+void sched_append(struct sched_entry *e);
 /* Take a waiting call off the queue (it ended while waiting). */
 void sched_dequeue(struct sched_entry *e);
 /* Whether a call is waiting: a new one must then wait behind it. */

@@ -242,8 +242,9 @@ spawn_unmap(struct crashpage *page)
 pid_t
 spawn_start(unsigned n, bool runner, struct crashpage **page)
 {
-	char threads[16], memory[32], crashfd[16];
-	char *argv[16];
+	char threads[16], memory[32], crashfd[16], maxthreads[16], waiting[16];
+	char stack[32];
+	char *argv[24];
 	const char *cgroup;
 	pid_t pid, parent = getpid();
 	int i = 0, fd;
@@ -262,11 +263,24 @@ spawn_start(unsigned n, bool runner, struct crashpage **page)
 	argv[i++] = (char *)join_local_address();
 	argv[i++] = (char *)"--threads";
 	argv[i++] = threads;
+	snprintf(maxthreads, sizeof(maxthreads), "%u",
+	    srv.cfg.worker_max_threads);
+	snprintf(waiting, sizeof(waiting), "%u", srv.cfg.worker_max_waiting);
+	snprintf(stack, sizeof(stack), "%zu", srv.cfg.worker_stack);
 	if (runner) {
 		/* One hand-over at a time: one thread is all it needs. */
 		argv[i++] = (char *)"--max-threads";
 		argv[i++] = threads;
 		argv[i++] = (char *)"--runner";
+	} else {
+		argv[i++] = (char *)"--max-threads";
+		argv[i++] = maxthreads;
+		argv[i++] = (char *)"--max-waiting";
+		argv[i++] = waiting;
+	}
+	if (srv.cfg.worker_stack != 0) {
+		argv[i++] = (char *)"--stack";
+		argv[i++] = stack;
 	}
 	if (srv.cfg.worker_memory != 0 && cgroup == NULL) {
 		argv[i++] = (char *)"--memory";

@@ -336,6 +336,15 @@ supervise_lost(struct worker *w, const char *why)
 	link_gone(w, &r);
 }
 
+bool
+supervise_not_started(const struct worker *w, uint64_t wseq)
+{
+	const struct crashpage *p = w->w_child != NULL ?
+	    w->w_child->ch_page : NULL;
+
+	return p != NULL && wseq > atomic_load(&p->cp_started);
+}
+
 void
 supervise_kill(struct worker *w, const char *why)
 {

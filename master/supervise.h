@@ -57,6 +57,9 @@ void supervise_gone(struct worker *w);
 /* Drain a local worker: no new calls; it finishes them and exits, and a
  * replacement starts. A worker started by hand is never drained. */
 void supervise_retire(struct worker *w, const char *why);
+/* Whether w's crash page says its CALL number wseq has surely not
+ * started (false when unknown: a remote worker, no page). */
+bool supervise_not_started(const struct worker *w, uint64_t wseq);
 /* Kill a worker (a hung call, garbage, no READY in time); its death
  * follows as usual. */
 void supervise_kill(struct worker *w, const char *why);

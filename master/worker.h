@@ -75,6 +75,9 @@ struct worker {
 	bool w_killed;                 /* supervise.c: this master sent SIGKILL */
 	bool w_drain_expired;          /* supervise.c: draining past the grace */
 	unsigned w_inflight;           /* sched.c: calls on this worker */
+	unsigned w_capacity;           /* sched.c: most calls in flight on it:
+	                                  its READY's threads + waiting, within
+	                                  --worker-max-inflight (0: not told) */
 	uint64_t w_ncalls;             /* sched.c: calls it has taken */
 	bool w_runner;                 /* supervise.c: the cleanup runner */
 	uint64_t w_sent;               /* rpc.c: CALLs sent to it (numbers them) */

@@ -63,8 +63,11 @@ enum proto_type {
 
 	/* 32-63: worker -> master */
 	PROTO_READY = 32,     /* [32, pid, host, module, routes:[[name, pattern, timeout_ms,
-	                         flags]...], cleanups:[name...]]; route flags:
-	                         PROTO_ROUTE_IDEMPOTENT */
+	                         flags]...], cleanups:[name...], threads, waiting];
+	                         route flags: PROTO_ROUTE_IDEMPOTENT; threads: the
+	                         most handler threads it runs, waiting: the calls
+	                         it takes beyond them (queued for a thread): the
+	                         master sends it at most threads + waiting calls */
 	PROTO_RESULT = 33,    /* [33, call_id, value:bin]  value: JSON text */
 	PROTO_CHUNK = 34,     /* [34, call_id, value:bin|nil]  JSON text; nil:
 	                         undefined chunk */
@@ -134,9 +137,10 @@ struct proto_msg {
 	uint64_t call_id;       /* CLEANUP: the call the cleanup belongs to; LOG: the
 	                           call it is about, or 0 */
 	uint64_t seq;           /* DEFER, DEFER_ACK, CLEANUP_DONE, CLEANUP;
-	                           CREDIT: bytes */
+	                           CREDIT: bytes; READY: threads */
 	int64_t num;            /* READY: pid; ERROR: code; LOG: level; CLEANUP: attempt */
-	uint64_t flags;         /* CALL: flags; CLEANUP_DONE: ok (1/0) */
+	uint64_t flags;         /* CALL: flags; CLEANUP_DONE: ok (1/0); READY:
+	                           waiting */
 	struct proto_bytes str;  /* CALL, CLEANUP: route; ERROR, CLEANUP_DONE: message;
 	                            READY: host; CONN_OPEN: uuid; DEFER: name; LOG: text */
 	struct proto_bytes str2; /* CONN_OPEN: ip; CLEANUP: name; READY: module;
@@ -259,7 +263,8 @@ struct proto_route_info {
 };
 int proto_put_ready(struct proto_writer *w, int64_t pid, const char *host,
     const char *module, const struct proto_route_info *routes, size_t nroutes,
-    const char *const *cleanups, size_t ncleanups);
+    const char *const *cleanups, size_t ncleanups, uint64_t threads,
+    uint64_t waiting);
 int proto_put_result(struct proto_writer *w, uint64_t call_id,
     const void *value, size_t value_len);
 /* value NULL: an undefined chunk. */

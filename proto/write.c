@@ -398,7 +398,8 @@ proto_put_drain(struct proto_writer *w)
 int
 proto_put_ready(struct proto_writer *w, int64_t pid, const char *host,
     const char *module, const struct proto_route_info *routes, size_t nroutes,
-    const char *const *cleanups, size_t ncleanups)
+    const char *const *cleanups, size_t ncleanups, uint64_t threads,
+    uint64_t waiting)
 {
 	size_t host_len = proto_id_len(host), module_len = proto_id_len(module);
 	size_t i;
@@ -415,7 +416,7 @@ proto_put_ready(struct proto_writer *w, int64_t pid, const char *host,
 	for (i = 0; i < ncleanups; i++)
 		if (proto_id_len(cleanups[i]) == SIZE_MAX)
 			return -1;
-	proto_put_open(w, PROTO_READY, 5);
+	proto_put_open(w, PROTO_READY, 7);
 	proto_w_int(w, pid);
 	proto_w_str(w, host, host_len);
 	proto_w_str(w, module, module_len);
@@ -432,6 +433,8 @@ proto_put_ready(struct proto_writer *w, int64_t pid, const char *host,
 		w->error = msgpack_pack_array(&w->pk, ncleanups);
 	for (i = 0; i < ncleanups && w->error == 0; i++)
 		proto_w_str(w, cleanups[i], proto_id_len(cleanups[i]));
+	proto_w_uint(w, threads);
+	proto_w_uint(w, waiting);
 	return proto_put_close(w);
 }
 

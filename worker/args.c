@@ -18,6 +18,7 @@ args_usage(FILE *f)
 	fprintf(f,
 	    "usage: wspool-worker --connect ADDRESS... [--threads N] "
 	    "[--max-threads M]\n"
+	    "                     [--max-waiting N] [--stack BYTES]\n"
 	    "                     [--memory BYTES] [TLS OPTIONS] [--runner] "
 	    "MODULE.so\n"
 	    "       wspool-worker --check MODULE.so\n"
@@ -44,7 +45,15 @@ args_usage(FILE *f)
 	    "                         otherwise rejoin it with a back-off\n"
 	    "  -t, --threads N        handler threads at start (default 4)\n"
 	    "  -T, --max-threads M    grow up to M threads when handlers "
-	    "block (default 64)\n"
+	    "block (default 1024):\n"
+	    "                         the calls it can run at once, told to "
+	    "the master\n"
+	    "      --max-waiting N    calls it takes beyond them, to wait for "
+	    "a thread\n"
+	    "                         (default 0)\n"
+	    "      --stack BYTES      each handler thread's stack (default "
+	    "256k; 512k under\n"
+	    "                         sanitizers)\n"
 	    "  -m, --memory BYTES     memory limit (suffix k, m, g): data the "
 	    "worker may map\n"
 	    "                         beyond what it maps at start "
@@ -118,7 +127,7 @@ int
 args_parse(int argc, char **argv, struct args *a)
 {
 	enum { O_DIGEST = 256, O_TLS_CERT, O_TLS_KEY, O_TLS_CA,
-	    O_TLS_SERVER_NAME, O_NO_RECONNECT };
+	    O_TLS_SERVER_NAME, O_NO_RECONNECT, O_MAX_WAITING, O_STACK };
 	static const struct option longopts[] = {
 		{ "connect", required_argument, NULL, 'c' },
 		{ "threads", required_argument, NULL, 't' },
@@ -134,6 +143,8 @@ args_parse(int argc, char **argv, struct args *a)
 		{ "tls-ca", required_argument, NULL, O_TLS_CA },
 		{ "tls-server-name", required_argument, NULL, O_TLS_SERVER_NAME },
 		{ "no-reconnect", no_argument, NULL, O_NO_RECONNECT },
+		{ "max-waiting", required_argument, NULL, O_MAX_WAITING },
+		{ "stack", required_argument, NULL, O_STACK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -143,7 +154,8 @@ args_parse(int argc, char **argv, struct args *a)
 	int ch;
 
 	a->ar_threads = 4;
-	a->ar_max_threads = 64;
+	a->ar_max_threads = 1024;
+	a->ar_stack = ARGS_STACK_DEFAULT;
 	a->ar_crash_fd = -1;
 	while ((ch = getopt_long(argc, argv, "c:t:T:m:CE:RhV", longopts,
 	    NULL)) != -1) {
@@ -174,6 +186,28 @@ args_parse(int argc, char **argv, struct args *a)
 			break;
 		case O_NO_RECONNECT:
 			a->ar_no_reconnect = true;
+			break;
+		case O_MAX_WAITING:
+			if (strcmp(optarg, "0") == 0) {
+				a->ar_max_waiting = 0;
+				break;
+			}
+			if (args_uint(optarg, 65536, &v) != 0) {
+				fprintf(stderr, "wspool-worker: --max-waiting "
+				    "wants a number from 0 to 65536, not '%s'\n",
+				    optarg);
+				goto usage;
+			}
+			a->ar_max_waiting = (unsigned)v;
+			break;
+		case O_STACK:
+			if (args_bytes(optarg, &a->ar_stack) != 0 ||
+			    a->ar_stack < 64 * 1024 ||
+			    a->ar_stack > (UINT64_C(1) << 30)) {
+				fprintf(stderr, "wspool-worker: --stack wants "
+				    "a size from 64k to 1g, not '%s'\n", optarg);
+				goto usage;
+			}
 			break;
 		case 't':
 			if (args_uint(optarg, 1024, &v) != 0) {

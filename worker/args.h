@@ -7,6 +7,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Handler threads' stacks: small, so that a worker holds a thousand
+ * waiting handlers within its memory limit (docs/architecture.md);
+ * sanitizers need deeper ones. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ARGS_STACK_DEFAULT (512u * 1024)
+#else
+#define ARGS_STACK_DEFAULT (256u * 1024)
+#endif
+
 #define ARGS_MAX_CONNECT 16
 
 struct args {
@@ -22,6 +31,8 @@ struct args {
 	const char *ar_module;      /* MODULE.so */
 	unsigned ar_threads;
 	unsigned ar_max_threads;
+	unsigned ar_max_waiting;    /* calls taken beyond the threads (READY) */
+	uint64_t ar_stack;          /* each handler thread's stack, bytes */
 	uint64_t ar_memory;         /* 0: no limit */
 	int ar_crash_fd;            /* --crash-fd: the master's crash page, -1 */
 	bool ar_runner;             /* --runner: hand-overs only, no calls */

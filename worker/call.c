@@ -40,6 +40,7 @@
 #include "worker/call.h"
 #include "worker/cleanup.h"
 #include "worker/crash.h"
+#include "worker/execute.h"
 #include "worker/module.h"
 #include "worker/outbox.h"
 #include "worker/reply.h"
@@ -394,55 +395,6 @@ call_wait_ack(struct wspool_call *c, const uint64_t *acked, uint64_t seq)
 
 /* ---- Running a call -------------------------------------------------- */
 
-static int
-call_execute(struct wspool_call *c)
-{
-	static const msgpack_object_array call_no_params = { 0, NULL };
-	const msgpack_object_array *params = &call_no_params;
-	const msgpack_object *bad;
-	enum json_parse_status st;
-	const char *why;
-	msgpack_object obj;
-	uint32_t index;
-	int rv;
-
-	if (c->c_refuse == 503)
-		return reply_fail(&c->c_reply, 503, "Service Unavailable");
-	if (c->c_refuse != 0)
-		return reply_fail(&c->c_reply, c->c_refuse, NULL);
-	if (c->c_route == NULL)
-		return reply_fail(&c->c_reply, 404, "Not Found");
-	if (c->c_has_params) {
-		st = json_parse(&c->c_jparse, c->c_params, c->c_params_len,
-		    &c->c_zone, &obj, &why);
-		if (st == JSON_PARSE_OK && obj.type != MSGPACK_OBJECT_ARRAY) {
-			st = JSON_PARSE_SYNTAX;
-			why = "Invalid params";
-		}
-		if (st != JSON_PARSE_OK) {
-			log_debug("call %" PRIu64 " (id %.*s): %s",
-			    call_get_id(c), (int)c->c_id_len,
-			    c->c_params + c->c_params_len, why);
-			return reply_fail(&c->c_reply,
-			    st == JSON_PARSE_NOMEM ? 500 : 400, why);
-		}
-		params = &obj.via.array;
-	}
-	if (schema_check(c->c_route->schema, params, &index, &bad) != 0) {
-		reply_fail(&c->c_reply, 400, "Invalid params");
-		if (schema_pack_error(&c->c_reply.r_data_pk, index, bad) != 0)
-			c->c_reply.r_data.size = 0;
-		return WSPOOL_ERROR;
-	}
-	if (c->c_route->middlewares != NULL) {
-		for (const wspool_middleware_fn *mw = c->c_route->middlewares;
-		    *mw != NULL; mw++)
-			if ((rv = (*mw)(c)) != WSPOOL_OK)
-				return rv;
-	}
-	return c->c_route->handler(c, params);
-}
-
 /* The reason the call's cleanups get, fixed with the answer. */
 static void
 call_end_reason(struct wspool_call *c, enum reply_end end, bool cancelled,
@@ -534,6 +486,23 @@ call_release(struct wspool_call *c)
 		call_destroy(c);
 }
 
+/* Whether the call was cancelled with reason timeout (its deadline). */
+static bool
+call_timed_out(struct wspool_call *c)
+{
+	struct wspool_reason reason;
+	bool timeout = false;
+
+	if (!atomic_load(&c->c_cancelled))
+		return false;
+	pthread_mutex_lock(&call_mu);
+	if (c->c_reason != NULL && cleanup_reason_unpack(c->c_reason,
+	    c->c_reason_len, &c->c_zone, &reason) == 0)
+		timeout = reason.kind == WSPOOL_REASON_TIMEOUT;
+	pthread_mutex_unlock(&call_mu);
+	return timeout;
+}
+
 static void
 call_run_cb(struct job *j)
 {
@@ -542,9 +511,20 @@ call_run_cb(struct job *j)
 	bool cancelled, cleanups = false;
 	int rv;
 
-	/* From here a crash of this thread names this call (crash.h). */
-	crash_enter(call_get_id(c), c->c_seq);
-	rv = call_execute(c);
+	/*
+	 * Cancelled for its deadline while it waited for a thread: the
+	 * client has had its 504, and the master, seeing on the crash page
+	 * that it never started, relies on it not running (a handler that
+	 * hung now would have no deadline left). Not marked started. Other
+	 * cancels (a closed connection) still let it run, as always.
+	 */
+	if (call_timed_out(c)) {
+		rv = WSPOOL_CANCELLED;
+	} else {
+		/* From here a crash of this thread names this call (crash.h). */
+		crash_enter(call_get_id(c), c->c_seq);
+		rv = execute_call(c);
+	}
 	/* The end and its reason are fixed here, with the answer. */
 	pthread_mutex_lock(&call_mu);
 	cancelled = atomic_load(&c->c_cancelled);

@@ -61,6 +61,9 @@
 #else
 #define SERVICE_THREAD_STACK (512u * 1024)
 #endif
+/* What a handler thread maps beyond its stack: the crash handler's
+ * alternate stack (crash.c) and the guard page. */
+#define SERVICE_THREAD_EXTRA (64u * 1024 + 4096)
 /* How long nng may take to close the link at exit. */
 #define SERVICE_CLOSE_MS 2000
 
@@ -253,7 +256,7 @@ static const struct uplink_ops service_uplink_ops = {
 
 /* Queue READY: the first envelope the master gets from us. */
 static int
-service_ready(const char *host)
+service_ready(const char *host, unsigned threads, unsigned waiting)
 {
 	const struct wspool_module *def = module_def();
 	struct proto_route_info *routes;
@@ -277,7 +280,7 @@ service_ready(const char *host)
 	if ((w = outbox_begin(0)) == NULL)
 		goto out;
 	rv = outbox_end(proto_put_ready(w, (int64_t)getpid(), host, def->name,
-	    routes, def->nroutes, cleanups, def->ncleanups));
+	    routes, def->nroutes, cleanups, def->ncleanups, threads, waiting));
 out:
 	free(routes);
 	free(cleanups);
@@ -340,9 +343,9 @@ service_data_size(void)
  * reservations and nng's thread stacks, and a sanitizer's shadow memory.
  * "What it maps now" is the worker's own headroom: nng's threads and
  * buffers, ours, the module: ~50 MiB. The stacks of handler threads the
- * pool starts later (~8 MiB reserved each) come out of bytes: a worker
- * that grew to 64 threads has ~540 MiB of a 1 GiB limit left for data
- * (docs/operations.md has the figures).
+ * pool starts later (--stack, 256 KiB by default, and a 64 KiB alternate
+ * stack each) come out of bytes: a worker that grew to 1,024 threads has
+ * ~700 MiB of a 1 GiB limit left for data (docs/operations.md).
  */
 static int
 service_limit_memory(uint64_t bytes)
@@ -406,19 +409,31 @@ static int
 service_serve(const struct args *a, const char *host, char **welcome,
     char **node)
 {
-	size_t handler_stack = service_stack_size();
+	size_t default_stack = service_stack_size();
+	size_t handler_stack = (size_t)a->ar_stack;
 	char digest[MODULE_DIGEST_HEX];
-	uint64_t timeout_ms = 0;
+	uint64_t timeout_ms = 0, fit;
+	unsigned max_threads = a->ar_max_threads;
 	bool small_stack;
 	int rv;
 
 	if (!(service_zone_ok = msgpack_zone_init(&service_zone, 4096)))
 		return -1;
 	/* Service threads (nng's, created with its first socket, and ours)
-	 * need little stack; handlers keep the usual size. Under --memory
-	 * every reserved stack counts against the limit. */
-	small_stack = handler_stack > 0 &&
+	 * need little stack; handlers get --stack, threads they start the
+	 * usual size. Under --memory every reserved stack counts against
+	 * the limit: the pool may take half of it, so that the capacity
+	 * told to the master is one the worker can really start. */
+	small_stack = default_stack > 0 &&
 	    service_default_stack(SERVICE_THREAD_STACK);
+	fit = a->ar_memory / 2 / (handler_stack + SERVICE_THREAD_EXTRA);
+	if (a->ar_memory != 0 && fit < max_threads) {
+		max_threads = fit < a->ar_threads ? a->ar_threads :
+		    (unsigned)fit;
+		log_warn("at most %u handler threads: %u stacks of %zu KiB "
+		    "would take over half of the memory limit", max_threads,
+		    a->ar_max_threads, handler_stack >> 10);
+	}
 	if (module_digest(digest) != 0 || service_tls(a) != 0)
 		return -1;
 	if (uplink_join(a->ar_address, host, digest, welcome, node,
@@ -428,26 +443,27 @@ service_serve(const struct args *a, const char *host, char **welcome,
 		return -1;
 	cleanup_set_node(*node);
 	if ((rv = outbox_start(uplink_socket_id())) != 0 ||
-	    (rv = threads_start(a->ar_threads, a->ar_max_threads,
+	    (rv = threads_start(a->ar_threads, max_threads,
 	    handler_stack, runtime_idle_cb)) != 0 ||
 	    (rv = uplink_start()) != 0) {
 		log_error("cannot start threads: %s", strerror(rv));
 		return -1;
 	}
 	if (small_stack)
-		service_default_stack(handler_stack);
+		service_default_stack(default_stack);
 	/* The limit is for handlers: set it once the worker itself is up,
 	 * and before the master knows us. */
 	if (a->ar_memory != 0 && service_limit_memory(a->ar_memory) != 0)
 		return -1;
-	if (service_ready(host) != 0) {
+	if (service_ready(host, a->ar_runner ? 1 : max_threads,
+	    a->ar_runner ? 0 : a->ar_max_waiting) != 0) {
 		log_error("cannot build the ready message");
 		return -1;
 	}
 	log_info("%s module %s (%zu routes) for %s, %u-%u threads",
 	    a->ar_runner ? "cleanup runner for" : "serving",
 	    module_def()->name, module_def()->nroutes, *welcome,
-	    a->ar_threads, a->ar_max_threads);
+	    a->ar_threads, max_threads);
 	return 0;
 }
 

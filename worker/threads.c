@@ -8,7 +8,12 @@
  * yet the queue drains quickly; growing then would only add contention.
  * The monitor grows the pool only when no queued job was started for
  * THREADS_STALL_MS while all threads were busy, which is what a pool of
- * blocked handlers looks like. Threads never shrink: the maximum bounds them.
+ * blocked handlers looks like; then by as many threads as jobs wait (up
+ * to THREADS_GROW_MAX at a time), so that a burst of a thousand waiting
+ * handlers (subscriptions between chunks) gets its threads in tens of
+ * milliseconds, not seconds. Threads never shrink: the maximum bounds
+ * them (the worker's capacity, told to the master: it never sends more
+ * calls than the maximum plus the few it allows to wait).
  */
 #include "config.h"
 
@@ -23,6 +28,7 @@
 #include "worker/threads.h"
 
 #define THREADS_STALL_MS 2
+#define THREADS_GROW_MAX 64
 
 static struct {
 	pthread_mutex_t th_mu;
@@ -145,10 +151,17 @@ threads_monitor_cb(void *arg)
 		    &ts) != ETIMEDOUT)
 			;
 		if (threads_full() && threads.th_started == started) {
-			int rv = threads_spawn();
+			size_t n = threads.th_queued;
+			int rv = 0;
 
+			if (n > THREADS_GROW_MAX)
+				n = THREADS_GROW_MAX;
+			while (n-- > 0 && threads.th_nthreads < threads.th_max &&
+			    (rv = threads_spawn()) == 0)
+				;
 			if (rv != 0) {
-				log_error("cannot grow the thread pool: %s",
+				log_error("cannot grow the thread pool past %u "
+				    "threads: %s", threads.th_nthreads,
 				    strerror(rv));
 				/* Do not retry in a tight loop. */
 				threads.th_max = threads.th_nthreads;

@@ -368,7 +368,9 @@ class FakeWorker:
         assert url.startswith("tls+tcp://"), url
         h, p = url[len("tls+tcp://"):].rsplit(":", 1)
         self.sp = SP(h, int(p), SP_PAIR1, certs)
-        self.send([READY, 4242, "fake-host", "demo", DEMO_ROUTES, ["record"]])
+        # Capacity: 64 threads, none waiting.
+        self.send([READY, 4242, "fake-host", "demo", DEMO_ROUTES, ["record"],
+                   64, 0])
 
     def send(self, *envelopes):
         self.sp.send(struct.pack(">I", 1), batch(*envelopes))

@@ -293,7 +293,8 @@ build_all(struct batch *b, size_t bounds[NALL + 1])
 	    V_TIMEOUT, LEN(V_TIMEOUT)));
 	PUT(proto_put_drain(w));
 	PUT(proto_put_credit(w, 8, PROTO_CREDIT_WINDOW));
-	PUT(proto_put_ready(w, 4242, "h1", "demo", routes, 2, cleanups, 1));
+	PUT(proto_put_ready(w, 4242, "h1", "demo", routes, 2, cleanups, 1, 64,
+	    8));
 	PUT(proto_put_result(w, 7, V_RESULT, LEN(V_RESULT)));
 	PUT(proto_put_chunk(w, 8, V_RESULT, LEN(V_RESULT)));
 	PUT(proto_put_chunk(w, 8, NULL, 0));
@@ -332,7 +333,7 @@ static const struct expect all_expect[NALL] = {
 	{ .type = PROTO_DRAIN },
 	{ .type = PROTO_CREDIT, .id = 8, .seq = PROTO_CREDIT_WINDOW },
 	{ .type = PROTO_READY, .num = 4242, .str = "h1", .str2 = "demo",
-	  .obj = 1, .obj2 = 1 },
+	  .obj = 1, .obj2 = 1, .seq = 64, .flags = 8 },
 	{ .type = PROTO_RESULT, .id = 7, .value = V_RESULT,
 	  .value_len = LEN(V_RESULT), .has_value = 1 },
 	{ .type = PROTO_CHUNK, .id = 8, .value = V_RESULT,
@@ -504,7 +505,8 @@ START_TEST(test_roundtrip_limits)
 	ck_assert_int_eq(proto_put_error(&b.w, UINT64_MAX, INT_MIN, NULL, NULL, 0), 0);
 	ck_assert_int_eq(proto_put_log(&b.w, UINT64_MAX, INT_MAX, NULL), 0);
 	ck_assert_int_eq(proto_put_hello(&b.w, INT64_MAX, "", NULL), 0);
-	ck_assert_int_eq(proto_put_ready(&b.w, 0, "h", "m", NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(proto_put_ready(&b.w, 0, "h", "m", NULL, 0, NULL, 0,
+	    UINT64_MAX, UINT64_MAX), 0);
 	ck_assert_int_eq(proto_put_defer_ack(&b.w, UINT64_MAX, UINT64_MAX), 0);
 	ck_assert_int_eq(proto_put_conn_open(&b.w, 1, "", "", NULL, NULL, 0), 0);
 	/* An empty bin is a legal envelope; proto_unpack_value rejects it. */
@@ -530,7 +532,8 @@ START_TEST(test_roundtrip_limits)
 	    .str = "", .str2 = "" });
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
 	msg_eq(&m, &(struct expect){ .type = PROTO_READY, .str = "h",
-	    .str2 = "m", .obj = 1, .obj2 = 1 });
+	    .str2 = "m", .obj = 1, .obj2 = 1, .seq = UINT64_MAX,
+	    .flags = UINT64_MAX });
 	ck_assert_uint_eq(m.obj->via.array.size, 0);
 	ck_assert_uint_eq(m.obj2->via.array.size, 0);
 	ck_assert_int_eq(proto_reader_next(&r, &m), 1);
@@ -732,16 +735,16 @@ START_TEST(test_oversized_string)
 
 	raw_init(&raw);
 	msgpack_pack_uint64(&raw.pk, PROTO_VERSION);
-	raw_pack(&raw, "[6uussn[1S", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", big, (size_t)PROTO_MAX_STR + 1);
+	raw_pack(&raw, "[8uussn[1Suu", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", big, (size_t)PROTO_MAX_STR + 1, (uint64_t)0, (uint64_t)0);
 	/* routes nil fails first: check the cleanup name on its own. */
 	raw_expect_error(&raw, 0, "routes are not an array");
 	raw_fini(&raw);
 
 	raw_init(&raw);
 	msgpack_pack_uint64(&raw.pk, PROTO_VERSION);
-	raw_pack(&raw, "[6uuss[0[1S", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", big, (size_t)PROTO_MAX_STR + 1);
+	raw_pack(&raw, "[8uuss[0[1Suu", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", big, (size_t)PROTO_MAX_STR + 1, (uint64_t)0, (uint64_t)0);
 	raw_expect_error(&raw, 0, "cleanup name is not a string");
 	raw_fini(&raw);
 
@@ -765,14 +768,16 @@ START_TEST(test_oversized_string)
 	    "\xc0", 1), -1);
 	ck_assert_int_eq(proto_put_cleanup(&b.w, 1, 1, 1, 0, "r", "n", "\xc0", 1,
 	    "\xc0", 1), -1);
-	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", big, NULL, 0, NULL, 0), -1);
+	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", big, NULL, 0, NULL, 0, 1,
+	    0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m", NULL, 0,
-	    (const char *const *)&big, 1), -1);
-	ck_assert_int_eq(proto_put_ready(&b.w, -1, "h", "m", NULL, 0, NULL, 0), -1);
+	    (const char *const *)&big, 1, 1, 0), -1);
+	ck_assert_int_eq(proto_put_ready(&b.w, -1, "h", "m", NULL, 0, NULL, 0, 1,
+	    0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m",
-	    &(struct proto_route_info){ big, 1, 0, 0 }, 1, NULL, 0), -1);
+	    &(struct proto_route_info){ big, 1, 0, 0 }, 1, NULL, 0, 1, 0), -1);
 	ck_assert_int_eq(proto_put_ready(&b.w, 1, "h", "m",
-	    &(struct proto_route_info){ "r", -1, 0, 0 }, 1, NULL, 0), -1);
+	    &(struct proto_route_info){ "r", -1, 0, 0 }, 1, NULL, 0, 1, 0), -1);
 	ck_assert_int_eq(proto_put_hello(&b.w, -1, "h", "d"), -1);
 	values[0] = big;
 	ck_assert_int_eq(proto_put_conn_open(&b.w, 1, UUID, "::1", names,
@@ -919,30 +924,39 @@ START_TEST(test_wrong_types)
 	    (uint64_t)PROTO_CONN_OPEN, (uint64_t)1, "::1");
 
 	/* READY routes and cleanups */
-	envelope_error("routes are not an array", "[6u u s s {0 [0",
-	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m");
+	envelope_error("routes are not an array", "[8u u s s {0 [0 u u",
+	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1[3s u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (uint64_t)1, (uint64_t)0);
+	    "[8u u s s [1[3s u u [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (uint64_t)1, (uint64_t)0, (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1[4u u u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", (uint64_t)1, (uint64_t)1, (uint64_t)0, (uint64_t)0);
+	    "[8u u s s [1[4u u u u [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", (uint64_t)1, (uint64_t)1, (uint64_t)0, (uint64_t)0, (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1[4s i u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (int64_t)-1, (uint64_t)0, (uint64_t)0);
+	    "[8u u s s [1[4s i u u [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (int64_t)-1, (uint64_t)0, (uint64_t)0, (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1[4s u u u [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (uint64_t)1, (uint64_t)UINT32_MAX + 1, (uint64_t)0);
+	    "[8u u s s [1[4s u u u [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (uint64_t)1, (uint64_t)UINT32_MAX + 1, (uint64_t)0,
+	    (uint64_t)0, (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1[4s u u i [0", (uint64_t)PROTO_READY, (uint64_t)1, "h",
-	    "m", "add", (uint64_t)1, (uint64_t)0, (int64_t)-1);
+	    "[8u u s s [1[4s u u i [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h",
+	    "m", "add", (uint64_t)1, (uint64_t)0, (int64_t)-1, (uint64_t)0,
+	    (uint64_t)0);
 	envelope_error("route is not [name, pattern, timeout, flags]",
-	    "[6u u s s [1s [0", (uint64_t)PROTO_READY, (uint64_t)1, "h", "m",
-	    "add");
-	envelope_error("cleanups are not an array", "[6u u s s [0 n",
-	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m");
-	envelope_error("cleanup name is not a string", "[6u u s s [0 [2s u",
-	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", "ok", (uint64_t)1);
+	    "[8u u s s [1s [0 u u", (uint64_t)PROTO_READY, (uint64_t)1, "h", "m",
+	    "add", (uint64_t)0,
+	    (uint64_t)0);
+	envelope_error("cleanups are not an array", "[8u u s s [0 n u u",
+	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", (uint64_t)0,
+	    (uint64_t)0);
+	envelope_error("cleanup name is not a string", "[8u u s s [0 [2s u u u",
+	    (uint64_t)PROTO_READY, (uint64_t)1, "h", "m", "ok", (uint64_t)1,
+	    (uint64_t)0, (uint64_t)0);
 }
 END_TEST
 
@@ -1214,7 +1228,8 @@ START_TEST(test_writer_sticky_error)
 	ck_assert_int_eq(proto_put_end(&w, 2), -7);
 	ck_assert_int_eq(proto_put_log(&w, 0, 1, "x"), -7);
 	ck_assert_int_eq(proto_put_cleanup_done(&w, 1, 1, 1, "x"), -7);
-	ck_assert_int_eq(proto_put_ready(&w, 1, "h", "m", routes, 2, cleanups, 1), -7);
+	ck_assert_int_eq(proto_put_ready(&w, 1, "h", "m", routes, 2, cleanups, 1,
+	    1, 0), -7);
 	ck_assert_int_eq(proto_put_call(&w, 1, 2, "r", 1, "\xc0", 1, "1", 1, 0),
 	    -7);
 	ck_assert_int_eq(proto_put_cancel(&w, 1, "\xc0", 1), -7);

@@ -165,6 +165,52 @@ START_TEST(test_pick_fewest_in_flight)
 }
 END_TEST
 
+/* A worker gets no more calls than the capacity its READY told. */
+START_TEST(test_pick_capacity)
+{
+	struct worker *a = fake_worker(1, W_READY, 1);
+	struct worker *b = fake_worker(2, W_READY, 1);
+
+	srv.cfg.worker_max_inflight = 10;
+	sched_capacity(a, 1, 0);     /* one thread, none waiting */
+	sched_capacity(b, 2, 1);     /* two threads, one waiting */
+	ck_assert_uint_eq(a->w_capacity, 1);
+	ck_assert_uint_eq(b->w_capacity, 3);
+	sched_assign(sched_pick());
+	sched_assign(sched_pick());
+	sched_assign(sched_pick());
+	sched_assign(sched_pick());
+	ck_assert_uint_eq(a->w_inflight, 1);
+	ck_assert_uint_eq(b->w_inflight, 3);
+	ck_assert_msg(sched_pick() == NULL, "a call beyond every capacity");
+	sched_release(a);
+	ck_assert_ptr_eq(sched_pick(), a);
+	/* Never above --worker-max-inflight, whatever a worker says;
+	 * none told (0 threads): --worker-max-inflight alone. */
+	sched_capacity(b, 1000, 1000);
+	ck_assert_uint_eq(b->w_capacity, 10);
+	sched_capacity(b, 0, 5);
+	ck_assert_uint_eq(b->w_capacity, 10);
+}
+END_TEST
+
+/* A call accepted before goes to the back of the queue whatever its
+ * bounds (a notification whose turn came). */
+START_TEST(test_queue_append)
+{
+	for (int i = 0; i < 4; i++)
+		enqueue(i);
+	sched_append(&calls[4].t_sched);
+	ck_assert(calls[4].t_sched.se_queued);
+	ck_assert_uint_eq(sched_queued(), 5);
+	srv.cfg.worker_max_inflight = 10;
+	fake_worker(1, W_READY, 1);
+	sched_feed();
+	ck_assert_int_eq(nstarted, 5);
+	ck_assert_int_eq(started[4], 4);
+}
+END_TEST
+
 START_TEST(test_pick_skips_congested)
 {
 	struct worker *a = fake_worker(1, W_READY, 1);
@@ -430,6 +476,8 @@ sched_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_pick_fewest_in_flight);
 	tcase_add_test(tc, test_pick_skips_congested);
+	tcase_add_test(tc, test_pick_capacity);
+	tcase_add_test(tc, test_queue_append);
 	tcase_add_test(tc, test_pick_newest_generation);
 	tcase_add_test(tc, test_pick_none);
 	tcase_add_test(tc, test_recycle);
