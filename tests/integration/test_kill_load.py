@@ -156,15 +156,20 @@ def test_sigkill_under_load_loses_no_cleanup():
     rng = random.Random(SEED)
     print("seed %d (WSPOOL_TEST_SEED to replay the choices)" % SEED)
     with Server(workers=WORKERS, env=SAN_ENV) as srv:
-        runners = harness.runner_pids(srv.proc.pid)
+        # The one runner, once started (read when one alone is up).
+        runners = harness.wait_for(
+            lambda: (lambda r: r if len(r) == 1 else None)(
+                harness.runner_pids(srv.proc.pid)), 15, "one cleanup runner")
         run(_load(srv, rng), timeout=TIME_CAP + 200)
         # Outside SIGKILLs never count against a cleanup: none dropped.
         err = srv.stderr_text()
         dropped = [l for l in err.splitlines() if "dropped" in l]
         assert dropped == [], dropped
         # The killer only killed workers that take calls.
-        assert harness.runner_pids(srv.proc.pid) == runners, runners
         body = harness.http_request(srv.port, "GET", "/metrics")[2].decode()
+        assert harness.runner_pids(srv.proc.pid) == runners, (
+            runners, harness.runner_pids(srv.proc.pid), body)
+        assert re.search(r"^wspool_runner_starts_total 1$", body, re.M), body
         print("cleanup runs and re-runs: %s" % ", ".join(
             l for l in body.splitlines() if l.startswith(
                 ("wspool_cleanup_runs_total", "wspool_cleanup_reruns_total",
