@@ -16,6 +16,8 @@ for p in $PKGS; do
 done
 # Node: any packaged Node; the Node test uses its built-in WebSocket.
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+# npm: the Node tests' packages (tests/package.json: ws; typescript).
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
