@@ -63,7 +63,7 @@ flow_on_start(struct call *call)
 void
 flow_on_chunk(struct call *call, size_t len, size_t backlog)
 {
-	call->k_owed += PROTO_CHUNK_COST(len);
+	call->k_owed += PROTO_CHUNK_COST(len, call->k_client_id_len);
 	if (backlog > srv.cfg.max_client_backlog) {
 		call->k_paused = true;
 		return;

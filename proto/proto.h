@@ -103,13 +103,18 @@ enum proto_type {
 /*
  * Flow control of subscriptions (the master's --max-client-backlog). A
  * subscription starts with PROTO_CREDIT_WINDOW bytes of credit; each chunk
- * takes PROTO_CHUNK_COST(len) of it (len: its value's bytes, 0 for an
- * undefined chunk), and the worker sends a chunk only while the credit is
- * positive (so it may overshoot by one chunk). The master gives back what
- * its chunks cost with CREDIT as they reach a connection under its budget.
+ * takes PROTO_CHUNK_COST(len, id_len) of it (len: its value's bytes, 0
+ * for an undefined chunk; id_len: the client id's text), and the worker
+ * sends a chunk only while the credit is positive (so it may overshoot by
+ * one chunk). The master gives back what its chunks cost with CREDIT as
+ * they reach a connection under its budget. The cost is at least what the
+ * chunk takes on the wire ({"id":ID,"result":VALUE} in a frame: 17 bytes
+ * of JSON and at most 10 of frame header besides the value and the id),
+ * so a window bounds the bytes a client may be sent, not a guess of them.
  */
 #define PROTO_CREDIT_WINDOW (64u * 1024)
-#define PROTO_CHUNK_COST(len) ((uint64_t)(len) + 16u)
+#define PROTO_CHUNK_COST(len, id_len) \
+	((uint64_t)(len) + (uint64_t)(id_len) + 32u)
 
 /* READY route flags */
 #define PROTO_ROUTE_IDEMPOTENT 0x1 /* may run again after a neighbour's crash */

@@ -72,7 +72,7 @@ api_chunk(wspool_call *call, const void *value, size_t len)
 		return WSPOOL_ERROR;
 	/* Flow control: wait for the client to read (or a cancel). */
 	if (call_take_credit(call, PROTO_CHUNK_COST(value != NULL ?
-	    r->r_json.jb_len : 0)) != WSPOOL_OK)
+	    r->r_json.jb_len : 0, call->c_id_len)) != WSPOOL_OK)
 		return WSPOOL_CANCELLED;
 	if ((w = outbox_begin(value != NULL ? r->r_json.jb_len : 0)) == NULL) {
 		call_master_gone(call);

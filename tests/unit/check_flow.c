@@ -92,22 +92,22 @@ fk_paused(void)
 
 START_TEST(test_credit_in_pieces)
 {
-	uint64_t cost = PROTO_CHUNK_COST(984); /* 1,000 a chunk */
+	uint64_t cost = PROTO_CHUNK_COST(968, 0); /* 1,000 a chunk */
 	unsigned n = PROTO_CREDIT_WINDOW / 4 / 1000 + 1;
 
 	fk_setup();
 	/* Nothing until a quarter of the window is owed, then all of it. */
 	for (unsigned i = 0; i < n - 1; i++)
-		flow_on_chunk(&fk_calls[0], 984, 0);
+		flow_on_chunk(&fk_calls[0], 968, 0);
 	ck_assert_uint_eq(fk_nsent, 0);
-	flow_on_chunk(&fk_calls[0], 984, 0);
+	flow_on_chunk(&fk_calls[0], 968, 0);
 	ck_assert_uint_eq(fk_nsent, 1);
 	ck_assert_uint_eq(fk_sent[0].id, 1);
 	ck_assert_uint_eq(fk_sent[0].bytes, n * cost);
 	ck_assert_uint_eq(fk_calls[0].k_owed, 0);
-	/* An undefined chunk costs 16. */
+	/* An undefined chunk costs 32 (its id and framing). */
 	flow_on_chunk(&fk_calls[1], 0, 0);
-	ck_assert_uint_eq(fk_calls[1].k_owed, 16);
+	ck_assert_uint_eq(fk_calls[1].k_owed, 32);
 	ck_assert_uint_eq(fk_paused(), 0);
 }
 END_TEST
@@ -127,8 +127,8 @@ START_TEST(test_withheld_over_budget)
 	/* Writable again: everything owed is paid, however little. */
 	flow_conn_writable(NULL);
 	ck_assert_uint_eq(fk_nsent, 2);
-	ck_assert_uint_eq(fk_sent[0].bytes, PROTO_CHUNK_COST(100000));
-	ck_assert_uint_eq(fk_sent[1].bytes, PROTO_CHUNK_COST(10));
+	ck_assert_uint_eq(fk_sent[0].bytes, PROTO_CHUNK_COST(100000, 0));
+	ck_assert_uint_eq(fk_sent[1].bytes, PROTO_CHUNK_COST(10, 0));
 	ck_assert(!fk_calls[0].k_paused && !fk_calls[1].k_paused);
 	ck_assert_uint_eq(fk_paused(), 0);
 	/* Nothing owed: nothing sent. */
@@ -161,7 +161,7 @@ START_TEST(test_stream_window)
 	ck_assert_uint_eq(fk_nsent, 1);
 	flow_on_chunk(&fk_calls[0], 100, 0);
 	ck_assert_uint_eq(fk_nsent, 2);
-	ck_assert_uint_eq(fk_sent[1].bytes, PROTO_CREDIT_WINDOW + 32);
+	ck_assert_uint_eq(fk_sent[1].bytes, PROTO_CREDIT_WINDOW + 64); /* two chunks: 32 each */
 }
 END_TEST
 

@@ -761,7 +761,7 @@ START_TEST(test_credit)
 	FM_CALL(&f, 5, "count", "[100000000,0]");
 	while (spent < PROTO_CREDIT_WINDOW) {
 		fm_expect(&f, &m, PROTO_CHUNK, 5);
-		spent += PROTO_CHUNK_COST(m.value.len);
+		spent += PROTO_CHUNK_COST(m.value.len, 4); /* "c5" */
 	}
 	/* Blocked: the next envelope is another call's answer. */
 	FM_CALL(&f, 6, "echo", "[\"x\"]");
@@ -773,7 +773,7 @@ START_TEST(test_credit)
 	spent = 0;
 	while (spent < 1000) {
 		fm_expect(&f, &m, PROTO_CHUNK, 5);
-		spent += PROTO_CHUNK_COST(m.value.len);
+		spent += PROTO_CHUNK_COST(m.value.len, 4); /* "c5" */
 	}
 	FM_CALL(&f, 7, "echo", "[\"y\"]");
 	fm_expect(&f, &m, PROTO_RESULT, 7);
