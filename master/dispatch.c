@@ -102,8 +102,15 @@ dispatch_defer_cb(struct worker *w, const struct proto_msg *m)
 static int
 dispatch_cleanup_done_cb(struct worker *w, const struct proto_msg *m)
 {
-	switch (journal_done(w->w_gen, m->id, m->seq, m->flags != 0, m->str.ptr,
-	    m->str.len)) {
+	/* A call's own cleanups run after its answer was acknowledged, when
+	 * the call has ended here: one reported while the call is still in
+	 * flight is a registration its worker withdrew (not acknowledged in
+	 * time), which never ran. */
+	bool withdrawn = m->seq > 0 && m->flags == 0 &&
+	    calls_on_worker(m->id, w);
+
+	switch (journal_done(w->w_gen, m->id, m->seq, m->flags != 0, withdrawn,
+	    m->str.ptr, m->str.len)) {
 	case JOURNAL_DONE_UNKNOWN:
 		/* Only the worker that runs a cleanup reports it. */
 		link_refuse(w, "cleanup_done", m->id);

@@ -256,7 +256,7 @@ fail:
 
 enum journal_done
 journal_done(uint64_t wid, uint64_t id, uint64_t seq, bool ok,
-    const char *msg, size_t msg_len)
+    bool withdrawn, const char *msg, size_t msg_len)
 {
 	struct jentry *e;
 	struct jkey key = { id, seq };
@@ -268,6 +268,13 @@ journal_done(uint64_t wid, uint64_t id, uint64_t seq, bool ok,
 	if (e == NULL || e->je_worker != wid ||
 	    e->je_state != (seq > 0 ? JE_PENDING : JE_HANDOVER))
 		return JOURNAL_DONE_UNKNOWN; /* already done elsewhere: at least once */
+	if (withdrawn) {
+		log_info("cleanup %s of call %llu (route %s) withdrawn by its "
+		    "worker: %.*s", e->je_name, (unsigned long long)
+		    e->je_key.call_id, e->je_call->jc_route, (int)msg_len, msg);
+		journal_entry_finish(e);
+		return JOURNAL_DONE_OWN;
+	}
 	metrics_counters.cleanup_runs_total++;
 	if (e->je_maybe_ran)
 		metrics_counters.cleanup_reruns_total++;

@@ -92,10 +92,12 @@ enum journal_done {
 /*
  * CLEANUP_DONE from worker wid: id is the call id with seq > 0 for a
  * call's own cleanup, or the cleanup id with seq 0 for a hand-over. The
- * entry is forgotten (a failure is logged: it ran).
+ * entry is forgotten (a failure is logged: it ran). withdrawn: it never
+ * ran, its worker took the registration back (not acknowledged in time):
+ * neither a run nor a failure.
  */
 enum journal_done journal_done(uint64_t wid, uint64_t id, uint64_t seq,
-    bool ok, const char *msg, size_t msg_len);
+    bool ok, bool withdrawn, const char *msg, size_t msg_len);
 
 /*
  * The call ended with reason (kind NONE for a normal end); the first

@@ -152,10 +152,10 @@ START_TEST(test_defer_then_done)
 	ck_assert_uint_eq(journal_pending(), 2);
 	ck_assert(journal_has_call(7));
 	ck_assert(!journal_has_call(8));
-	ck_assert_int_eq(journal_done(W1, 7, 1, true, NULL, 0), JOURNAL_DONE_OWN);
+	ck_assert_int_eq(journal_done(W1, 7, 1, true, false, NULL, 0), JOURNAL_DONE_OWN);
 	ck_assert_uint_eq(journal_pending(), 1);
 	ck_assert(journal_has_call(7));
-	ck_assert_int_eq(journal_done(W1, 7, 2, false, "boom", 4), JOURNAL_DONE_OWN);
+	ck_assert_int_eq(journal_done(W1, 7, 2, false, false, "boom", 4), JOURNAL_DONE_OWN);
 	ck_assert_uint_eq(journal_pending(), 0);
 	ck_assert_msg(!journal_has_call(7), "call 7 kept after its last cleanup");
 	/* A failed cleanup ran too: both count. */
@@ -164,20 +164,33 @@ START_TEST(test_defer_then_done)
 }
 END_TEST
 
+/* A registration its worker took back never ran: no run, no failure. */
+START_TEST(test_withdrawn)
+{
+	defer(W1, 7, 1);
+	ck_assert_int_eq(journal_done(W1, 7, 1, false, true,
+	    "not registered: not acknowledged in time", 41), JOURNAL_DONE_OWN);
+	ck_assert_uint_eq(journal_pending(), 0);
+	ck_assert_uint_eq(metrics_counters.cleanup_runs_total, 0);
+	ck_assert_int_eq(journal_done(W1, 7, 1, false, true, NULL, 0),
+	    JOURNAL_DONE_UNKNOWN);
+}
+END_TEST
+
 START_TEST(test_done_unknown)
 {
 	defer(W1, 7, 1);
 	/* Another worker, another seq, another call, a hand-over id: none
 	 * of them is pending there. */
-	ck_assert_int_eq(journal_done(W2, 7, 1, true, NULL, 0), JOURNAL_DONE_UNKNOWN);
-	ck_assert_int_eq(journal_done(W1, 7, 2, true, NULL, 0), JOURNAL_DONE_UNKNOWN);
-	ck_assert_int_eq(journal_done(W1, 8, 1, true, NULL, 0), JOURNAL_DONE_UNKNOWN);
-	ck_assert_int_eq(journal_done(W1, 1, 0, true, NULL, 0), JOURNAL_DONE_UNKNOWN);
+	ck_assert_int_eq(journal_done(W2, 7, 1, true, false, NULL, 0), JOURNAL_DONE_UNKNOWN);
+	ck_assert_int_eq(journal_done(W1, 7, 2, true, false, NULL, 0), JOURNAL_DONE_UNKNOWN);
+	ck_assert_int_eq(journal_done(W1, 8, 1, true, false, NULL, 0), JOURNAL_DONE_UNKNOWN);
+	ck_assert_int_eq(journal_done(W1, 1, 0, true, false, NULL, 0), JOURNAL_DONE_UNKNOWN);
 	ck_assert_uint_eq(journal_pending(), 1);
 	ck_assert_uint_eq(metrics_counters.cleanup_runs_total, 0);
 	/* Twice: the second is a repeat (at least once), ignored. */
-	ck_assert_int_eq(journal_done(W1, 7, 1, true, NULL, 0), JOURNAL_DONE_OWN);
-	ck_assert_int_eq(journal_done(W1, 7, 1, true, NULL, 0), JOURNAL_DONE_UNKNOWN);
+	ck_assert_int_eq(journal_done(W1, 7, 1, true, false, NULL, 0), JOURNAL_DONE_OWN);
+	ck_assert_int_eq(journal_done(W1, 7, 1, true, false, NULL, 0), JOURNAL_DONE_UNKNOWN);
 	ck_assert_uint_eq(metrics_counters.cleanup_runs_total, 1);
 }
 END_TEST
@@ -261,7 +274,7 @@ START_TEST(test_orphan_order)
 	ck_assert_msg(o.jo_call_id == 9 && o.jo_seq == 1, "third orphan %llu/%llu",
 	    (unsigned long long)o.jo_call_id, (unsigned long long)o.jo_seq);
 	/* W2's own cleanup of call 8 is still its own. */
-	ck_assert_int_eq(journal_done(W2, 8, 1, true, NULL, 0), JOURNAL_DONE_OWN);
+	ck_assert_int_eq(journal_done(W2, 8, 1, true, false, NULL, 0), JOURNAL_DONE_OWN);
 }
 END_TEST
 
@@ -278,15 +291,15 @@ START_TEST(test_hand_over_done)
 	ck_assert_uint_ne(a.jo_id, b.jo_id);
 	ck_assert(!journal_next_orphan(&(struct journal_orphan){ 0 }));
 	/* A hand-over is done by its id with seq 0, only where it runs. */
-	ck_assert_int_eq(journal_done(W3, a.jo_id, 0, true, NULL, 0),
+	ck_assert_int_eq(journal_done(W3, a.jo_id, 0, true, false, NULL, 0),
 	    JOURNAL_DONE_UNKNOWN);
-	ck_assert_int_eq(journal_done(W2, 7, 1, true, NULL, 0), JOURNAL_DONE_UNKNOWN);
-	ck_assert_int_eq(journal_done(W2, a.jo_id, 0, true, NULL, 0),
+	ck_assert_int_eq(journal_done(W2, 7, 1, true, false, NULL, 0), JOURNAL_DONE_UNKNOWN);
+	ck_assert_int_eq(journal_done(W2, a.jo_id, 0, true, false, NULL, 0),
 	    JOURNAL_DONE_HANDOVER);
 	ck_assert_msg(!journal_handing_to(W2), "W2 still runs a hand-over");
 	ck_assert(journal_handing_to(W3));
 	ck_assert_uint_eq(journal_pending(), 1);
-	ck_assert_int_eq(journal_done(W3, b.jo_id, 0, true, NULL, 0),
+	ck_assert_int_eq(journal_done(W3, b.jo_id, 0, true, false, NULL, 0),
 	    JOURNAL_DONE_HANDOVER);
 	ck_assert_uint_eq(journal_pending(), 0);
 	ck_assert(!journal_has_call(7));
@@ -305,7 +318,7 @@ START_TEST(test_blame_first_pending)
 	defer(W1, 7, 2);
 	defer(W1, 7, 3);
 	journal_call_ended(7, &none, true);
-	ck_assert_int_eq(journal_done(W1, 7, 1, true, NULL, 0), JOURNAL_DONE_OWN);
+	ck_assert_int_eq(journal_done(W1, 7, 1, true, false, NULL, 0), JOURNAL_DONE_OWN);
 	journal_worker_gone(W1, &segv, true);
 	o = hand_over(W2);
 	ck_assert_uint_eq(o.jo_seq, 2);
@@ -439,7 +452,7 @@ START_TEST(test_durable_restart)
 	ck_assert(journal_dirty());
 	ck_assert_int_eq(commit_now(), 0);
 	ck_assert(!journal_dirty());
-	ck_assert_int_eq(journal_done(W1, first, 1, true, NULL, 0),
+	ck_assert_int_eq(journal_done(W1, first, 1, true, false, NULL, 0),
 	    JOURNAL_DONE_OWN);
 	ck_assert_int_eq(commit_now(), 0);
 	ck_assert_uint_eq(metrics_counters.journal_commits_total, 2);
@@ -470,7 +483,7 @@ START_TEST(test_durable_restart)
 	ck_assert_uint_gt(second >> 40, first >> 40);
 	/* The restored one runs (through the runner) and is done. */
 	journal_handed_over(o.jo_id, W3);
-	ck_assert_int_eq(journal_done(W3, o.jo_id, 0, true, NULL, 0),
+	ck_assert_int_eq(journal_done(W3, o.jo_id, 0, true, false, NULL, 0),
 	    JOURNAL_DONE_HANDOVER);
 	ck_assert_uint_eq(metrics_counters.cleanup_reruns_total, 1);
 	ck_assert_int_eq(commit_now(), 0);
@@ -507,6 +520,7 @@ journal_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defer_then_done);
 	tcase_add_test(tc, test_done_unknown);
+	tcase_add_test(tc, test_withdrawn);
 	tcase_add_test(tc, test_first_reason_wins);
 	tcase_add_test(tc, test_crash_reason_when_not_ended);
 	tcase_add_test(tc, test_call_ended_without_cleanups);

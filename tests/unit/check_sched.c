@@ -407,7 +407,7 @@ START_TEST(test_handover_one_per_worker)
 	sched_handover();
 	ck_assert_msg(fake_link.nsent == 2, "a second hand-over to a busy worker");
 	/* b is done: it takes the next. */
-	ck_assert_int_eq(journal_done(b->w_gen, s->fs_id, 0, true, NULL, 0),
+	ck_assert_int_eq(journal_done(b->w_gen, s->fs_id, 0, true, false, NULL, 0),
 	    JOURNAL_DONE_HANDOVER);
 	sched_handover();
 	ck_assert_uint_eq(fake_link.nsent, 3);
