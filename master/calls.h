@@ -63,6 +63,8 @@ struct call {
                                         is now the end of --deadline-grace */
 #define CALL_HELD 0x4u               /* a notification waiting for the one
                                         before it on its connection to end */
+#define CALL_UNSTARTED 0x8u          /* past its deadline and grace, not
+                                        started: k_deadline looks again */
 	int k_outcome;               /* enum call_outcome, -1 until known */
 	uint64_t k_start_us;
 	uint64_t k_conn_id;          /* for logs, after the connection is gone */

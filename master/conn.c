@@ -159,8 +159,10 @@ conn_sock_cb(struct sockio *s, enum sockio_event ev)
 		conn_throttle(c, false);
 		break;
 	case SOCKIO_READABLE:
-		if (!c->c_dead && !c->c_throttled)
+		if (!c->c_dead && !c->c_throttled) {
+			event_add(c->c_rev, NULL);
 			event_active(c->c_rev, EV_READ, 0);
+		}
 		break;
 	case SOCKIO_DRAINED:
 		conn_throttle(c, false);
@@ -483,8 +485,15 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* TLS must write before it reads on: bytes waiting
+			 * on the socket would wake this level-triggered event
+			 * on every turn until there is room. SOCKIO_READABLE
+			 * brings it back. */
+			if (c->c_sock.sk_rwant)
+				event_del(c->c_rev);
 			return;
+		}
 		if (n == 0 && c->c_state == CONN_CLOSING &&
 		    sockio_pending(&c->c_sock) > 0) {
 			/* Half closed: our last bytes may still be read. */

@@ -127,6 +127,11 @@ rpc_send_reason_error(struct conn *c, const struct call *call, int code,
 
 /* ---- calls: deadlines, abandoning, sending, waiting ------------------------- */
 
+/* How often a call past its deadline and grace that had not started is
+ * looked at again. */
+#define RPC_RECHECK_MS() \
+	(srv.cfg.deadline_grace_ms > 100 ? srv.cfg.deadline_grace_ms : 100)
+
 #define RPC_CALL_OF_DEADLINE(e) \
 	((struct call *)(void *)((char *)(e) - offsetof(struct call, k_deadline)))
 
@@ -141,10 +146,22 @@ rpc_deadline_kill(struct call *call, struct worker *w)
 	char why[96];
 
 	if (supervise_not_started(w, call->k_wseq)) {
-		log_info("call %llu (%s) passed its deadline before starting "
-		    "on worker %d: cancelled there", (unsigned long long)
-		    call->k_id, call->k_route, (int)w->w_pid);
-		return;
+		if (!(call->k_flags & CALL_UNSTARTED))
+			log_info("call %llu (%s) passed its deadline before "
+			    "starting on worker %d: cancelled there",
+			    (unsigned long long)call->k_id, call->k_route,
+			    (int)w->w_pid);
+		call->k_flags |= CALL_UNSTARTED;
+		/* Look again later: the worker skips it only if the cancel
+		 * it saw first was the deadline's (a disconnect's or a
+		 * .cancel's lets it run), and only if that cancel arrived
+		 * before a thread took it (--deadline-grace 0). One that
+		 * starts after all is bounded like any other. */
+		if (timeouts_set(&call->k_deadline, RPC_RECHECK_MS(),
+		    clock_now_us()) == 0)
+			return;
+		log_warn("call %llu: out of memory: its worker is stopped",
+		    (unsigned long long)call->k_id);
 	}
 
 	snprintf(why, sizeof(why), "call %llu (%s) ignored the cancel of its "

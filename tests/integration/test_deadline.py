@@ -150,3 +150,35 @@ def test_a_call_not_started_at_its_deadline_kills_nobody():
             assert metric(srv, "wspool_deadline_kills_total") == 0
             assert metric(srv, "wspool_deadline_cancels_total") == 1
         run(body())
+
+
+def test_a_call_cancelled_otherwise_first_is_still_bounded():
+    # As above, but the call waiting behind the subscription is a hang
+    # whose client disconnects first: its worker sees that cancel (reason
+    # disconnected) before the deadline's, so it will run once a thread
+    # is free. Not started at the end of the grace, it must not be
+    # forgotten: once the subscription is cancelled the hang starts, and
+    # its worker is killed for it.
+    with server(["--deadline-grace", "0.5", "--worker-threads", "1",
+                 "--worker-max-threads", "1",
+                 "--worker-max-waiting", "4"]) as srv:
+        async def body():
+            async with await Client.connect(srv) as c:
+                sub = harness.next_id()
+                await c.send({"method": "count", "params": [1000000, 50],
+                              "id": sub})
+                await c.recv_until(lambda m: m.get("id") == sub)
+                async with await Client.connect(srv) as h:
+                    await h.send({"method": "crash",
+                                  "params": ["hang", tag()],
+                                  "id": harness.next_id()})
+                    await asyncio.sleep(0.2)
+                # Disconnected: cancelled on the worker, not started.
+                wait_for(lambda: "passed its deadline before starting"
+                         in srv.stderr_text(), 30, "the grace to pass")
+                await c.send({"method": ".cancel", "params": [sub]})
+                wait_for(lambda: metric(srv,
+                                        "wspool_deadline_kills_total") == 1,
+                         15, "the hang's worker to be killed")
+            assert "ignored the cancel of its deadline" in srv.stderr_text()
+        run(body())
