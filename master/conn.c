@@ -542,7 +542,10 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	if (conns.count >= srv.cfg.max_connections + CONN_ADMIN_RESERVE) {
-		http_refuse_busy(fd);
+		/* A plain answer on a TLS port would read as garbage: a TLS
+		 * client is refused by the close alone. */
+		if (!tls_enabled())
+			http_refuse_busy(fd);
 		evutil_closesocket(fd);
 		metrics_counters.connections_refused_total++;
 		return;
