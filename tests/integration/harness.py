@@ -857,6 +857,34 @@ def run(coro, timeout=120):
     return asyncio.run(asyncio.wait_for(coro, scaled(timeout)))
 
 
+# ---- the demo's cleanup records ---------------------------------------------
+
+async def records(c, t):
+    """The demo's cleanup records of tag t (the cleanups route)."""
+    msg = await c.request("cleanups", [t])
+    assert "error" not in msg, msg
+    return msg["result"]
+
+
+async def wait_records_each(c, tags, reason, end, what):
+    """Poll until every tag has its one record (index 0, this reason);
+    fail at the monotonic time end, saying what was awaited."""
+    missing = list(tags)
+    while missing:
+        done = set()
+        for t in missing:
+            recs = await records(c, t)
+            if recs:
+                assert same_json(recs, [{"tag": t, "index": 0,
+                                         "reason": reason}]), recs
+                done.add(t)
+        missing = [t for t in missing if t not in done]
+        assert not missing or time.monotonic() < end, (
+            "%d of %d cleanups not run %s" % (len(missing), len(tags), what))
+        if missing and not done:
+            await asyncio.sleep(0.05)
+
+
 # ---- comparing JSON values exactly ----------------------------------------
 
 def same_json(got, want):

@@ -60,25 +60,19 @@ def metric(srv, name):
     return float(m.group(1))
 
 
-async def records(c, t):
-    msg = await c.request("cleanups", [t])
-    assert "error" not in msg, msg
-    return msg["result"]
-
-
 async def wait_records(c, t, n, seconds):
     """cleanups(t) once it holds n records (bounded), read again after a
     short window so that a second record would show."""
     end = harness.deadline(seconds)
     while True:
-        got = await records(c, t)
+        got = await harness.records(c, t)
         if len(got) >= n:
             break
         assert time.monotonic() < end, "cleanups(%s) = %r, want %d" % (
             t, got, n)
         await asyncio.sleep(0.02)
     await asyncio.sleep(harness.scaled(0.3))
-    return await records(c, t)
+    return await harness.records(c, t)
 
 
 def crash_data(err):
@@ -204,7 +198,7 @@ def test_concurrent_crashes_spare_echoes():
                 recorded = 0
                 end = harness.deadline(15)
                 while True:
-                    got = {t: await records(c, t) for t in tags}
+                    got = {t: await harness.records(c, t) for t in tags}
                     recorded = sum(1 for r in got.values() if r)
                     if recorded >= died or time.monotonic() >= end:
                         break
@@ -212,7 +206,7 @@ def test_concurrent_crashes_spare_echoes():
                 assert recorded >= died, (died, got)
                 # Read again after a short window, so a second record shows.
                 await asyncio.sleep(harness.scaled(0.3))
-                got = {t: await records(c, t) for t in tags}
+                got = {t: await harness.records(c, t) for t in tags}
                 for t, msg in zip(tags, msgs):
                     d = crash_data(msg["error"])
                     assert got[t] == [] or same_json(got[t], [{
@@ -330,25 +324,13 @@ def test_master_sigkill_then_restart_runs_every_cleanup_as_lost():
 
         async def check():
             async with await Client.connect(second) as c:
-                missing = list(tags)
-                end = harness.deadline(10) - (time.monotonic() - started)
-                while missing:
-                    done = set()
-                    for t in missing:
-                        recs = await records(c, t)
-                        if recs:
-                            assert same_json(recs, [{"tag": t, "index": 0,
-                                                     "reason": lost}]), recs
-                            done.add(t)
-                    missing = [t for t in missing if t not in done]
-                    assert not missing or time.monotonic() < end, (
-                        "%d cleanups not run within 10 s of the restart"
-                        % len(missing))
-                    if missing and not done:
-                        await asyncio.sleep(0.05)
+                await harness.wait_records_each(
+                    c, tags, lost,
+                    harness.deadline(10) - (time.monotonic() - started),
+                    "within 10 s of the restart")
                 # Exactly once each, read again.
                 for t in tags[:20] + tags[-8:]:
-                    assert len(await records(c, t)) == 1, t
+                    assert len(await harness.records(c, t)) == 1, t
         run(check())
         assert re.search(r"208 cleanups of a master that died",
                          second.stderr_text()), second.stderr_text()[-2000:]

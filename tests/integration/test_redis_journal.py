@@ -180,31 +180,12 @@ def sigkill(srv):
     return old
 
 
-async def records(c, t):
-    msg = await c.request("cleanups", [t])
-    assert "error" not in msg, msg
-    return msg["result"]
-
-
 async def expect_lost(c, tags, old_pid, seconds=10):
     """Every tag gets one record with reason lost naming the dead master."""
     lost = {"kind": "lost", "worker": {"pid": old_pid, "host": HOST}}
-    missing = list(tags)
-    end = harness.deadline(seconds)
-    while missing:
-        done = set()
-        for t in missing:
-            recs = await records(c, t)
-            if recs:
-                assert same_json(recs, [{"tag": t, "index": 0,
-                                         "reason": lost}]), recs
-                done.add(t)
-        missing = [t for t in missing if t not in done]
-        assert not missing or time.monotonic() < end, (
-            "%d of %d cleanups did not run within %.0f s" %
-            (len(missing), len(tags), harness.scaled(seconds)))
-        if missing and not done:
-            await asyncio.sleep(0.05)
+    await harness.wait_records_each(
+        c, tags, lost, harness.deadline(seconds),
+        "within %.0f s" % harness.scaled(seconds))
 
 
 async def start_sleeps(srv, tags, counts=0):
@@ -280,7 +261,7 @@ def test_master_sigkill_then_its_node_name_runs_every_cleanup_as_lost():
                 async with await Client.connect(second) as c:
                     await expect_lost(c, tags, old)
                     for t in tags[:10] + tags[-8:]:
-                        assert len(await records(c, t)) == 1, t
+                        assert len(await harness.records(c, t)) == 1, t
             run(check())
             assert "208 cleanups of a master that died" in \
                 second.stderr_text()
@@ -341,7 +322,7 @@ def test_adopt_a_dead_peer_two_adopters_run_each_cleanup_once():
                     await expect_lost(c, tags, old)
                     # The live master of another node: untouched.
                     for t in btags:
-                        assert await records(c, t) == [], t
+                        assert await harness.records(c, t) == [], t
                 assert r.records(dead) == 0
                 assert r.cmd("EXISTS", "wspool:{%s}:lock" % dead) == 0
                 assert r.records(live) == 5
@@ -460,7 +441,7 @@ def test_redis_stopped_then_killed_refuses_and_loses_nothing():
                 async with await Client.connect(m2) as c:
                     await expect_lost(c, before + after, old)
                     for t in refused:   # refused: never run
-                        assert await records(c, t) == [], t
+                        assert await harness.records(c, t) == [], t
             run(check())
         finally:
             stop_all(m, m2)
