@@ -96,11 +96,14 @@ sched_fini(void)
 void
 sched_capacity(struct worker *w, uint64_t threads, uint64_t waiting)
 {
-	uint64_t cap = threads + waiting;
+	uint64_t cap;
 
-	/* Both bounded by what the worker accepts (65,536): no overflow. */
-	if (threads == 0 || cap > srv.cfg.worker_max_inflight)
+	/* From the worker's READY, untrusted: no sum may wrap. */
+	if (threads == 0 || threads >= srv.cfg.worker_max_inflight ||
+	    waiting >= srv.cfg.worker_max_inflight - threads)
 		cap = srv.cfg.worker_max_inflight;
+	else
+		cap = threads + waiting;
 	w->w_capacity = (unsigned)cap;
 	if (cap < srv.cfg.worker_max_inflight)
 		log_debug("worker %d: capacity %u calls (%llu threads, %llu "
