@@ -34,6 +34,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/nngclose.h"
 #include "common/tlsconf.h"
 #include "master/join.h"
 #include "master/link.h"
@@ -396,7 +397,7 @@ join_stop(void)
 	if (join.idle_ev != NULL)
 		event_free(join.idle_ev);
 	if (join.reg_open)
-		nng_close(join.reg);
+		nngclose_submit(join.reg);
 	join.reg_ev = join.idle_ev = NULL;
 	join.reg_open = false;
 }

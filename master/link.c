@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/nngclose.h"
 #include "master/link.h"
 #include "master/link_send.h"
 #include "master/master.h"
@@ -29,6 +30,7 @@
 
 #define LINK_RECV_BURST 64              /* batches read per readable event */
 #define LINK_NTYPES 128                 /* message types have numbers below this */
+#define LINK_CLOSE_STUCK_MS 10000u      /* a socket close this long will not end */
 
 /* What an nng thread tells the loop: this worker's pipe had this event. */
 struct link_note {
@@ -48,6 +50,7 @@ static struct {
 	uint64_t tick_ms;              /* its interval */
 	uint64_t last_tick_ms;
 	bool started;                  /* link_init ran: the fds are ours */
+	bool close_stuck_said;         /* link_check_closes logged */
 	int notify_fd[2];
 	struct event *notify_ev;
 	struct event *reaper;
@@ -200,6 +203,31 @@ link_heartbeat_cb(struct worker *w, const struct proto_msg *m)
 }
 
 /*
+ * A socket close nng never finishes (nngclose.h) costs the closer thread,
+ * and from then on nng reaps no pipe: closed links keep their descriptors.
+ * Said once, loudly, and shown in /metrics; the master goes on serving.
+ */
+static void
+link_check_closes(void)
+{
+	if (links.close_stuck_said ||
+	    nngclose_waiting_ms() < LINK_CLOSE_STUCK_MS)
+		return;
+	links.close_stuck_said = true;
+	log_error("closing a worker socket has waited %u s: nng 1.5.2 cannot "
+	    "finish it (a link closed while a message was half read); it is "
+	    "left behind, and closed links keep their descriptors from now "
+	    "on: restart the master when convenient",
+	    LINK_CLOSE_STUCK_MS / 1000);
+}
+
+static uint64_t
+link_closes_pending_gauge(void)
+{
+	return nngclose_pending();
+}
+
+/*
  * Every quarter of --worker-timeout: a heartbeat to each worker we sent
  * nothing for a third of it, and the silent ones reported (a frozen
  * process, a cut link and a partition close nothing: silence is the only
@@ -216,6 +244,7 @@ link_tick_cb(evutil_socket_t fd, short what, void *arg)
 	bool stalled = now - links.last_tick_ms > 2 * links.tick_ms;
 
 	links.last_tick_ms = now;
+	link_check_closes();
 	for (w = links.workers; w != NULL; w = next) {
 		next = w->hh.next;
 		if (w->w_state == W_GONE)
@@ -338,7 +367,7 @@ fail:
 	if (w->w_recv_ev != NULL)
 		event_free(w->w_recv_ev);
 	if (nng_socket_id(w->w_sock) > 0)
-		nng_close(w->w_sock);
+		nngclose_submit(w->w_sock);
 	free(w);
 	return NULL;
 }
@@ -353,7 +382,8 @@ link_close(struct worker *w)
 	w->w_recv_ev = NULL;
 	link_send_release(w);
 	nngstat_keep(w->w_sock, w->w_listener);
-	nng_close(w->w_sock);
+	/* Off this thread: nng 1.5.2 may never finish it (nngclose.h). */
+	nngclose_submit(w->w_sock);
 }
 
 void
@@ -431,6 +461,9 @@ link_init(void)
 		return -1;
 	links.handlers[PROTO_HEARTBEAT] = link_heartbeat_cb;
 	nngstat_init();
+	metrics_gauge("wspool_worker_socket_closes_pending",
+	    "Worker sockets being closed; one that stays is a close nng cannot "
+	    "finish (docs/operations.md).", link_closes_pending_gauge);
 	links.tick_ms = srv.cfg.worker_timeout_ms / 4;
 	if (links.tick_ms < 50 || links.tick_ms > 1000)
 		links.tick_ms = links.tick_ms < 50 ? 50 : 1000;

@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/nngclose.h"
 #include "master/commit.h"
 #include "master/conn.h"
 #include "master/dispatch.h"
@@ -37,6 +38,7 @@
 #include "master/tls.h"
 
 #define MAIN_TICK_MS 50
+#define MAIN_CLOSE_DRAIN_MS 5000  /* at exit: for the worker sockets to close */
 #define MAIN_CLEANUP_MAX_MS 15000  /* after the grace: cleanups may run this long */
 #define MAIN_CLOSE_MAX_MS 2000     /* close frames may take this long to flush */
 
@@ -298,6 +300,7 @@ int
 main(int argc, char **argv)
 {
 	struct event_config *ecfg = NULL;
+	bool closed;
 	int rv = 1;
 
 	if (options_parse(&srv.cfg, argc, argv) != 0)
@@ -333,6 +336,10 @@ main(int argc, char **argv)
 	}
 	rv = main_serve();
 out:
+	/* Before the rundir goes: closing an ipc:// socket removes its file. */
+	closed = nngclose_drain(MAIN_CLOSE_DRAIN_MS);
+	if (!closed)
+		log_error("an nng socket would not close: leaving without it");
 	if (srv.rundir[0] != '\0')
 		rmdir(srv.rundir);
 	if (srv.base)
@@ -340,6 +347,8 @@ out:
 	if (ecfg)
 		event_config_free(ecfg);
 	options_free(&srv.cfg);
-	nng_fini();
+	/* nng_fini would wait for that socket forever. */
+	if (closed)
+		nng_fini();
 	return rv;
 }

@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/nngclose.h"
 #include "worker/uplink.h"
 
 #define UPLINK_JOIN_TIMEOUT_MS 10000
@@ -338,23 +339,9 @@ uplink_start(void)
 	return rv;
 }
 
-/* A thread of its own for nng_close, which nng 1.5 may never finish. */
-static void *
-uplink_close_cb(void *arg)
-{
-	atomic_bool *done = arg;
-
-	nng_close(uplink.ul_sock);
-	atomic_store(done, true);
-	return NULL;
-}
-
 bool
 uplink_stop(uint64_t close_ms)
 {
-	static atomic_bool closed;
-	pthread_t t;
-	uint64_t end = clock_now_ms() + close_ms;
 	bool ok = true;
 
 	/* The receiver first (it polls ul_stopping), then the socket, whose
@@ -364,22 +351,10 @@ uplink_stop(uint64_t close_ms)
 		pthread_join(uplink.ul_receiver, NULL);
 	uplink.ul_receiver_running = false;
 	if (uplink.ul_sock_open) {
-		/*
-		 * Seen with nng 1.5.2 on a tls+tcp:// link under load: nng_close
-		 * waits forever for its pipe, with no thread of ours in nng.
-		 * Bounded: past close_ms the caller leaves without it.
-		 */
-		atomic_store(&closed, false);
-		if (pthread_create(&t, NULL, uplink_close_cb, &closed) != 0) {
-			nng_close(uplink.ul_sock);
-		} else {
-			while (!atomic_load(&closed) && clock_now_ms() < end)
-				usleep(5 * 1000);
-			if ((ok = atomic_load(&closed)))
-				pthread_join(t, NULL);
-			else
-				pthread_detach(t);
-		}
+		/* nng 1.5.2 may never finish it (nngclose.h): bounded, past
+		 * close_ms the caller leaves without it. */
+		nngclose_submit(uplink.ul_sock);
+		ok = nngclose_drain(close_ms);
 	}
 	uplink.ul_sock_open = false;
 	if (!ok)
