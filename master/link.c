@@ -381,9 +381,20 @@ link_close(struct worker *w)
 	event_free(w->w_recv_ev);
 	w->w_recv_ev = NULL;
 	link_send_release(w);
+}
+
+/*
+ * The socket is closed with w, not at link_close: a killed local worker's
+ * end has been closed by its death by then, and a pipe its peer closed is
+ * torn down in full. Closing ours first while the worker still writes is
+ * what nng 1.5.2 may never finish (nngclose.h); it runs off this thread.
+ */
+static void
+link_free(struct worker *w)
+{
 	nngstat_keep(w->w_sock, w->w_listener);
-	/* Off this thread: nng 1.5.2 may never finish it (nngclose.h). */
 	nngclose_submit(w->w_sock);
+	free(w);
 }
 
 void
@@ -391,7 +402,7 @@ link_discard(struct worker *w)
 {
 	link_close(w);
 	HASH_DEL(links.workers, w);
-	free(w);
+	link_free(w);
 }
 
 /* Copy s into buf (size n) for a reason that must outlive the caller's. */
@@ -431,7 +442,7 @@ link_reaper_cb(evutil_socket_t fd, short what, void *arg)
 	while ((w = TAILQ_FIRST(&links.dead)) != NULL) {
 		TAILQ_REMOVE(&links.dead, w, w_dead_link);
 		links.on_gone(w, &w->w_why);
-		free(w);
+		link_free(w);
 	}
 }
 

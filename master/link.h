@@ -113,7 +113,8 @@ unsigned link_joining(void);
 void link_refuse(struct worker *w, const char *what, uint64_t id);
 /* Undo link_open at once, before anyone else has seen w. */
 void link_discard(struct worker *w);
-/* Stop w's socket: nothing more is sent or received; w becomes W_GONE. */
+/* Stop w's link: nothing more is sent or read; w becomes W_GONE. Its
+ * socket is closed when w is freed (after the gone handler). */
 void link_close(struct worker *w);
 /* w is dead, with why (copied): closed now, gone event and free at the end
  * of the turn. Idempotent. */
