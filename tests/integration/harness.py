@@ -857,6 +857,37 @@ def run(coro, timeout=120):
     return asyncio.run(asyncio.wait_for(coro, scaled(timeout)))
 
 
+# ---- /metrics --------------------------------------------------------------
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
+
+
+def metric(server, name, labels=None, missing=None):
+    """A number from GET /metrics: the sum of the samples of name whose
+    labels include labels (a dict). server is a Server or a port. With no
+    sample at all: missing if given, else 0 when labels were asked for
+    (a labelled family starts empty), else a failure."""
+    port = server if isinstance(server, int) else server.port
+    status, _, body = http_request(port, "GET", "/metrics")
+    assert status == 200, status
+    total, seen = 0.0, False
+    for line in body.decode("utf-8").split("\n"):
+        m = _SAMPLE.match(line)
+        if not m or m.group(1) != name:
+            continue
+        if labels and not all('%s="%s"' % kv in (m.group(2) or "")
+                              for kv in labels.items()):
+            continue
+        total += float(m.group(3))
+        seen = True
+    if seen:
+        return total
+    if missing is not None:
+        return missing
+    assert labels, "no %s in /metrics" % name
+    return 0.0
+
+
 # ---- the demo's cleanup records ---------------------------------------------
 
 async def records(c, t):
@@ -864,6 +895,29 @@ async def records(c, t):
     msg = await c.request("cleanups", [t])
     assert "error" not in msg, msg
     return msg["result"]
+
+
+async def settled_records(server, c, t, n, seconds=10, busy_ok=False):
+    """The records of tag t once there are at least n and the journal holds
+    no pending cleanup (wspool_cleanups_pending 0, read first): every
+    registration was reported done, so none runs again and a record run
+    twice would already be there. Bounded by seconds. busy_ok: a 503 (the
+    only worker being replaced) counts as "not yet"."""
+    end = deadline(seconds)
+    while True:
+        settled = metric(server, "wspool_cleanups_pending") == 0
+        msg = await c.request("cleanups", [t])
+        busy = busy_ok and msg.get("error", {}).get("code") == 503
+        assert busy or "error" not in msg, msg
+        if settled and not busy and len(msg["result"]) >= n:
+            return msg["result"]
+        assert time.monotonic() < end, (
+            "timed out after %.1fs waiting for %d settled record(s) of %s: "
+            "%r, %s cleanups pending" % (scaled(seconds), n, t,
+                                         msg.get("result"),
+                                         metric(server,
+                                                "wspool_cleanups_pending")))
+        await asyncio.sleep(0.02)
 
 
 async def wait_records_each(c, tags, reason, end, what):

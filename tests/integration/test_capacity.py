@@ -7,21 +7,13 @@
 
 import asyncio
 import json
-import re
 import time
 
 import harness
-from harness import Client, Server, run, wait_for
+from harness import Client, Server, metric, run, wait_for
 
 SUBS = 1000
 CONNS = 4
-
-
-def metric(srv, name):
-    body = harness.http_request(srv.port, "GET", "/metrics")[2].decode()
-    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
-    assert m, "no %s in /metrics" % name
-    return float(m.group(1))
 
 
 async def reader(ws, ids, seen, closed):

@@ -86,23 +86,6 @@ async def poll_result(c, method, params, pred, seconds, what):
         await asyncio.sleep(0.02)
 
 
-async def settled_records(c, t, want_len, seconds=5, recheck=0.5,
-                          busy_ok=False):
-    """Records of t once want_len are there, read again after a short window.
-
-    The window gives a wrongly repeated cleanup the time to show up; the
-    caller asserts the exact list at the end (not the timing).
-    """
-    await wait_records(c, t, lambda r: len(r) >= want_len, seconds,
-                       "%d cleanup record(s) for %s" % (want_len, t), busy_ok)
-    end = time.monotonic() + harness.scaled(recheck)
-    while time.monotonic() < end:
-        await asyncio.sleep(0.05)
-        await records(c, t, busy_ok)
-    # The last word: read once more, after the window.
-    return await wait_records(c, t, lambda r: True, 5, "cleanups", busy_ok)
-
-
 def rec(t, reason, index=0):
     return {"tag": t, "index": index, "reason": reason}
 
@@ -198,7 +181,7 @@ def test_crash_reason_reaches_the_cleanup_once(how):
                     "the cleanup record of crash %s within 1 s of its "
                     "worker's death" % how)
                 # ...and still exactly one a moment later.
-                got = await settled_records(c, t, 1)
+                got = await harness.settled_records(srv, c, t, 1)
                 assert_records(got, [rec(t, reason)])
 
             # The other connection and the master are still serving.
@@ -220,7 +203,7 @@ def test_normal_end_reason_null():
                 t = tag()
                 msg = await c.request("sleep", [10, t])
                 assert same_json(msg, {"id": msg["id"], "result": 10}), msg
-                got = await settled_records(c, t, 1)
+                got = await harness.settled_records(srv, c, t, 1)
                 assert_records(got, [rec(t, None)])
         run(body())
 
@@ -239,7 +222,7 @@ def test_error_reason_carries_code_and_message(code, message, want_code):
                 msg = await c.request("fail", [code, message, data, t])
                 assert same_json(msg, {"id": msg["id"], "error": {
                     "code": want_code, "message": message, "data": data}}), msg
-                got = await settled_records(c, t, 1)
+                got = await harness.settled_records(srv, c, t, 1)
                 assert_records(got, [rec(t, {"kind": "error",
                                              "code": want_code,
                                              "message": message})])
@@ -259,7 +242,7 @@ def test_cancelled_request_reason_cancelled():
                 stray = await c.probe()
                 assert stray == [], stray
                 await c.send({"method": ".cancel", "params": [cid]})
-                got = await settled_records(c, t, 1)
+                got = await harness.settled_records(srv, c, t, 1)
                 assert_records(got, [rec(t, {"kind": "cancelled"})])
                 # Nothing is ever answered for the cancelled id.
                 assert [m for m in c.stray if m.get("id") == cid] == []
@@ -278,7 +261,7 @@ def test_disconnected_request_reason_disconnected():
                                  "id": 1})
                 assert await gone.probe() == []
                 await gone.close()
-                got = await settled_records(watcher, t, 1)
+                got = await harness.settled_records(srv, watcher, t, 1)
                 assert_records(got, [rec(t, {"kind": "disconnected"})])
         run(body())
 
@@ -295,7 +278,7 @@ def test_timeout_of_a_sleeping_request_reason_timeout():
                 assert msg["error"]["code"] == 504, msg
                 assert same_json(msg["error"].get("data"),
                                  {"kind": "timeout"}), msg
-                got = await settled_records(c, t, 1)
+                got = await harness.settled_records(srv, c, t, 1)
                 assert_records(got, [rec(t, {"kind": "timeout"})])
                 assert await c.result("echo", [7]) == 7
         run(body())
@@ -311,7 +294,7 @@ def test_notification_cleanup_reason_null():
                     c, "notes", [t], lambda r: len(r) >= 1, 5,
                     "the note to be recorded")
                 assert same_json(got_notes, [{"v": 1}]), got_notes
-                got = await settled_records(c, t, 1)
+                got = await harness.settled_records(srv, c, t, 1)
                 assert_records(got, [rec(t, None)])
                 # A notification is never answered.
                 assert c.stray == [], c.stray
@@ -338,7 +321,7 @@ def test_count_cleanup_after_close_reason_null():
                 for i in range(3):
                     assert _chunk_ok(msgs[i], cid, i), msgs
                 assert same_json(msgs[3], {"id": cid, "close": True}), msgs
-                got = await settled_records(c, t, 1)
+                got = await harness.settled_records(srv, c, t, 1)
                 assert_records(got, [rec(t, None)])
         run(body())
 
@@ -369,8 +352,8 @@ def test_count_cleanup_registered_before_first_chunk():
                 assert same_json(end, {"id": cid, "error": {
                     "code": 502, "message": CRASHED, "data": data}}), end
                 # The only worker is being replaced: 503 until it is.
-                got = await settled_records(c, t, 1, seconds=15,
-                                            busy_ok=True)
+                got = await harness.settled_records(srv, c, t, 1, 15,
+                                                    busy_ok=True)
                 assert_records(got, [rec(t, data)])
                 assert await c.result("echo", ["back"]) == "back"
         run(body())
@@ -387,7 +370,7 @@ def test_cancelled_count_reason_cancelled():
                 first = await c.recv()
                 assert _chunk_ok(first, cid, 0), first
                 await c.send({"method": ".cancel", "params": [cid]})
-                got = await settled_records(c, t, 1)
+                got = await harness.settled_records(srv, c, t, 1)
                 assert_records(got, [rec(t, {"kind": "cancelled"})])
                 # No close and no error for a cancelled subscription.
                 late = [m for m in c.stray + await c.quiet(0.2)
@@ -406,7 +389,7 @@ def test_settle_with_error_runs_the_others():
                 n, failing = 5, 2
                 msg = await c.request("settle", [t, n, failing, "error"])
                 assert same_json(msg, {"id": msg["id"], "result": "ok"}), msg
-                got = await settled_records(c, t, n - 1)
+                got = await harness.settled_records(srv, c, t, n - 1)
                 # One process ran them all: in registration order.
                 assert_records(got, [rec(t, None, i) for i in range(n)
                                      if i != failing])
@@ -439,7 +422,7 @@ def test_settle_with_segv_runs_the_others_and_drops_the_crasher():
                 wait_for(lambda: drop.search(srv.stderr_text()), 20,
                          "the master to log that it dropped the crashing "
                          "cleanup")
-                got = await settled_records(c, t, n - 1, recheck=0.5)
+                got = await harness.settled_records(srv, c, t, n - 1)
                 want = [rec(t, None, i) for i in range(n) if i != failing]
                 key = lambda r: r["index"] if isinstance(r, dict) else -1
                 assert_records(sorted(got, key=key), want)

@@ -8,16 +8,7 @@ import socket
 import threading
 
 import harness
-from harness import OP_TEXT, RawWS, build_frame, http_request, wait_for
-
-
-def metric(port, name):
-    status, _, body = http_request(port, "GET", "/metrics")
-    assert status == 200, status
-    for line in body.decode("utf-8").split("\n"):
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError("no %s in /metrics" % name)
+from harness import OP_TEXT, RawWS, build_frame, metric, wait_for
 
 
 def test_a_client_that_does_not_read_is_throttled_then_resumed(server):

@@ -9,14 +9,14 @@
 import json
 import os
 import shutil
-import struct
 import subprocess
 import zlib
 
 import pytest
 
 import harness
-from harness import RawWS, build_frame, OP_TEXT, OP_CONT, OP_PING, OP_CLOSE
+from harness import (RawWS, OP_TEXT, OP_CONT, OP_PING, OP_CLOSE, build_frame,
+                     metric)
 
 websockets = harness.websockets
 
@@ -63,14 +63,6 @@ def read_answer(ws):
                 return True, json.loads(inflate(payload))
             return False, json.loads(payload)
         assert op not in (OP_CLOSE,), payload
-
-
-def metric(server, name):
-    _, _, body = harness.http_request(server.port, "GET", "/metrics")
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return int(line.split()[1])
-    raise AssertionError("no %s in /metrics" % name)
 
 
 # ---- negotiation ----------------------------------------------------------------

@@ -20,7 +20,8 @@ import tempfile
 import time
 
 import harness
-from harness import SAN_ENV, Client, Server, run, same_json, tag, wait_for
+from harness import (SAN_ENV, Client, Server, metric, run, same_json, tag,
+                     wait_for)
 
 HOST = socket.gethostname()
 CRASHED = "Bad Gateway: worker crashed"
@@ -50,29 +51,6 @@ def server(workers=2, args=(), env=None):
         wait_for(lambda: len(ready_pids(srv)) == workers and runner_ready(srv),
                  30, "all %d workers and the runner to be ready" % workers)
         yield srv
-
-
-def metric(srv, name):
-    """One unlabelled sample of /metrics, as a number."""
-    body = harness.http_request(srv.port, "GET", "/metrics")[2].decode()
-    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
-    assert m, "no %s in /metrics:\n%s" % (name, body)
-    return float(m.group(1))
-
-
-async def wait_records(c, t, n, seconds):
-    """cleanups(t) once it holds n records (bounded), read again after a
-    short window so that a second record would show."""
-    end = harness.deadline(seconds)
-    while True:
-        got = await harness.records(c, t)
-        if len(got) >= n:
-            break
-        assert time.monotonic() < end, "cleanups(%s) = %r, want %d" % (
-            t, got, n)
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(harness.scaled(0.3))
-    return await harness.records(c, t)
 
 
 def crash_data(err):
@@ -156,7 +134,7 @@ def test_sequential_segv_storm_spares_echoes():
                 assert stream.bad == [], stream.bad[:5]
                 assert stream.sent > 20, stream.sent
                 for t, d in zip(tags, datas):
-                    got = await wait_records(c, t, 1, 10)
+                    got = await harness.settled_records(srv, c, t, 1, 10)
                     assert same_json(got, [{"tag": t, "index": 0,
                                             "reason": d}]), (t, got)
         run(body())
@@ -204,8 +182,9 @@ def test_concurrent_crashes_spare_echoes():
                         break
                     await asyncio.sleep(0.02)
                 assert recorded >= died, (died, got)
-                # Read again after a short window, so a second record shows.
-                await asyncio.sleep(harness.scaled(0.3))
+                # Read again once no cleanup is pending: one run twice
+                # would show by then.
+                await harness.settled_records(srv, c, tags[0], 0, 20)
                 got = {t: await harness.records(c, t) for t in tags}
                 for t, msg in zip(tags, msgs):
                     d = crash_data(msg["error"])
@@ -234,7 +213,7 @@ def test_non_idempotent_neighbour_fails_with_one_record():
                 assert got[-1] == {"id": sid, "error": {
                     "code": 502, "message": CRASHED, "data": data}}, got[-1]
                 for t in (ts, tc):
-                    recs = await wait_records(c, t, 1, 15)
+                    recs = await harness.settled_records(srv, c, t, 1, 15)
                     assert same_json(recs, [{"tag": t, "index": 0,
                                              "reason": data}]), (t, recs)
         run(body())
@@ -258,7 +237,7 @@ def test_runner_sigkill_mid_cleanup_still_runs_it():
                 os.kill(first, signal.SIGKILL)
                 wait_for(lambda: runner_ready(srv) not in (None, first), 15,
                          "a new runner")
-                recs = await wait_records(c, t, 1, 20)
+                recs = await harness.settled_records(srv, c, t, 1, 20)
                 assert same_json(recs, [{"tag": t, "index": 0,
                                          "reason": data}]), recs
                 # Not blamed: an outside SIGKILL; counted as the runner's.
@@ -360,7 +339,7 @@ def test_oom_with_default_options_is_a_502():
                 err = msg["error"]
                 assert err["code"] == 502 and err["message"] == CRASHED, msg
                 assert err["data"]["kind"] == "crashed", msg
-                recs = await wait_records(c, t, 1, 10)
+                recs = await harness.settled_records(srv, c, t, 1, 10)
                 assert same_json(recs, [{"tag": t, "index": 0,
                                          "reason": err["data"]}]), recs
                 assert await c.result("echo", ["after oom"]) == "after oom"

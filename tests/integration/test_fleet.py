@@ -12,9 +12,7 @@
 # that bound, scaled by harness.SCALE (slow wrappers such as valgrind),
 # because it is the promise operators size their timeouts by.
 
-import asyncio
 import os
-import re
 import signal
 import socket
 import struct
@@ -25,7 +23,7 @@ import pytest
 
 import fleet
 import harness
-from harness import Client, Server, run, tag, wait_for
+from harness import Client, Server, metric, run, tag, wait_for
 
 TIMEOUT = 1.0                       # --worker-timeout of these tests
 BOUND = TIMEOUT + 1.0               # the bound on ending calls
@@ -55,12 +53,6 @@ def registry(net, srv):
 
 async def records_of(c, t):
     return await c.result("cleanups", [t])
-
-
-def metric(srv, name):
-    _, _, body = harness.http_request(srv.port, "GET", "/metrics")
-    m = re.search(rb"^" + name.encode() + rb" (\d+)$", body, re.M)
-    return int(m.group(1)) if m else None
 
 
 def _lost_test(freeze):
@@ -113,24 +105,13 @@ def _lost_test(freeze):
                 wait_for(lambda: metric(srv, "wspool_workers_ready") == 1,
                          30, "the worker to join again")
                 for t in (t1, t2):
-                    recs = await harness_wait_records(c, t)
+                    recs = await harness.settled_records(srv, c, t, 1, 20)
                     assert len(recs) == 1, recs
                     assert recs[0]["reason"]["kind"] == "lost", recs
                     assert recs[0]["reason"]["worker"]["pid"] == pid, recs
                 await c.close()
             run(body())
             assert "lost" in srv.stderr_text()
-
-
-async def harness_wait_records(c, t, seconds=20):
-    end = harness.deadline(seconds)
-    while True:
-        recs = await records_of(c, t)
-        if recs or time.monotonic() >= end:
-            # A second record would show up right after the first.
-            await asyncio.sleep(0.2)
-            return await records_of(c, t)
-        await asyncio.sleep(0.05)
 
 
 def test_link_cut_ends_calls_lost_and_worker_rejoins():
@@ -168,7 +149,7 @@ def test_stopped_local_worker_is_lost():
                 % (took, harness.scaled(BOUND)))
             # Killed and replaced; the cleanup ran once, reason lost.
             wait_for(lambda: not harness.alive(pid), 10, "the worker killed")
-            recs = await harness_wait_records(c, t)
+            recs = await harness.settled_records(srv, c, t, 1, 20)
             assert len(recs) == 1 and recs[0]["reason"]["kind"] == "lost", recs
             assert (await c.result("add", [1, 2])) == 3
             await c.close()
@@ -184,8 +165,9 @@ def test_wrong_ca_and_plain_tcp_get_no_call():
         host = net.host()
         with fleet.NsWorker(host, registry(net, srv),
                             certs.worker_args("rogue")) as rogue:
-            wait_for(lambda: (metric(srv, "wspool_worker_tls_refused_total")
-                              or 0) > 0, 20, "the rogue handshake refused")
+            wait_for(lambda: metric(srv, "wspool_worker_tls_refused_total",
+                                    missing=0) > 0,
+                     20, "the rogue handshake refused")
             with pytest.raises((EOFError, OSError, AssertionError)):
                 sp = fleet.SP(net.address, srv.tls_port, fleet.SP_REQ0,
                               timeout=2)
@@ -263,7 +245,7 @@ def test_forged_messages_are_refused():
             m = (await c.recv_until(lambda m: m.get("id") == 1,
                                     timeout=10))[-1]
             assert m.get("result") == 1500, m
-            recs = await harness_wait_records(c, t)
+            recs = await harness.settled_records(srv, c, t, 1, 20)
             assert len(recs) == 1 and recs[0]["reason"] is None, recs
             assert await records_of(c, forged) == []
             await c.close()

@@ -6,12 +6,10 @@
 
 import asyncio
 import json
-import os
-import re
 import socket
 
 import harness
-from harness import Client, RawWS, http_request, wait_for
+from harness import Client, RawWS, http_request, metric, wait_for
 
 MB = 1024 * 1024
 
@@ -20,22 +18,6 @@ def metrics(port):
     status, _, body = http_request(port, "GET", "/metrics")
     assert status == 200, status
     return body.decode("utf-8")
-
-
-def metric(port, name, labels=None):
-    """The sum of the samples of name (whose labels include labels)."""
-    total, seen = 0.0, False
-    for line in metrics(port).split("\n"):
-        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
-        if not m or m.group(1) != name:
-            continue
-        if labels and not all('%s="%s"' % kv in (m.group(2) or "")
-                              for kv in labels.items()):
-            continue
-        total += float(m.group(3))
-        seen = True
-    assert seen or labels, "no %s in /metrics" % name
-    return total
 
 
 def vm_rss(pid):

@@ -5,19 +5,11 @@
 
 import asyncio
 import os
-import re
 import signal
 import time
 
 import harness
-from harness import Client, Server, run, tag, wait_for
-
-
-def metric(srv, name):
-    body = harness.http_request(srv.port, "GET", "/metrics")[2].decode()
-    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
-    assert m, "no %s in /metrics" % name
-    return float(m.group(1))
+from harness import Client, Server, metric, run, tag, wait_for
 
 
 async def notes_when(c, t, n, seconds=60):

@@ -25,7 +25,8 @@ import uuid
 import pytest
 
 import harness
-from harness import SAN_ENV, Client, Server, run, same_json, tag, wait_for
+from harness import (SAN_ENV, Client, Server, metric, run, same_json, tag,
+                     wait_for)
 
 HOST = socket.gethostname()
 REFUSED = {"code": 500, "message": "Cannot register the cleanup"}
@@ -154,13 +155,6 @@ def redis():
 
 def node_name(prefix):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
-
-
-def metric(srv, name):
-    body = harness.http_request(srv.port, "GET", "/metrics")[2].decode()
-    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
-    assert m, "no %s in /metrics" % name
-    return float(m.group(1))
 
 
 def master(r, node, demo_log, workers=2, query="lease=15000&timeout=5000"):
