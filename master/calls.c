@@ -268,6 +268,31 @@ calls_route_of(uint64_t call_id)
 	return call != NULL ? call->k_route : "?";
 }
 
+bool
+calls_left_with(uint64_t call_id, enum wspool_reason_kind *kind)
+{
+	struct call *call = calls_find(call_id);
+
+	if (call == NULL)
+		return false;
+	switch (call->k_outcome) {
+	case OUTCOME_CANCELLED:
+		*kind = WSPOOL_REASON_CANCELLED;
+		return true;
+	case OUTCOME_DISCONNECTED:
+		*kind = WSPOOL_REASON_DISCONNECTED;
+		return true;
+	case OUTCOME_TIMEOUT:
+		*kind = WSPOOL_REASON_TIMEOUT;
+		return true;
+	case OUTCOME_SHUTDOWN:
+		*kind = WSPOOL_REASON_SHUTDOWN;
+		return true;
+	default:
+		return false;
+	}
+}
+
 unsigned
 calls_count(void)
 {

@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include <uthash.h>
+#include <wspool.h>
 
 #include "master/sched.h"
 #include "master/timeouts.h"
@@ -150,6 +151,10 @@ struct call *calls_find_client(struct calls_conn *cc, const char *id,
 bool calls_on_worker(uint64_t call_id, const struct worker *w);
 /* The route of a call in flight, or "?" when it has ended. */
 const char *calls_route_of(uint64_t call_id);
+/* Whether a call still in flight has ended for its client already
+ * (cancelled, disconnected, past its deadline, shut down), and with
+ * which kind of reason: what its cleanups get whenever they run. */
+bool calls_left_with(uint64_t call_id, enum wspool_reason_kind *kind);
 /* Calls not yet ended (attached to a client or not, queued or not). */
 unsigned calls_count(void);
 

@@ -84,6 +84,8 @@ dispatch_reply_cb(struct worker *w, const struct proto_msg *m)
 static int
 dispatch_defer_cb(struct worker *w, const struct proto_msg *m)
 {
+	struct wspool_reason left;
+
 	if (!calls_on_worker(m->id, w) || m->seq == 0 ||
 	    m->seq >= PROTO_DEFER_NACK) {
 		link_refuse(w, "defer", m->id);
@@ -92,6 +94,12 @@ dispatch_defer_cb(struct worker *w, const struct proto_msg *m)
 	if (journal_defer(w->w_gen, m->id, m->seq, calls_route_of(m->id),
 	    m->str.ptr, m->str.len, m->value.ptr, m->value.len) != 0)
 		return link_send_ack(w, m->id, m->seq | PROTO_DEFER_NACK);
+	/* Registered after its client left (a .cancel that overtook it):
+	 * that is its end, even if its worker dies before running it. */
+	memset(&left, 0, sizeof(left));
+	left.status = -1;
+	if (calls_left_with(m->id, &left.kind))
+		journal_call_ended(m->id, &left, false);
 	if (commit_hold_ack(w, m->id, m->seq) != 0) {
 		journal_forget(m->id, m->seq);
 		return link_send_ack(w, m->id, m->seq | PROTO_DEFER_NACK);

@@ -190,6 +190,10 @@ rpc_deadline_cb(struct timeouts_entry *e)
 		rpc_deadline_kill(call, w);
 		return;
 	}
+	/* Abandoned already (its client cancelled or left): its worker has
+	 * that cancel, so the deadline only starts the grace. */
+	if (call->k_outcome >= 0 && w != NULL)
+		goto grace;
 	rpc_reason(&reason, WSPOOL_REASON_TIMEOUT);
 	calls_set_outcome(call, OUTCOME_TIMEOUT);
 	journal_call_ended(call->k_id, &reason, false);
@@ -204,6 +208,7 @@ rpc_deadline_cb(struct timeouts_entry *e)
 	calls_detach(call);
 	link_send_cancel(w, call->k_id, &reason);
 	metrics_counters.deadline_cancels_total++;
+grace:
 	call->k_flags |= CALL_GRACE;
 	if (srv.cfg.deadline_grace_ms == 0 ||
 	    timeouts_set(&call->k_deadline, srv.cfg.deadline_grace_ms,

@@ -11,19 +11,13 @@ import re
 import time
 
 import harness
-from harness import Client, Server, run, same_json, tag, wait_for
+from harness import Client, Server, metric, run, same_json, tag, wait_for
 
 TIMEOUT = {"kind": "timeout"}
 
 
 def metrics(srv):
     return harness.http_request(srv.port, "GET", "/metrics")[2].decode()
-
-
-def metric(srv, name):
-    m = re.search(r"^%s (\S+)$" % re.escape(name), metrics(srv), re.M)
-    assert m, "no %s in /metrics" % name
-    return float(m.group(1))
 
 
 def deaths(srv):
@@ -172,7 +166,8 @@ def test_a_call_cancelled_otherwise_first_is_still_bounded():
                     await h.send({"method": "crash",
                                   "params": ["hang", tag()],
                                   "id": harness.next_id()})
-                    await asyncio.sleep(0.2)
+                    wait_for(lambda: metric(srv, "wspool_calls_in_flight")
+                             == 2, 10, "the hang to reach the master")
                 # Disconnected: cancelled on the worker, not started.
                 wait_for(lambda: "passed its deadline before starting"
                          in srv.stderr_text(), 30, "the grace to pass")
@@ -180,5 +175,32 @@ def test_a_call_cancelled_otherwise_first_is_still_bounded():
                 wait_for(lambda: metric(srv,
                                         "wspool_deadline_kills_total") == 1,
                          15, "the hang's worker to be killed")
+            assert "ignored the cancel of its deadline" in srv.stderr_text()
+        run(body())
+
+
+def test_a_call_its_client_cancelled_counts_no_deadline_cancel():
+    # crash("hang") ignores every cancel. Its client's .cancel comes first
+    # (cleanup reason cancelled, nothing answered); its deadline then only
+    # starts the grace, and the worker is killed after it: one kill, and
+    # no deadline cancel counted (the cancel was the client's).
+    with server(["--deadline-grace", "0.5"]) as srv:
+        async def body():
+            async with await Client.connect(srv) as c:
+                t = tag()
+                cid = harness.next_id()
+                await c.send({"method": "crash", "params": ["hang", t],
+                              "id": cid})
+                wait_for(lambda: metric(srv, "wspool_calls_in_flight") == 1,
+                         10, "the hang to reach the master")
+                await c.send({"method": ".cancel", "params": [cid]})
+                wait_for(lambda: metric(srv, "wspool_deadline_kills_total")
+                         == 1, 30, "the hang's worker to be killed")
+                got = await records(c, t, 1, seconds=30)
+                assert same_json(got, [{"tag": t, "index": 0,
+                                        "reason": {"kind": "cancelled"}}]), \
+                    got
+                assert [m for m in c.stray if m.get("id") == cid] == []
+            assert metric(srv, "wspool_deadline_cancels_total") == 0
             assert "ignored the cancel of its deadline" in srv.stderr_text()
         run(body())
