@@ -46,6 +46,7 @@ static struct {
 	join_hello_fn on_hello;
 	supervise_drain_fn on_drain;
 	struct worker *calls_not_on;  /* calls_on_worker says no for this one */
+	enum wspool_reason_kind left; /* calls_left_with: its client left so */
 } fake;
 
 int
@@ -116,6 +117,13 @@ bool
 calls_on_worker(uint64_t call_id, const struct worker *w)
 {
 	return w != fake.calls_not_on;
+}
+
+bool
+calls_left_with(uint64_t call_id, enum wspool_reason_kind *kind)
+{
+	*kind = fake.left;
+	return fake.left != WSPOOL_REASON_NONE;
 }
 
 const char *
@@ -437,6 +445,35 @@ START_TEST(test_cleanup_done_handover)
 }
 END_TEST
 
+/* A cleanup registered after its client left (a .cancel that overtook the
+ * DEFER): the call ended with that reason, and a crash of its worker
+ * before the cleanup ran does not replace it. */
+START_TEST(test_defer_after_the_client_left)
+{
+	struct worker *dead = fake_worker(1, W_READY, 1);
+	struct worker *w = runner(2);
+	struct wspool_reason segv = crash("SIGSEGV");
+
+	fake.left = WSPOOL_REASON_CANCELLED;
+	defer(dead, 7, 1);
+	fake.left = WSPOOL_REASON_NONE;
+	defer(dead, 8, 1);
+	fake_link.nsent = 0;
+	fake_link_gone(dead, &segv);
+	ck_assert_uint_eq(fake_link.nsent, 1);
+	ck_assert_msg(fake_sent(0)->fs_worker == w, "not handed over");
+	ck_assert_uint_eq(fake_sent(0)->fs_call_id, 7);
+	ck_assert_int_eq(fake_sent(0)->fs_reason_kind, WSPOOL_REASON_CANCELLED);
+	/* The other call was still running: the crash is its end. */
+	ck_assert_int_eq(fake_link_deliver(w, &(struct proto_msg){
+	    .type = PROTO_CLEANUP_DONE, .id = fake_sent(0)->fs_id,
+	    .flags = 1 }), 0);
+	ck_assert_uint_eq(fake_link.nsent, 2);
+	ck_assert_uint_eq(fake_sent(1)->fs_call_id, 8);
+	ck_assert_int_eq(fake_sent(1)->fs_reason_kind, WSPOOL_REASON_CRASHED);
+}
+END_TEST
+
 /* ---- deaths ---------------------------------------------------------------------------- */
 
 START_TEST(test_gone)
@@ -588,6 +625,7 @@ dispatch_suite(void)
 	tcase_add_test(tc, test_defer_journaled_then_acked);
 	tcase_add_test(tc, test_cleanup_done_own);
 	tcase_add_test(tc, test_cleanup_done_handover);
+	tcase_add_test(tc, test_defer_after_the_client_left);
 	tcase_add_test(tc, test_log);
 	tcase_add_test(tc, test_not_its_own);
 	suite_add_tcase(s, tc);

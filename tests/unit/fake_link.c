@@ -8,9 +8,30 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <msgpack.h>
+#include <wspool.h>
+
+#include "proto/proto.h"
 #include "tests/unit/fake_link.h"
 
 struct fake_link fake_link;
+
+/* A packed reason's kind, decoded as a worker would. */
+static int
+fake_reason_kind(const void *packed, size_t len)
+{
+	struct proto_bytes b = { packed, len };
+	struct wspool_reason r;
+	msgpack_zone zone;
+	msgpack_object obj;
+	char buf[256];
+
+	msgpack_zone_init(&zone, 256);
+	ck_assert_int_eq(proto_unpack_value(&b, &zone, &obj), 0);
+	ck_assert_int_eq(proto_unpack_reason(&obj, &r, buf, sizeof(buf)), 0);
+	msgpack_zone_destroy(&zone);
+	return (int)r.kind;
+}
 
 void
 fake_link_reset(void)
@@ -157,6 +178,7 @@ link_send_cleanup(struct worker *w, uint64_t cleanup_id, uint64_t call_id,
 	snprintf(fs->fs_name, sizeof(fs->fs_name), "%s", name);
 	ck_assert_ptr_nonnull(reason);
 	ck_assert_uint_gt(reason_len, 0);
+	fs->fs_reason_kind = fake_reason_kind(reason, reason_len);
 	(void)arg;
 	(void)arg_len;
 	return 0;

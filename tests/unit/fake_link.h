@@ -29,6 +29,7 @@ struct fake_sent {
 	unsigned fs_attempt;      /* CLEANUP */
 	char fs_route[32];        /* CLEANUP */
 	char fs_name[32];         /* CLEANUP */
+	int fs_reason_kind;       /* CLEANUP: its reason's wspool_reason_kind */
 };
 
 struct fake_link {
