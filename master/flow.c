@@ -4,8 +4,11 @@
  */
 #include "config.h"
 
+#include <event2/event.h>
 #include <wspool.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "master/calls.h"
 #include "master/flow.h"
 #include "master/link_send.h"
@@ -15,6 +18,13 @@
 
 /* Credit is given back in pieces of at least a quarter of the window. */
 #define FLOW_GRANT_MIN (srv.cfg.stream_window / 4)
+/* A CREDIT that could not be sent (no memory for the batch) is tried
+ * again this much later: its worker may wait for nothing else. */
+#define FLOW_RETRY_MS 100
+
+static struct {
+	struct event *retry;    /* armed while a grant is owed after a failure */
+} flow;
 
 /* Subscriptions whose credit is withheld for their client: counted when
  * /metrics asks (a scrape walks the calls; nothing to keep in step). A
@@ -38,6 +48,8 @@ flow_init(void)
 	    "--max-client-backlog unread.", flow_paused_gauge_cb);
 }
 
+static void flow_retry_later(void);
+
 static void
 flow_grant(struct call *call)
 {
@@ -45,7 +57,47 @@ flow_grant(struct call *call)
 		return;
 	if (link_send_credit(call->k_worker, call->k_id, call->k_owed) == 0)
 		call->k_owed = 0;
+	else
+		flow_retry_later();
 	call->k_paused = false;
+}
+
+/* Every call owed credit and not paused for its client: a grant that
+ * failed (the others are paid as their chunks come). */
+static void
+flow_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *call;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (call = calls_next(NULL); call != NULL; call = calls_next(call))
+		if (call->k_owed > 0 && !call->k_paused && call->k_conn != NULL)
+			flow_grant(call);
+}
+
+static void
+flow_retry_later(void)
+{
+	struct timeval tv = clock_tv(FLOW_RETRY_MS);
+
+	if (flow.retry == NULL &&
+	    (flow.retry = evtimer_new(srv.base, flow_retry_cb, NULL)) == NULL) {
+		log_error("out of memory: a subscription's credit waits for "
+		    "its next chunk");
+		return;
+	}
+	if (!evtimer_pending(flow.retry, NULL))
+		evtimer_add(flow.retry, &tv);
+}
+
+void
+flow_fini(void)
+{
+	if (flow.retry != NULL)
+		event_free(flow.retry);
+	flow.retry = NULL;
 }
 
 void

@@ -21,6 +21,9 @@
  *   whatever the worker could produce; and no stream has more than a
  *   window waiting in the worker's outbox ahead of other calls' answers.
  * - A call detached from its client gets no credit: its CANCEL wakes it.
+ * - A CREDIT that cannot be sent (out of memory) stays owed, and every
+ *   unpaused call owed credit is tried again FLOW_RETRY_MS later: a worker
+ *   waiting for credit may have no other chunk coming to trigger it.
  */
 #ifndef MASTER_FLOW_H
 #define MASTER_FLOW_H
@@ -32,6 +35,8 @@
 
 /* Registers the gauge of paused subscriptions (once, at start-up). */
 void flow_init(void);
+/* Frees the retry timer (after the loop). */
+void flow_fini(void);
 /* call was just sent to its worker (k_worker): a fresh window there. */
 void flow_on_start(struct call *call);
 /* A chunk of call with a value of len bytes went to its client, whose

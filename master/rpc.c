@@ -68,6 +68,7 @@ rpc_fini(void)
 	if (!rpc.started)
 		return;
 	rpc.started = false;
+	flow_fini();
 	calls_fini();
 	json_buf_free(&rpc.out);
 	timeouts_fini();

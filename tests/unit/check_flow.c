@@ -7,10 +7,12 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <wspool.h>
 
 #include "master/calls.h"
@@ -30,6 +32,7 @@ static struct {
 	uint64_t id, bytes;
 } fk_sent[16];
 static size_t fk_nsent;
+static bool fk_fail;          /* link_send_credit fails (no memory) */
 
 struct call *
 calls_next(struct call *prev)
@@ -50,6 +53,8 @@ int
 link_send_credit(struct worker *w, uint64_t call_id, uint64_t bytes)
 {
 	ck_assert_ptr_eq(w, fk_worker);
+	if (fk_fail)
+		return -1;
 	ck_assert_uint_lt(fk_nsent, 16);
 	fk_sent[fk_nsent].id = call_id;
 	fk_sent[fk_nsent++].bytes = bytes;
@@ -65,6 +70,7 @@ fk_setup(void)
 	fk_calls[0].k_worker = fk_calls[1].k_worker = fk_worker;
 	fk_calls[0].k_conn = fk_calls[1].k_conn = (struct conn *)fk_calls;
 	fk_nsent = 0;
+	fk_fail = false;
 	srv.cfg.max_client_backlog = 1024 * 1024;
 	srv.cfg.stream_window = PROTO_CREDIT_WINDOW;
 }
@@ -175,6 +181,34 @@ START_TEST(test_no_worker_no_credit)
 }
 END_TEST
 
+/* A CREDIT that could not be sent is not lost: the worker may wait for
+ * it with no chunk to come; it goes on the retry timer's turn. */
+START_TEST(test_failed_credit_is_sent_again)
+{
+	fk_setup();
+	ck_assert_ptr_nonnull(srv.base = event_base_new());
+	fk_fail = true;
+	flow_on_chunk(&fk_calls[0], PROTO_CREDIT_WINDOW, 0);
+	ck_assert_uint_eq(fk_nsent, 0);
+	ck_assert_uint_gt(fk_calls[0].k_owed, 0);
+	/* Still no memory at the first retry: tried again later. */
+	ck_assert_int_eq(event_base_loop(srv.base, EVLOOP_ONCE), 0);
+	ck_assert_uint_eq(fk_nsent, 0);
+	fk_fail = false;
+	ck_assert_int_eq(event_base_loop(srv.base, EVLOOP_ONCE), 0);
+	ck_assert_uint_eq(fk_nsent, 1);
+	ck_assert_uint_eq(fk_sent[0].id, 1);
+	ck_assert_uint_eq(fk_sent[0].bytes,
+	    PROTO_CHUNK_COST(PROTO_CREDIT_WINDOW, 0));
+	ck_assert_uint_eq(fk_calls[0].k_owed, 0);
+	/* Paid: nothing left armed. */
+	ck_assert_int_eq(event_base_loop(srv.base, EVLOOP_NONBLOCK), 1);
+	flow_fini();
+	event_base_free(srv.base);
+	srv.base = NULL;
+}
+END_TEST
+
 int
 main(void)
 {
@@ -188,6 +222,7 @@ main(void)
 	tcase_add_test(tc, test_withheld_over_budget);
 	tcase_add_test(tc, test_stream_window);
 	tcase_add_test(tc, test_no_worker_no_credit);
+	tcase_add_test(tc, test_failed_credit_is_sent_again);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
