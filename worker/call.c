@@ -225,9 +225,15 @@ queue:
 	pthread_mutex_lock(&call_mu);
 	c->c_in_table = table_put(&call_table, &c->c_node) == 0;
 	pthread_mutex_unlock(&call_mu);
-	if (!c->c_in_table)
-		log_error("out of memory: call %" PRIu64 " cannot be cancelled",
-		    m->id);
+	/* Out of the table, nothing could cancel it or credit it: a
+	 * subscription could wait in its yield for good. Answer 500 instead
+	 * of running it. */
+	if (!c->c_in_table) {
+		log_error("out of memory: call %" PRIu64 " refused (it could not "
+		    "be cancelled)", m->id);
+		if (c->c_refuse == 0)
+			c->c_refuse = 500;
+	}
 	threads_list_add(jl, &c->c_job);
 	return 0;
 }
