@@ -897,6 +897,20 @@ async def records(c, t):
     return msg["result"]
 
 
+async def poll_result(c, method, params, pred, seconds, what):
+    """Call method until pred(result); bounded. Returns the result."""
+    end = deadline(seconds)
+    while True:
+        got = await c.result(method, params, timeout=30)
+        if pred(got):
+            return got
+        if time.monotonic() >= end:
+            raise AssertionError("timed out after %.1fs waiting for %s; "
+                                 "%s%r = %r" % (scaled(seconds), what,
+                                                method, params, got))
+        await asyncio.sleep(0.02)
+
+
 async def settled_records(server, c, t, n, seconds=10, busy_ok=False):
     """The records of tag t once there are at least n and the journal holds
     no pending cleanup (wspool_cleanups_pending 0, read first): every

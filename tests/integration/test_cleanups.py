@@ -72,20 +72,6 @@ async def wait_records(c, t, pred, seconds, what, busy_ok=False):
         await asyncio.sleep(0.02)
 
 
-async def poll_result(c, method, params, pred, seconds, what):
-    """Call method until pred(result); bounded. Returns the result."""
-    end = harness.deadline(seconds)
-    while True:
-        got = await c.result(method, params)
-        if pred(got):
-            return got
-        if time.monotonic() >= end:
-            raise AssertionError("timed out after %.1fs waiting for %s; "
-                                 "%s%r = %r" % (harness.scaled(seconds), what,
-                                                method, params, got))
-        await asyncio.sleep(0.02)
-
-
 def rec(t, reason, index=0):
     return {"tag": t, "index": index, "reason": reason}
 
@@ -290,7 +276,7 @@ def test_notification_cleanup_reason_null():
             async with await Client.connect(srv) as c:
                 t = tag()
                 await c.send({"method": "note", "params": [t, {"v": 1}]})
-                got_notes = await poll_result(
+                got_notes = await harness.poll_result(
                     c, "notes", [t], lambda r: len(r) >= 1, 5,
                     "the note to be recorded")
                 assert same_json(got_notes, [{"v": 1}]), got_notes

@@ -5,10 +5,8 @@
 # its worker killed, as the culprit: a call waiting beside it on that
 # worker is sent to another one and answered.
 
-import asyncio
 import contextlib
 import re
-import time
 
 import harness
 from harness import Client, Server, metric, run, same_json, tag, wait_for
@@ -39,16 +37,6 @@ def server(args, timeout="1"):
         yield srv
 
 
-async def records(c, t, n, seconds=10):
-    end = harness.deadline(seconds)
-    while True:
-        got = await c.result("cleanups", [t], timeout=30)
-        if len(got) >= n:
-            return got
-        assert time.monotonic() < end, got
-        await asyncio.sleep(0.05)
-
-
 def test_a_cancellable_handler_keeps_its_worker():
     # sleep(20 s) under a 1 s deadline: 504 with reason timeout at once,
     # its cleanup runs with reason timeout, and the same worker (pid) still
@@ -62,7 +50,7 @@ def test_a_cancellable_handler_keeps_its_worker():
                 assert set(msg) == {"id", "error"}, msg
                 assert msg["error"]["code"] == 504, msg
                 assert same_json(msg["error"].get("data"), TIMEOUT), msg
-                got = await records(c, t, 1)
+                got = await harness.settled_records(srv, c, t, 1)
                 assert same_json(got, [{"tag": t, "index": 0,
                                         "reason": TIMEOUT}]), got
                 assert (await c.result("whoami"))["pid"] == pid
@@ -104,7 +92,7 @@ def test_a_handler_that_ignores_the_cancel_is_killed_alone():
                 assert echo == {"id": echo_id, "result": "beside"}, echo
                 new = (await e.result("whoami", timeout=30))["pid"]
                 assert new != old
-                got = await records(c, t, 1)
+                got = await harness.settled_records(srv, c, t, 1)
                 assert same_json(got, [{"tag": t, "index": 0,
                                         "reason": TIMEOUT}]), got
             assert deaths(srv) == 1
@@ -196,7 +184,7 @@ def test_a_call_its_client_cancelled_counts_no_deadline_cancel():
                 await c.send({"method": ".cancel", "params": [cid]})
                 wait_for(lambda: metric(srv, "wspool_deadline_kills_total")
                          == 1, 30, "the hang's worker to be killed")
-                got = await records(c, t, 1, seconds=30)
+                got = await harness.settled_records(srv, c, t, 1, 30)
                 assert same_json(got, [{"tag": t, "index": 0,
                                         "reason": {"kind": "cancelled"}}]), \
                     got

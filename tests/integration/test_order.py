@@ -14,15 +14,8 @@ from harness import Client, Server, metric, run, tag, wait_for
 
 async def notes_when(c, t, n, seconds=60):
     """notes(t) once it holds n values (bounded poll)."""
-    end = harness.deadline(seconds)
-    while True:
-        got = await c.result("notes", [t], timeout=30)
-        if len(got) >= n:
-            return got
-        if time.monotonic() >= end:
-            raise AssertionError("only %d of %d notes after %.0fs"
-                                 % (len(got), n, harness.scaled(seconds)))
-        await asyncio.sleep(0.05)
+    return await harness.poll_result(c, "notes", [t], lambda r: len(r) >= n,
+                                     seconds, "%d notes of %s" % (n, t))
 
 
 def test_pipelined_notes_run_in_arrival_order():
